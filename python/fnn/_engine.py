@@ -1,0 +1,61 @@
+"""The one interface both engines implement, and how to pick one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from ._config import EpochLog, TrainConfig, TrainState
+
+#: Called after each epoch with (epoch, loss, val_loss, val_score); True stops.
+EpochCallback = Callable[[int, float, float, float], bool]
+
+
+class Engine(Protocol):
+    """A training engine: stateless, every buffer comes in and goes out."""
+
+    def init_params(self, config: TrainConfig, dtype) -> np.ndarray:
+        """A fresh flat parameter buffer (spec section 2)."""
+        ...
+
+    def fit_epochs(
+        self,
+        config: TrainConfig,
+        params: np.ndarray,
+        state: TrainState,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+        callback: EpochCallback | None = None,
+    ) -> EpochLog:
+        """Train ``params`` in place for up to ``config.max_epochs`` epochs.
+
+        ``X`` is ``(n, d0)``, ``Y`` is ``(n, dL)`` (one-hot or indicator for
+        classification), both C-contiguous in ``params.dtype``; ``state`` is
+        updated in place. ``validation`` is ``(X_val, Y_val, weights_or_None)``.
+        """
+        ...
+
+    def predict(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Output-layer activations (after the output function), no dropout."""
+        ...
+
+    def logits(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Output-layer pre-activations, no dropout."""
+        ...
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name``: ``"rust"`` or ``"numpy"``."""
+    if name == "rust":
+        from ._rust_engine import RustEngine
+
+        return RustEngine()
+    if name == "numpy":
+        from .reference import NumpyEngine
+
+        return NumpyEngine()
+    raise ValueError(f"unknown engine {name!r}; expected 'rust' or 'numpy'")

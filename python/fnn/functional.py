@@ -1,0 +1,262 @@
+"""The Rust kernels on NumPy arrays, one call at a time.
+
+Every function here has a twin of the same name and signature in
+`fnn.reference` (plain NumPy): the tests hold them to each other. The math is
+in docs/engine-spec.md; in short, with sample weights ``w`` (all 1 when
+None) and ``S = sum(w)``::
+
+    loss = (sum_i w_i * l_i + 0.5 * alpha * sum ||W||^2 + l1 * sum |W|) / S
+
+so ``alpha`` has scikit-learn's ``MLPClassifier`` scaling, penalties touch
+weights but not biases, and the gradients are exactly those of ``loss``.
+``coefs[i]`` has shape ``(n_in, n_out)`` as in scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import _core
+
+__all__ = [
+    "activate",
+    "activation_derivative",
+    "adam_step",
+    "forward",
+    "loss_and_gradients",
+    "rmsprop_step",
+    "rng_bits",
+    "sgd_step",
+]
+
+
+def _dtype(coefs) -> np.dtype:
+    dtype = np.result_type(*[np.asarray(c).dtype for c in coefs])
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def _pack(coefs, intercepts, dtype) -> np.ndarray:
+    if len(coefs) != len(intercepts) or not coefs:
+        raise ValueError("coefs and intercepts need one entry per layer")
+    parts = []
+    for W, b in zip(coefs, intercepts):
+        W, b = np.asarray(W, dtype=dtype), np.asarray(b, dtype=dtype)
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"layer shapes do not fit: coef {W.shape}, intercept {b.shape}")
+        parts += [W.reshape(-1), b]
+    return np.concatenate(parts)
+
+
+def _unpack(flat: np.ndarray, sizes) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    coefs, intercepts, at = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        coefs.append(flat[at : at + n_in * n_out].reshape(n_in, n_out))
+        at += n_in * n_out
+        intercepts.append(flat[at : at + n_out])
+        at += n_out
+    return coefs, intercepts
+
+
+def _spec(coefs, activation, loss, output, negative_slope, huber_delta, n_outputs):
+    sizes = [np.shape(coefs[0])[0]] + [np.shape(W)[1] for W in coefs]
+    for W, n_in in zip(coefs[1:], sizes[1:-1]):
+        if np.shape(W)[0] != n_in:
+            raise ValueError("consecutive coefs must chain: coefs[i].shape[1] == coefs[i+1].shape[0]")
+    n_hidden = len(coefs) - 1
+    names = (activation,) * n_hidden if isinstance(activation, str) else tuple(activation)
+    if len(names) != n_hidden:
+        raise ValueError(f"{n_hidden} hidden layers need {n_hidden} activations, got {len(names)}")
+    if output is None:
+        output = "identity"
+        if loss == "log_loss":
+            output = "softmax" if n_outputs > 1 else "sigmoid"
+    return SimpleNamespace(
+        layer_sizes=sizes,
+        activations=list(names),
+        negative_slope=float(negative_slope),
+        loss=loss,
+        output=output,
+        huber_delta=float(huber_delta),
+    )
+
+
+def _rows(X, dtype, width, what) -> np.ndarray:
+    X = np.asarray(X, dtype=dtype)
+    if X.ndim == 1:
+        X = X.reshape(-1, 1) if width == 1 else X.reshape(1, -1)
+    if X.ndim != 2 or X.shape[1] != width:
+        raise ValueError(f"{what} must have {width} columns, got shape {X.shape}")
+    return np.ascontiguousarray(X)
+
+
+def forward(
+    coefs: Sequence[np.ndarray],
+    intercepts: Sequence[np.ndarray],
+    X: np.ndarray,
+    *,
+    activation: str | Sequence[str],
+    output: str | None = None,
+    negative_slope: float = 0.01,
+) -> np.ndarray:
+    """Output-layer activations of the network on ``X`` (no dropout).
+
+    Parameters
+    ----------
+    coefs, intercepts : sequences of ndarray
+        Per layer, weights ``(n_in, n_out)`` and biases ``(n_out,)``.
+    X : ndarray of shape (n_samples, n_features)
+    activation : str or sequence of str
+        Hidden activation, one for all hidden layers or one per layer.
+    output : {"identity", "sigmoid", "softmax"}, default=None (identity)
+    negative_slope : float, default=0.01
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_outputs)
+    """
+    dtype = _dtype(coefs)
+    k = np.shape(coefs[-1])[1]
+    output = output or "identity"
+    # The core pairs every network with a loss; any loss matching the output will do.
+    loss = "squared_error" if output == "identity" else "log_loss"
+    spec = _spec(coefs, activation, loss, output, negative_slope, 1.0, k)
+    X = _rows(X, dtype, spec.layer_sizes[0], "X")
+    out = _core.forward(spec, _pack(coefs, intercepts, dtype), X.reshape(-1), True, 1)
+    return out.reshape(X.shape[0], k)
+
+
+def loss_and_gradients(
+    coefs: Sequence[np.ndarray],
+    intercepts: Sequence[np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    activation: str | Sequence[str],
+    loss: str,
+    output: str | None = None,
+    alpha: float = 0.0,
+    l1: float = 0.0,
+    sample_weight: np.ndarray | None = None,
+    negative_slope: float = 0.01,
+    huber_delta: float = 1.0,
+) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+    """The objective on ``(X, Y)`` and its gradients, computed in Rust.
+
+    Parameters
+    ----------
+    coefs, intercepts : sequences of ndarray
+        Per layer, weights ``(n_in, n_out)`` and biases ``(n_out,)``.
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+        Targets: one-hot for softmax log loss and multi-class hinge, 0/1 for
+        sigmoid log loss and binary hinge, values for regression.
+    activation : str or sequence of str
+        Hidden activation(s).
+    loss : {"squared_error", "huber", "log_loss", "hinge", "squared_hinge"}
+    output : {"identity", "sigmoid", "softmax"}, default=None
+        None picks softmax for log loss with several outputs, sigmoid for log
+        loss with one, identity otherwise.
+    alpha, l1 : float, default=0.0
+        L2 and L1 penalty strengths (scaled by ``1/S`` as above).
+    sample_weight : ndarray of shape (n_samples,), default=None
+    negative_slope : float, default=0.01
+    huber_delta : float, default=1.0
+
+    Returns
+    -------
+    loss : float
+    coef_grads, intercept_grads : lists of ndarray
+        Shaped like ``coefs`` and ``intercepts``.
+    """
+    dtype = _dtype(coefs)
+    k = np.shape(coefs[-1])[1]
+    spec = _spec(coefs, activation, loss, output, negative_slope, huber_delta, k)
+    X = _rows(X, dtype, spec.layer_sizes[0], "X")
+    Y = _rows(Y, dtype, k, "Y")
+    w = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype).reshape(-1)
+    value, grad = _core.loss_and_gradients(
+        spec, _pack(coefs, intercepts, dtype), X.reshape(-1), Y.reshape(-1), w, float(alpha), float(l1)
+    )
+    coef_grads, intercept_grads = _unpack(grad, spec.layer_sizes)
+    return value, coef_grads, intercept_grads
+
+
+def activate(name: str, Z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """``name`` applied to ``Z`` (``"softmax"`` works along the last axis).
+
+    Returns a new array of ``Z``'s float dtype and shape.
+    """
+    Z = np.asarray(Z)
+    dtype = Z.dtype if Z.dtype in (np.float32, np.float64) else np.float64
+    flat = np.ascontiguousarray(Z, dtype=dtype).reshape(-1)
+    width = Z.shape[-1] if Z.ndim else 1
+    return _core.activate(name, flat, width, float(negative_slope)).reshape(Z.shape)
+
+
+def activation_derivative(name: str, A: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """The derivative of activation ``name`` where its output is ``A``."""
+    A = np.asarray(A)
+    dtype = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
+    flat = np.ascontiguousarray(A, dtype=dtype).reshape(-1)
+    return _core.activation_derivative(name, flat, float(negative_slope)).reshape(A.shape)
+
+
+def _inplace(*arrays: np.ndarray) -> list[np.ndarray]:
+    """1-D views of arrays that must be updated in place."""
+    views = []
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or not a.flags.c_contiguous or not a.flags.writeable:
+            raise ValueError("optimizer steps update C-contiguous writable NumPy arrays in place")
+        views.append(a.reshape(-1))
+    return views
+
+
+def sgd_step(params, grad, buf, *, lr, momentum=0.0, nesterov=False) -> None:
+    """One SGD step in place: ``buf = momentum*buf + g``, ``params -= lr*d``
+    with ``d = g + momentum*buf`` (Nesterov), ``buf``, or ``g`` (no momentum)."""
+    p, b = _inplace(params, buf)
+    g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
+    _core.sgd_step(p, g, b, float(lr), float(momentum), bool(nesterov))
+
+
+def rmsprop_step(
+    params, grad, sq, avg, buf, *, lr, rho=0.99, eps=1e-8, momentum=0.0, centered=False
+) -> None:
+    """One RMSprop step in place (PyTorch's rule; see the spec, section 6)."""
+    p, s, a, b = _inplace(params, sq, avg, buf)
+    g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
+    _core.rmsprop_step(p, g, s, a, b, float(lr), float(rho), float(eps), float(momentum), bool(centered))
+
+
+def adam_step(
+    params,
+    grad,
+    m,
+    v,
+    vmax,
+    *,
+    lr,
+    step,
+    beta_1=0.9,
+    beta_2=0.999,
+    eps=1e-8,
+    amsgrad=False,
+    weight_decay=0.0,
+) -> None:
+    """One Adam step in place; ``step`` is 1-based. ``weight_decay > 0`` first
+    shrinks every entry of ``params`` by ``lr*weight_decay`` (AdamW)."""
+    p, m1, v1, vm = _inplace(params, m, v, vmax)
+    g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
+    _core.adam_step(
+        p, g, m1, v1, vm, float(lr), int(step), float(beta_1), float(beta_2), float(eps),
+        bool(amsgrad), float(weight_decay),
+    )
+
+
+def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> np.ndarray:
+    """The first ``n`` 64-bit draws of the random sequence (seed, stream, a, b)."""
+    return _core.rng_bits(int(seed), int(stream), int(a), int(b), int(n))

@@ -1,0 +1,23 @@
+//! The compute core of fnn: dense feedforward networks trained on all CPU cores.
+//!
+//! Everything here is plain Rust; the PyO3 binding lives in `python/` behind the
+//! `python` feature. The core is stateless between calls: parameters and optimizer
+//! state come in as slices and go back out, so the Python side owns them.
+//! The math each module implements is written down in `docs/engine-spec.md`.
+
+pub mod activation;
+pub mod error;
+pub mod float;
+pub mod linalg;
+pub mod loss;
+pub mod network;
+pub mod optim;
+pub mod parallel;
+pub mod rng;
+pub mod train;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::FnnError;
+pub use float::Float;

@@ -1,0 +1,268 @@
+//! Losses computed from the logits, with their gradients (spec section 4).
+//!
+//! Log losses use log-sum-exp and softplus, so no `log(0)` can occur however
+//! confident the network is.
+
+use crate::error::{FnnError, Result};
+use crate::float::Float;
+
+/// The output layer's function, applied to logits for predictions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Logits as they are (regression, hinge decision values).
+    Identity,
+    /// Independent probabilities per output (binary, multi-label).
+    Sigmoid,
+    /// One distribution over the outputs (multi-class).
+    Softmax,
+}
+
+impl Output {
+    /// Parses `"identity"`, `"sigmoid"` (or `"logistic"`) or `"softmax"`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "identity" => Ok(Output::Identity),
+            "sigmoid" | "logistic" => Ok(Output::Sigmoid),
+            "softmax" => Ok(Output::Softmax),
+            other => Err(FnnError::Config(format!(
+                "unknown output {other:?}; expected identity, sigmoid or softmax"
+            ))),
+        }
+    }
+
+    /// Turns one row of logits into predictions in place.
+    pub fn apply_row<T: Float>(self, z: &mut [T]) {
+        match self {
+            Output::Identity => {}
+            Output::Sigmoid => z
+                .iter_mut()
+                .for_each(|v| *v = crate::activation::sigmoid(*v)),
+            Output::Softmax => {
+                let max = z.iter().copied().fold(T::neg_infinity(), T::max);
+                let mut sum = T::zero();
+                for v in z.iter_mut() {
+                    *v = (*v - max).exp();
+                    sum += *v;
+                }
+                z.iter_mut().for_each(|v| *v = *v / sum);
+            }
+        }
+    }
+}
+
+/// A per-sample loss of the logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Loss {
+    /// ½ Σ (z − y)².
+    SquaredError,
+    /// Σ huber_δ(z − y).
+    Huber { delta: f64 },
+    /// Cross-entropy of softmax(z) against y (one-hot or soft labels).
+    SoftmaxLogLoss,
+    /// Binary cross-entropy of sigmoid(z) against y, summed over outputs.
+    SigmoidLogLoss,
+    /// Binary hinge (1 output, y ∈ {0,1}) or Weston–Watkins multi-class hinge.
+    Hinge,
+    /// The squares of the hinge terms.
+    SquaredHinge,
+}
+
+impl Loss {
+    /// Parses a loss name, pairing `"log_loss"` with its output function.
+    pub fn parse(name: &str, output: Output, huber_delta: f64) -> Result<Self> {
+        let loss = match (name, output) {
+            ("log_loss", Output::Softmax) => Loss::SoftmaxLogLoss,
+            ("log_loss", Output::Sigmoid) => Loss::SigmoidLogLoss,
+            ("squared_error", Output::Identity) => Loss::SquaredError,
+            ("huber", Output::Identity) => {
+                if !(huber_delta > 0.0 && huber_delta.is_finite()) {
+                    return Err(FnnError::Config(format!(
+                        "huber_delta must be a finite number > 0, got {huber_delta}"
+                    )));
+                }
+                Loss::Huber { delta: huber_delta }
+            }
+            ("hinge", Output::Identity) => Loss::Hinge,
+            ("squared_hinge", Output::Identity) => Loss::SquaredHinge,
+            (n, o) => {
+                return Err(FnnError::Config(format!(
+                    "loss {n:?} does not go with output {o:?} (log_loss needs sigmoid or \
+                     softmax, the others identity)"
+                )))
+            }
+        };
+        Ok(loss)
+    }
+
+    /// The output function predictions use with this loss.
+    pub fn output(self) -> Output {
+        match self {
+            Loss::SoftmaxLogLoss => Output::Softmax,
+            Loss::SigmoidLogLoss => Output::Sigmoid,
+            _ => Output::Identity,
+        }
+    }
+
+    /// The loss ℓ of one row of logits `z` against targets `y`, and its gradient
+    /// times `scale` written into `grad` (which may be the caller's logits buffer
+    /// copied beforehand: `z` and `grad` are separate here for clarity).
+    pub fn row<T: Float>(self, z: &[T], y: &[T], scale: T, grad: &mut [T]) -> f64 {
+        let k = z.len();
+        match self {
+            Loss::SquaredError => {
+                let mut l = 0.0;
+                for j in 0..k {
+                    let r = z[j] - y[j];
+                    l += 0.5 * r.f64() * r.f64();
+                    grad[j] = scale * r;
+                }
+                l
+            }
+            Loss::Huber { delta } => {
+                let d = T::of(delta);
+                let mut l = 0.0;
+                for j in 0..k {
+                    let r = z[j] - y[j];
+                    let (rf, a) = (r.f64(), r.abs().f64());
+                    l += if a <= delta {
+                        0.5 * rf * rf
+                    } else {
+                        delta * (a - 0.5 * delta)
+                    };
+                    grad[j] = scale * r.max(-d).min(d);
+                }
+                l
+            }
+            Loss::SoftmaxLogLoss => {
+                let max = z.iter().copied().fold(T::neg_infinity(), T::max);
+                let sum_exp: T = z.iter().map(|&v| (v - max).exp()).sum();
+                let lse = max + sum_exp.ln();
+                let y_sum: T = y.iter().copied().sum();
+                let mut l = 0.0;
+                for j in 0..k {
+                    l += (y[j] * (lse - z[j])).f64();
+                    let p = (z[j] - lse).exp();
+                    grad[j] = scale * (p * y_sum - y[j]);
+                }
+                l
+            }
+            Loss::SigmoidLogLoss => {
+                let mut l = 0.0;
+                for j in 0..k {
+                    let softplus = z[j].max(T::zero()) + (-z[j].abs()).exp().ln_1p();
+                    l += (softplus - y[j] * z[j]).f64();
+                    grad[j] = scale * (crate::activation::sigmoid(z[j]) - y[j]);
+                }
+                l
+            }
+            Loss::Hinge | Loss::SquaredHinge => {
+                let squared = self == Loss::SquaredHinge;
+                if k == 1 {
+                    let t = T::of(2.0) * y[0] - T::one();
+                    let m = T::one() - t * z[0];
+                    if m > T::zero() {
+                        grad[0] = if squared {
+                            -scale * T::of(2.0) * t * m
+                        } else {
+                            -scale * t
+                        };
+                        let mf = m.f64();
+                        if squared {
+                            mf * mf
+                        } else {
+                            mf
+                        }
+                    } else {
+                        grad[0] = T::zero();
+                        0.0
+                    }
+                } else {
+                    let c = argmax(y);
+                    let inv_k = T::one() / T::of(k as f64);
+                    grad.iter_mut().for_each(|g| *g = T::zero());
+                    let mut l = 0.0;
+                    for j in 0..k {
+                        if j == c {
+                            continue;
+                        }
+                        let m = T::one() - z[c] + z[j];
+                        if m > T::zero() {
+                            let g = if squared { T::of(2.0) * m } else { T::one() } * inv_k * scale;
+                            grad[j] += g;
+                            grad[c] -= g;
+                            let mf = m.f64();
+                            l += if squared { mf * mf } else { mf };
+                        }
+                    }
+                    l / k as f64
+                }
+            }
+        }
+    }
+}
+
+/// Index of the first maximum.
+pub fn argmax<T: Float>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loss_of(loss: Loss, z: &[f64], y: &[f64]) -> (f64, Vec<f64>) {
+        let mut g = vec![0.0; z.len()];
+        let l = loss.row(z, y, 1.0, &mut g);
+        (l, g)
+    }
+
+    #[test]
+    fn softmax_log_loss_matches_hand_computation() {
+        // p = [1/4, 3/4]; the target is class 1: ℓ = −log(3/4).
+        let (l, g) = loss_of(Loss::SoftmaxLogLoss, &[0.0, 3f64.ln()], &[0.0, 1.0]);
+        assert!((l - (4.0f64 / 3.0).ln()).abs() < 1e-15);
+        assert!((g[0] - 0.25).abs() < 1e-15 && (g[1] + 0.25).abs() < 1e-15);
+    }
+
+    #[test]
+    fn log_losses_stay_finite_for_extreme_logits() {
+        let (l, _) = loss_of(Loss::SoftmaxLogLoss, &[-1e4, 1e4], &[1.0, 0.0]);
+        assert_eq!(l, 2e4);
+        let (l, g) = loss_of(Loss::SigmoidLogLoss, &[-800.0], &[1.0]);
+        assert_eq!((l, g[0]), (800.0, -1.0));
+    }
+
+    #[test]
+    fn squared_error_and_huber_by_hand() {
+        let (l, g) = loss_of(Loss::SquaredError, &[3.0, 1.0], &[1.0, 1.0]);
+        assert_eq!((l, g), (2.0, vec![2.0, 0.0]));
+        let (l, g) = loss_of(Loss::Huber { delta: 1.0 }, &[3.0, 1.5], &[1.0, 1.0]);
+        assert_eq!(l, 1.0 * (2.0 - 0.5) + 0.5 * 0.25);
+        assert_eq!(g, vec![1.0, 0.5]);
+    }
+
+    #[test]
+    fn binary_and_multiclass_hinge_by_hand() {
+        // y = 0 → t = −1; z = 0.25: margin 1.25.
+        let (l, g) = loss_of(Loss::Hinge, &[0.25], &[0.0]);
+        assert_eq!((l, g[0]), (1.25, 1.0));
+        let (l, g) = loss_of(Loss::SquaredHinge, &[0.25], &[0.0]);
+        assert_eq!((l, g[0]), (1.5625, 2.5));
+        // Class 0 with logits [2, 1.5, -3]: only j = 1 is active (margin 0.5).
+        let (l, g) = loss_of(Loss::Hinge, &[2.0, 1.5, -3.0], &[1.0, 0.0, 0.0]);
+        assert!((l - 0.5 / 3.0).abs() < 1e-15);
+        assert_eq!(g, vec![-1.0 / 3.0, 1.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn log_loss_with_identity_output_is_rejected() {
+        assert!(Loss::parse("log_loss", Output::Identity, 1.0).is_err());
+        assert!(Loss::parse("huber", Output::Identity, 0.0).is_err());
+    }
+}

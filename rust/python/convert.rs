@@ -1,0 +1,113 @@
+//! Conversions shared by the bindings: error mapping, dtype dispatch, slices
+//! of NumPy arrays, and the network description.
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::activation::Activation;
+use crate::loss::{Loss, Output};
+use crate::network::Network;
+use crate::FnnError;
+
+/// The one mapping from core errors to Python exceptions.
+pub fn to_py(err: FnnError) -> PyErr {
+    match err {
+        FnnError::Interrupted => PyKeyboardInterrupt::new_err("training interrupted"),
+        other => PyValueError::new_err(other.to_string()),
+    }
+}
+
+/// The working dtype, read from the parameter buffer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F64,
+}
+
+/// float32 or float64, or a `TypeError` naming what was given.
+pub fn dtype_of(array: &Bound<'_, PyAny>, what: &str) -> PyResult<DType> {
+    if array.cast::<PyArray1<f64>>().is_ok() {
+        Ok(DType::F64)
+    } else if array.cast::<PyArray1<f32>>().is_ok() {
+        Ok(DType::F32)
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{what} must be a 1-D float32 or float64 NumPy array"
+        )))
+    }
+}
+
+/// A read-only view of a 1-D array of the working dtype.
+pub fn readonly<'py, T: numpy::Element>(
+    array: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<PyReadonlyArray1<'py, T>> {
+    let typed = array.cast::<PyArray1<T>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be a 1-D array of the parameters' dtype"
+        ))
+    })?;
+    typed
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+/// A writable view of a 1-D array of the working dtype.
+pub fn readwrite<'py, T: numpy::Element>(
+    array: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<PyReadwriteArray1<'py, T>> {
+    let typed = array.cast::<PyArray1<T>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} must be a 1-D array of the parameters' dtype"
+        ))
+    })?;
+    typed
+        .try_readwrite()
+        .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
+}
+
+/// The contiguous data of a view, or a `ValueError`.
+pub fn slice<'a, T: numpy::Element>(
+    view: &'a PyReadonlyArray1<'_, T>,
+    what: &str,
+) -> PyResult<&'a [T]> {
+    view.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))
+}
+
+/// The contiguous data of a writable view, or a `ValueError`.
+pub fn slice_mut<'a, T: numpy::Element>(
+    view: &'a mut PyReadwriteArray1<'_, T>,
+    what: &str,
+) -> PyResult<&'a mut [T]> {
+    view.as_slice_mut()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous and writable")))
+}
+
+/// The architecture as Python describes it.
+#[derive(FromPyObject)]
+pub struct NetSpec {
+    pub layer_sizes: Vec<usize>,
+    pub activations: Vec<String>,
+    pub negative_slope: f64,
+    pub loss: String,
+    pub output: String,
+    pub huber_delta: f64,
+}
+
+impl NetSpec {
+    /// The core network, or a `ValueError` naming the bad setting.
+    pub fn build(&self) -> PyResult<Network> {
+        let acts = self
+            .activations
+            .iter()
+            .map(|a| Activation::parse(a, self.negative_slope))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_py)?;
+        let output = Output::parse(&self.output).map_err(to_py)?;
+        let loss = Loss::parse(&self.loss, output, self.huber_delta).map_err(to_py)?;
+        Network::new(self.layer_sizes.clone(), acts, loss).map_err(to_py)
+    }
+}

@@ -1,0 +1,375 @@
+//! Bindings of the single kernels behind `fnn.functional`: forward, loss and
+//! gradients, activations, optimizer steps and the random stream.
+
+use numpy::{Element, PyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::convert::{dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, NetSpec};
+use crate::activation::Activation;
+use crate::float::Float;
+use crate::loss::Output;
+use crate::network::{Network, Workspace};
+use crate::optim::Optimizer;
+use crate::parallel::{run_with_threads, Par};
+use crate::rng;
+
+/// Rows per forward chunk: bounds the workspace for large predictions.
+const FORWARD_ROWS: usize = 4096;
+
+fn rows_of(len: usize, width: usize, what: &str) -> PyResult<usize> {
+    if width == 0 || len % width != 0 {
+        return Err(PyValueError::new_err(format!(
+            "{what} has {len} values, not a multiple of {width}"
+        )));
+    }
+    Ok(len / width)
+}
+
+/// Output activations (or logits with `apply_output=False`) of `x`, flat.
+#[pyfunction]
+#[pyo3(signature = (spec, params, x, apply_output, threads=1))]
+pub fn forward<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    params: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    apply_output: bool,
+    threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let spec = spec.extract::<NetSpec>()?;
+    let output = Output::parse(&spec.output).map_err(to_py)?;
+    let net = spec.build()?;
+    match dtype_of(params, "params")? {
+        DType::F64 => forward_typed::<f64>(py, &net, output, params, x, apply_output, threads),
+        DType::F32 => forward_typed::<f32>(py, &net, output, params, x, apply_output, threads),
+    }
+}
+
+fn forward_typed<'py, T: Float + Element>(
+    py: Python<'py>,
+    net: &Network,
+    output: Output,
+    params: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    apply_output: bool,
+    threads: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let p_view = readonly::<T>(params, "params")?;
+    let x_view = readonly::<T>(x, "X")?;
+    let (p, xs) = (slice(&p_view, "params")?, slice(&x_view, "X")?);
+    let rows = rows_of(xs.len(), net.sizes()[0], "X")?;
+    let k = net.n_outputs();
+    let out = py
+        .detach(|| {
+            run_with_threads(threads, || {
+                let mut ws = Workspace::<T>::new(net, rows.clamp(1, FORWARD_ROWS), &[]);
+                let mut out = vec![T::zero(); rows * k];
+                let par = Par { threads };
+                let d0 = net.sizes()[0];
+                for start in (0..rows).step_by(FORWARD_ROWS) {
+                    let n = (rows - start).min(FORWARD_ROWS);
+                    net.forward(p, &mut ws, &xs[start * d0..(start + n) * d0], n, None, par)?;
+                    let logits = ws.logits_mut(n, net);
+                    if apply_output {
+                        logits
+                            .chunks_exact_mut(k)
+                            .for_each(|row| output.apply_row(row));
+                    }
+                    out[start * k..(start + n) * k].copy_from_slice(logits);
+                }
+                Ok(out)
+            })
+            .and_then(|r| r)
+        })
+        .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, out).into_any())
+}
+
+/// `(loss, flat gradient)` of the objective of spec section 4 on `(x, y)`.
+#[pyfunction]
+#[pyo3(signature = (spec, params, x, y, weights, alpha, l1))]
+pub fn loss_and_gradients<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    params: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    weights: Option<Bound<'py, PyAny>>,
+    alpha: f64,
+    l1: f64,
+) -> PyResult<(f64, Bound<'py, PyAny>)> {
+    let net = spec.extract::<NetSpec>()?.build()?;
+    match dtype_of(params, "params")? {
+        DType::F64 => loss_typed::<f64>(py, &net, params, x, y, weights, alpha, l1),
+        DType::F32 => loss_typed::<f32>(py, &net, params, x, y, weights, alpha, l1),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn loss_typed<'py, T: Float + Element>(
+    py: Python<'py>,
+    net: &Network,
+    params: &Bound<'py, PyAny>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    weights: Option<Bound<'py, PyAny>>,
+    alpha: f64,
+    l1: f64,
+) -> PyResult<(f64, Bound<'py, PyAny>)> {
+    let p_view = readonly::<T>(params, "params")?;
+    let x_view = readonly::<T>(x, "X")?;
+    let y_view = readonly::<T>(y, "Y")?;
+    let w_view = weights
+        .as_ref()
+        .map(|w| readonly::<T>(w, "sample_weight"))
+        .transpose()?;
+    let (p, xs, ys) = (
+        slice(&p_view, "params")?,
+        slice(&x_view, "X")?,
+        slice(&y_view, "Y")?,
+    );
+    let ws_opt = w_view
+        .as_ref()
+        .map(|w| slice(w, "sample_weight"))
+        .transpose()?;
+    let rows = rows_of(xs.len(), net.sizes()[0], "X")?;
+    let k = net.n_outputs();
+    if ys.len() != rows * k || ws_opt.is_some_and(|w| w.len() != rows) || rows == 0 {
+        return Err(PyValueError::new_err(
+            "X, Y and sample_weight must have the same positive number of rows",
+        ));
+    }
+    if p.len() != net.n_params() {
+        return Err(PyValueError::new_err(format!(
+            "params has {} values, the network needs {}",
+            p.len(),
+            net.n_params()
+        )));
+    }
+    let (loss, grad) = py
+        .detach(|| {
+            let mut ws = Workspace::<T>::new(net, rows, &[]);
+            ws.targets[..rows * k].copy_from_slice(ys);
+            match ws_opt {
+                Some(w) => ws.weights[..rows].copy_from_slice(w),
+                None => ws.weights[..rows].fill(T::one()),
+            }
+            net.forward(p, &mut ws, xs, rows, None, Par::SERIAL)?;
+            let loss = net.backward(p, &mut ws, xs, rows, alpha, l1, false, Par::SERIAL)?;
+            Ok((loss, ws.grad))
+        })
+        .map_err(to_py)?;
+    Ok((loss, PyArray1::from_vec(py, grad).into_any()))
+}
+
+/// A new array: `name` applied to `z` (softmax works row-wise over `width`).
+#[pyfunction]
+pub fn activate<'py>(
+    py: Python<'py>,
+    name: &str,
+    z: &Bound<'py, PyAny>,
+    width: usize,
+    negative_slope: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn run<'py, T: Float + Element>(
+        py: Python<'py>,
+        name: &str,
+        z: &Bound<'py, PyAny>,
+        width: usize,
+        slope: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let view = readonly::<T>(z, "Z")?;
+        let mut out = slice(&view, "Z")?.to_vec();
+        if name == "softmax" {
+            rows_of(out.len(), width, "Z")?;
+            out.chunks_exact_mut(width)
+                .for_each(|row| Output::Softmax.apply_row(row));
+        } else {
+            Activation::parse(name, slope)
+                .map_err(to_py)?
+                .apply(&mut out);
+        }
+        Ok(PyArray1::from_vec(py, out).into_any())
+    }
+    match dtype_of(z, "Z")? {
+        DType::F64 => run::<f64>(py, name, z, width, negative_slope),
+        DType::F32 => run::<f32>(py, name, z, width, negative_slope),
+    }
+}
+
+/// A new array: the derivative of `name` at the points whose outputs are `a`.
+#[pyfunction]
+pub fn activation_derivative<'py>(
+    py: Python<'py>,
+    name: &str,
+    a: &Bound<'py, PyAny>,
+    negative_slope: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    fn run<'py, T: Float + Element>(
+        py: Python<'py>,
+        name: &str,
+        a: &Bound<'py, PyAny>,
+        slope: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let act = Activation::parse(name, slope).map_err(to_py)?;
+        let view = readonly::<T>(a, "A")?;
+        let out: Vec<T> = slice(&view, "A")?
+            .iter()
+            .map(|&v| act.derivative(v))
+            .collect();
+        Ok(PyArray1::from_vec(py, out).into_any())
+    }
+    match dtype_of(a, "A")? {
+        DType::F64 => run::<f64>(py, name, a, negative_slope),
+        DType::F32 => run::<f32>(py, name, a, negative_slope),
+    }
+}
+
+/// One optimizer step in place on 1-D arrays; `slots` are the state arrays
+/// in the optimizer's order, `decay_all` applies AdamW decay to every entry.
+fn step<T: Float + Element>(
+    opt: Optimizer,
+    params: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    slots: [&Bound<'_, PyAny>; 3],
+    lr: f64,
+    t: u64,
+) -> PyResult<()> {
+    opt.validate().map_err(to_py)?;
+    let mut p_view = readwrite::<T>(params, "params")?;
+    let g_view = readonly::<T>(grad, "grad")?;
+    let mut s0 = readwrite::<T>(slots[0], "state")?;
+    let mut s1 = readwrite::<T>(slots[1], "state")?;
+    let mut s2 = readwrite::<T>(slots[2], "state")?;
+    let p = slice_mut(&mut p_view, "params")?;
+    let everything = [0..p.len()];
+    opt.step_with(
+        [
+            slice_mut(&mut s0, "state")?,
+            slice_mut(&mut s1, "state")?,
+            slice_mut(&mut s2, "state")?,
+        ],
+        p,
+        slice(&g_view, "grad")?,
+        lr,
+        t,
+        &everything,
+    )
+    .map_err(to_py)
+}
+
+fn dispatch_step(
+    opt: Optimizer,
+    params: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    slots: [&Bound<'_, PyAny>; 3],
+    lr: f64,
+    t: u64,
+) -> PyResult<()> {
+    match dtype_of(params, "params")? {
+        DType::F64 => step::<f64>(opt, params, grad, slots, lr, t),
+        DType::F32 => step::<f32>(opt, params, grad, slots, lr, t),
+    }
+}
+
+/// SGD (momentum, Nesterov) step in place.
+#[pyfunction]
+#[pyo3(signature = (params, grad, buf, lr, momentum, nesterov))]
+pub fn sgd_step(
+    params: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    buf: &Bound<'_, PyAny>,
+    lr: f64,
+    momentum: f64,
+    nesterov: bool,
+) -> PyResult<()> {
+    // The unused slots are never touched by SGD; `buf` stands in for them.
+    let spare1 = numpy_like(buf)?;
+    let spare2 = numpy_like(buf)?;
+    dispatch_step(
+        Optimizer::Sgd { momentum, nesterov },
+        params,
+        grad,
+        [buf, &spare1, &spare2],
+        lr,
+        1,
+    )
+}
+
+/// RMSprop step in place.
+#[pyfunction]
+#[pyo3(signature = (params, grad, sq, avg, buf, lr, rho, eps, momentum, centered))]
+#[allow(clippy::too_many_arguments)]
+pub fn rmsprop_step(
+    params: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    sq: &Bound<'_, PyAny>,
+    avg: &Bound<'_, PyAny>,
+    buf: &Bound<'_, PyAny>,
+    lr: f64,
+    rho: f64,
+    eps: f64,
+    momentum: f64,
+    centered: bool,
+) -> PyResult<()> {
+    let opt = Optimizer::RmsProp {
+        rho,
+        eps,
+        momentum,
+        centered,
+    };
+    dispatch_step(opt, params, grad, [sq, avg, buf], lr, 1)
+}
+
+/// Adam / AMSGrad / AdamW step in place; `step` is the 1-based step number.
+#[pyfunction]
+#[pyo3(signature = (params, grad, m, v, vmax, lr, step, beta_1, beta_2, eps, amsgrad, weight_decay))]
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step(
+    params: &Bound<'_, PyAny>,
+    grad: &Bound<'_, PyAny>,
+    m: &Bound<'_, PyAny>,
+    v: &Bound<'_, PyAny>,
+    vmax: &Bound<'_, PyAny>,
+    lr: f64,
+    step: u64,
+    beta_1: f64,
+    beta_2: f64,
+    eps: f64,
+    amsgrad: bool,
+    weight_decay: f64,
+) -> PyResult<()> {
+    if step == 0 {
+        return Err(PyValueError::new_err(
+            "step is 1-based: the first Adam step is step=1",
+        ));
+    }
+    let opt = Optimizer::Adam {
+        beta1: beta_1,
+        beta2: beta_2,
+        eps,
+        amsgrad,
+        weight_decay,
+    };
+    dispatch_step(opt, params, grad, [m, v, vmax], lr, step)
+}
+
+/// A fresh zero array shaped like `a` (scratch for unused optimizer slots).
+fn numpy_like<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    a.py().import("numpy")?.getattr("zeros_like")?.call1((a,))
+}
+
+/// The first `n` draws of the random sequence (seed, stream, a, b).
+#[pyfunction]
+pub fn rng_bits<'py>(
+    py: Python<'py>,
+    seed: u64,
+    stream: u64,
+    a: u64,
+    b: u64,
+    n: usize,
+) -> Bound<'py, PyArray1<u64>> {
+    let key = rng::key(seed, stream, a, b);
+    PyArray1::from_vec(py, (0..n as u64).map(|i| rng::bits(key, i)).collect())
+}

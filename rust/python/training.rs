@@ -1,0 +1,295 @@
+//! Bindings of initialisation and of the training loop.
+
+use numpy::Element;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::convert::{dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, NetSpec};
+use super::supervise::supervise;
+use crate::float::Float;
+use crate::optim::{Optimizer, Schedule};
+use crate::train::{self, Counters, Data, Score, Stopping, TrainConfig};
+
+/// Fills `params` with the initial weights of `spec` for `seed`.
+#[pyfunction]
+pub fn init_params(spec: &Bound<'_, PyAny>, params: &Bound<'_, PyAny>, seed: u64) -> PyResult<()> {
+    let net = spec.extract::<NetSpec>()?.build()?;
+    fn fill<T: Float + Element>(
+        net: &crate::network::Network,
+        params: &Bound<'_, PyAny>,
+        seed: u64,
+    ) -> PyResult<()> {
+        let mut view = readwrite::<T>(params, "params")?;
+        net.init_params(seed, slice_mut(&mut view, "params")?)
+            .map_err(to_py)
+    }
+    match dtype_of(params, "params")? {
+        DType::F64 => fill::<f64>(&net, params, seed),
+        DType::F32 => fill::<f32>(&net, params, seed),
+    }
+}
+
+/// The settings of `fnn.TrainConfig` beyond the architecture.
+#[derive(FromPyObject)]
+struct Settings {
+    dropout: Vec<f64>,
+    alpha: f64,
+    l1: f64,
+    solver: String,
+    momentum: f64,
+    nesterov: bool,
+    rho: f64,
+    centered: bool,
+    beta_1: f64,
+    beta_2: f64,
+    epsilon: f64,
+    amsgrad: bool,
+    weight_decay: f64,
+    schedule: String,
+    power_t: f64,
+    step_size: u64,
+    gamma: f64,
+    t_max: u64,
+    eta_min: f64,
+    batch_size: usize,
+    shuffle: bool,
+    seed: u64,
+    max_epochs: usize,
+    tol: f64,
+    n_iter_no_change: u64,
+    stopping: String,
+    restore_best: bool,
+    score: String,
+    threads: usize,
+}
+
+fn unknown(what: &str, value: &str) -> PyErr {
+    PyValueError::new_err(format!("unknown {what} {value:?}"))
+}
+
+fn train_config(config: &Bound<'_, PyAny>) -> PyResult<TrainConfig> {
+    let net = config.extract::<NetSpec>()?.build()?;
+    let s = config.extract::<Settings>()?;
+    let optimizer = match s.solver.as_str() {
+        "sgd" => Optimizer::Sgd {
+            momentum: s.momentum,
+            nesterov: s.nesterov,
+        },
+        "rmsprop" => Optimizer::RmsProp {
+            rho: s.rho,
+            eps: s.epsilon,
+            momentum: s.momentum,
+            centered: s.centered,
+        },
+        "adam" | "adamw" => Optimizer::Adam {
+            beta1: s.beta_1,
+            beta2: s.beta_2,
+            eps: s.epsilon,
+            amsgrad: s.amsgrad,
+            weight_decay: if s.solver == "adamw" {
+                s.weight_decay
+            } else {
+                0.0
+            },
+        },
+        other => return Err(unknown("solver", other)),
+    };
+    let schedule = match s.schedule.as_str() {
+        "constant" => Schedule::Constant,
+        "invscaling" => Schedule::InvScaling { power_t: s.power_t },
+        "adaptive" => Schedule::Adaptive,
+        "step" => Schedule::Step {
+            step_size: s.step_size,
+            gamma: s.gamma,
+        },
+        "cosine" => Schedule::Cosine {
+            t_max: s.t_max,
+            eta_min: s.eta_min,
+        },
+        other => return Err(unknown("schedule", other)),
+    };
+    let stopping = match s.stopping.as_str() {
+        "none" => Stopping::None,
+        "train_loss" => Stopping::TrainLoss,
+        "val_score" => Stopping::ValScore,
+        other => return Err(unknown("stopping", other)),
+    };
+    let score = match s.score.as_str() {
+        "accuracy" => Score::Accuracy,
+        "r2" => Score::R2,
+        other => return Err(unknown("score", other)),
+    };
+    Ok(TrainConfig {
+        net,
+        dropout: s.dropout,
+        alpha: s.alpha,
+        l1: s.l1,
+        optimizer,
+        schedule,
+        batch_size: s.batch_size,
+        shuffle: s.shuffle,
+        seed: s.seed,
+        max_epochs: s.max_epochs,
+        tol: s.tol,
+        n_iter_no_change: s.n_iter_no_change,
+        stopping,
+        restore_best: s.restore_best,
+        score,
+        threads: s.threads,
+    })
+}
+
+/// (step, epoch, samples_seen, lr_base, best_loss, best_score, no_improve)
+type CounterTuple = (u64, u64, u64, f64, f64, f64, u64);
+
+/// The loop's per-epoch lists, the stopping flag and the new counters.
+type FitResult = (Vec<f64>, Vec<f64>, Vec<f64>, bool, CounterTuple);
+
+/// Trains `params` in place; see `fnn._rust_engine.RustEngine.fit_epochs`.
+#[pyfunction]
+#[pyo3(signature = (config, params, slots, counters, x, y, weights, x_val, y_val, weights_val, callback))]
+#[allow(clippy::too_many_arguments)]
+pub fn fit_epochs<'py>(
+    py: Python<'py>,
+    config: &Bound<'py, PyAny>,
+    params: &Bound<'py, PyAny>,
+    slots: &Bound<'py, PyAny>,
+    counters: CounterTuple,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    weights: Option<Bound<'py, PyAny>>,
+    x_val: Option<Bound<'py, PyAny>>,
+    y_val: Option<Bound<'py, PyAny>>,
+    weights_val: Option<Bound<'py, PyAny>>,
+    callback: Option<Bound<'py, PyAny>>,
+) -> PyResult<FitResult> {
+    let cfg = train_config(config)?;
+    let arrays = Arrays {
+        params,
+        slots,
+        x,
+        y,
+        weights,
+        x_val,
+        y_val,
+        weights_val,
+    };
+    match dtype_of(params, "params")? {
+        DType::F64 => fit_typed::<f64>(py, &cfg, arrays, counters, callback),
+        DType::F32 => fit_typed::<f32>(py, &cfg, arrays, counters, callback),
+    }
+}
+
+struct Arrays<'a, 'py> {
+    params: &'a Bound<'py, PyAny>,
+    slots: &'a Bound<'py, PyAny>,
+    x: &'a Bound<'py, PyAny>,
+    y: &'a Bound<'py, PyAny>,
+    weights: Option<Bound<'py, PyAny>>,
+    x_val: Option<Bound<'py, PyAny>>,
+    y_val: Option<Bound<'py, PyAny>>,
+    weights_val: Option<Bound<'py, PyAny>>,
+}
+
+fn fit_typed<T: Float + Element>(
+    py: Python<'_>,
+    cfg: &TrainConfig,
+    a: Arrays<'_, '_>,
+    counters: CounterTuple,
+    callback: Option<Bound<'_, PyAny>>,
+) -> PyResult<FitResult> {
+    let d0 = cfg.net.sizes()[0];
+    let mut params_view = readwrite::<T>(a.params, "params")?;
+    let mut slots_view = readwrite::<T>(a.slots, "optimizer state")?;
+    let x_view = readonly::<T>(a.x, "X")?;
+    let y_view = readonly::<T>(a.y, "Y")?;
+    let w_view = a
+        .weights
+        .as_ref()
+        .map(|w| readonly::<T>(w, "sample_weight"))
+        .transpose()?;
+    let val_views = match (&a.x_val, &a.y_val) {
+        (Some(xv), Some(yv)) => Some((
+            readonly::<T>(xv, "X_val")?,
+            readonly::<T>(yv, "Y_val")?,
+            a.weights_val
+                .as_ref()
+                .map(|w| readonly::<T>(w, "validation weights"))
+                .transpose()?,
+        )),
+        (None, None) => None,
+        _ => return Err(PyValueError::new_err("X_val and Y_val go together")),
+    };
+    let x = slice(&x_view, "X")?;
+    let train = Data {
+        x,
+        y: slice(&y_view, "Y")?,
+        weights: w_view
+            .as_ref()
+            .map(|w| slice(w, "sample_weight"))
+            .transpose()?,
+        rows: x.len() / d0.max(1),
+    };
+    let validation = match &val_views {
+        Some((xv, yv, wv)) => {
+            let xs = slice(xv, "X_val")?;
+            Some(Data {
+                x: xs,
+                y: slice(yv, "Y_val")?,
+                weights: wv
+                    .as_ref()
+                    .map(|w| slice(w, "validation weights"))
+                    .transpose()?,
+                rows: xs.len() / d0.max(1),
+            })
+        }
+        None => None,
+    };
+    let params = slice_mut(&mut params_view, "params")?;
+    let slots = slice_mut(&mut slots_view, "optimizer state")?;
+    let (step, epoch, samples_seen, lr_base, best_loss, best_score, no_improve) = counters;
+    let mut c = Counters {
+        step,
+        epoch,
+        samples_seen,
+        lr_base,
+        best_loss,
+        best_score,
+        no_improve,
+    };
+    let callback = callback.map(|cb| cb.unbind());
+    let on_epoch = callback.map(|cb| {
+        move |py: Python<'_>, r: &train::EpochRecord| -> PyResult<bool> {
+            cb.bind(py)
+                .call1((r.epoch, r.loss, r.val_loss, r.val_score))?
+                .is_truthy()
+        }
+    });
+    let threads = cfg.threads.max(1);
+    let counters_ref = &mut c;
+    let log = supervise(
+        py,
+        threads,
+        move |monitor| {
+            train::fit_epochs(cfg, params, slots, counters_ref, train, validation, monitor)
+        },
+        on_epoch,
+    )?
+    .map_err(to_py)?;
+    let counters = (
+        c.step,
+        c.epoch,
+        c.samples_seen,
+        c.lr_base,
+        c.best_loss,
+        c.best_score,
+        c.no_improve,
+    );
+    Ok((
+        log.loss,
+        log.val_loss,
+        log.val_score,
+        log.converged,
+        counters,
+    ))
+}

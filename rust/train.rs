@@ -1,0 +1,532 @@
+//! The epoch loop (spec section 8): shuffle, minibatches gathered by index,
+//! forward, loss, backward, penalties, optimizer step, validation and
+//! scikit-learn's stopping rules.
+
+use crate::error::{check_len, FnnError, Result};
+use crate::float::Float;
+use crate::loss::{argmax, Loss, Output};
+use crate::network::{Dropout, Network, Workspace};
+use crate::optim::{Optimizer, Schedule};
+use crate::parallel::Par;
+use crate::rng;
+
+/// Which rule ends training early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopping {
+    /// Run every epoch asked for.
+    None,
+    /// Stop when the training loss stops improving by `tol`.
+    TrainLoss,
+    /// Stop when the validation score stops improving by `tol`.
+    ValScore,
+}
+
+/// The validation score reported per epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Score {
+    /// Weighted fraction of rows predicted right.
+    Accuracy,
+    /// Weighted R², averaged over outputs.
+    R2,
+}
+
+/// Everything fixed for one training call.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub net: Network,
+    /// One rate per hidden layer (empty: none).
+    pub dropout: Vec<f64>,
+    pub alpha: f64,
+    pub l1: f64,
+    pub optimizer: Optimizer,
+    pub schedule: Schedule,
+    pub batch_size: usize,
+    pub shuffle: bool,
+    pub seed: u64,
+    pub max_epochs: usize,
+    pub tol: f64,
+    pub n_iter_no_change: u64,
+    pub stopping: Stopping,
+    pub restore_best: bool,
+    pub score: Score,
+    pub threads: usize,
+}
+
+/// The scalar part of the training state, carried across calls.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Counters {
+    pub step: u64,
+    pub epoch: u64,
+    pub samples_seen: u64,
+    pub lr_base: f64,
+    pub best_loss: f64,
+    pub best_score: f64,
+    pub no_improve: u64,
+}
+
+/// Rows of inputs, targets and optional weights, all row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct Data<'a, T> {
+    pub x: &'a [T],
+    pub y: &'a [T],
+    pub weights: Option<&'a [T]>,
+    pub rows: usize,
+}
+
+impl<'a, T: Float> Data<'a, T> {
+    fn check(&self, net: &Network, what: &str) -> Result<()> {
+        let s = net.sizes();
+        check_len(&format!("{what} X"), self.x.len(), self.rows * s[0])?;
+        check_len(
+            &format!("{what} Y"),
+            self.y.len(),
+            self.rows * net.n_outputs(),
+        )?;
+        if let Some(w) = self.weights {
+            check_len(&format!("{what} sample weights"), w.len(), self.rows)?;
+            if w.iter().any(|v| !(*v >= T::zero()) || !v.is_finite()) {
+                return Err(FnnError::Shape(format!(
+                    "{what} sample weights must be finite and >= 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's figures, as the monitor sees them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: u64,
+    pub loss: f64,
+    pub val_loss: f64,
+    pub val_score: f64,
+    pub lr: f64,
+}
+
+/// What one call reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Log {
+    pub loss: Vec<f64>,
+    pub val_loss: Vec<f64>,
+    pub val_score: Vec<f64>,
+    pub converged: bool,
+}
+
+/// The caller's hooks: `poll` between batches (return `Err` to abort),
+/// `epoch_end` after each epoch (return `true` to stop).
+pub trait Monitor {
+    fn poll(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn epoch_end(&mut self, _record: &EpochRecord) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// A monitor that never interrupts.
+pub struct Silent;
+impl Monitor for Silent {}
+
+/// Rows the validation pass evaluates at once.
+const EVAL_ROWS: usize = 1024;
+
+/// Trains `params` in place for up to `cfg.max_epochs` epochs.
+pub fn fit_epochs<T: Float>(
+    cfg: &TrainConfig,
+    params: &mut [T],
+    slots: &mut [T],
+    counters: &mut Counters,
+    train: Data<'_, T>,
+    validation: Option<Data<'_, T>>,
+    monitor: &mut dyn Monitor,
+) -> Result<Log> {
+    let net = &cfg.net;
+    check_len("params", params.len(), net.n_params())?;
+    check_len("optimizer state", slots.len(), 3 * net.n_params())?;
+    train.check(net, "training")?;
+    if let Some(v) = &validation {
+        v.check(net, "validation")?;
+    }
+    if train.rows == 0 {
+        return Err(FnnError::Shape("training needs at least one row".into()));
+    }
+    if !cfg.dropout.is_empty() && cfg.dropout.len() != net.n_layers() - 1 {
+        return Err(FnnError::Config(
+            "dropout needs one rate per hidden layer".into(),
+        ));
+    }
+    if cfg.dropout.iter().any(|p| !(0.0..1.0).contains(p)) {
+        return Err(FnnError::Config("dropout rates must be in [0, 1)".into()));
+    }
+    cfg.optimizer.validate()?;
+    if cfg.stopping == Stopping::ValScore && validation.is_none() {
+        return Err(FnnError::Config(
+            "stopping on the validation score needs validation data".into(),
+        ));
+    }
+
+    let batch = cfg.batch_size.clamp(1, train.rows);
+    let val_rows = validation.map_or(0, |v| v.rows);
+    let capacity = batch.max(val_rows.min(EVAL_ROWS));
+    let mut ws = Workspace::<T>::new(net, capacity, &cfg.dropout);
+    let mut order: Vec<usize> = (0..train.rows).collect();
+    let mut sort_scratch = Vec::with_capacity(if cfg.shuffle { train.rows } else { 0 });
+    let mut best: Option<Vec<T>> = None;
+    let decayed = net.weight_ranges();
+    let has_dropout = cfg.dropout.iter().any(|&p| p > 0.0);
+    let par = Par {
+        threads: cfg.threads.max(1),
+    };
+    let (d0, k) = (net.sizes()[0], net.n_outputs());
+    let mut log = Log::default();
+
+    for _ in 0..cfg.max_epochs {
+        let lr = cfg
+            .schedule
+            .rate(counters.lr_base, counters.epoch, counters.samples_seen);
+        if cfg.shuffle {
+            rng::shuffle_order(cfg.seed, counters.epoch, &mut order, &mut sort_scratch);
+        }
+        let mut loss_sum = 0.0;
+        let mut weight_total = 0.0;
+        for chunk in order.chunks(batch) {
+            monitor.poll()?;
+            let rows = chunk.len();
+            for (r, &i) in chunk.iter().enumerate() {
+                ws.input[r * d0..(r + 1) * d0].copy_from_slice(&train.x[i * d0..(i + 1) * d0]);
+                ws.targets[r * k..(r + 1) * k].copy_from_slice(&train.y[i * k..(i + 1) * k]);
+                ws.weights[r] = train.weights.map_or(T::one(), |w| w[i]);
+            }
+            let dropout = has_dropout.then_some(Dropout {
+                rates: &cfg.dropout,
+                seed: cfg.seed,
+                step: counters.step,
+            });
+            // The gathered batch is moved out so the network can borrow the rest of the workspace.
+            let input = std::mem::take(&mut ws.input);
+            net.forward(params, &mut ws, &input, rows, dropout, par)?;
+            let batch_loss = net.backward(
+                params,
+                &mut ws,
+                &input,
+                rows,
+                cfg.alpha,
+                cfg.l1,
+                has_dropout,
+                par,
+            );
+            ws.input = input;
+            let batch_loss = batch_loss?;
+            let batch_weight: f64 = ws.weights[..rows].iter().map(|w| w.f64()).sum();
+            counters.step += 1;
+            cfg.optimizer
+                .step(params, &ws.grad, slots, lr, counters.step, &decayed)?;
+            counters.samples_seen += rows as u64;
+            loss_sum += batch_loss * batch_weight;
+            weight_total += batch_weight;
+        }
+        let loss = loss_sum / weight_total;
+        if !loss.is_finite() {
+            return Err(FnnError::Diverged {
+                epoch: counters.epoch as usize + 1,
+            });
+        }
+        let (val_loss, val_score) = match &validation {
+            Some(v) => evaluate(net, params, &mut ws, v, cfg.score, par)?,
+            None => (f64::NAN, f64::NAN),
+        };
+        counters.epoch += 1;
+        log.loss.push(loss);
+        log.val_loss.push(val_loss);
+        log.val_score.push(val_score);
+
+        match cfg.stopping {
+            Stopping::ValScore => {
+                if val_score < counters.best_score + cfg.tol {
+                    counters.no_improve += 1;
+                } else {
+                    counters.no_improve = 0;
+                }
+                if val_score > counters.best_score {
+                    counters.best_score = val_score;
+                    match &mut best {
+                        Some(b) => b.copy_from_slice(params),
+                        None => best = Some(params.to_vec()),
+                    }
+                }
+            }
+            Stopping::TrainLoss => {
+                if loss > counters.best_loss - cfg.tol {
+                    counters.no_improve += 1;
+                } else {
+                    counters.no_improve = 0;
+                }
+            }
+            Stopping::None => {}
+        }
+        counters.best_loss = counters.best_loss.min(loss);
+        let mut stop = false;
+        if cfg.stopping != Stopping::None && counters.no_improve > cfg.n_iter_no_change {
+            if cfg.schedule == Schedule::Adaptive && counters.lr_base > 1e-6 {
+                counters.lr_base /= 5.0;
+                counters.no_improve = 0;
+            } else {
+                log.converged = true;
+                stop = true;
+            }
+        }
+        let record = EpochRecord {
+            epoch: counters.epoch,
+            loss,
+            val_loss,
+            val_score,
+            lr,
+        };
+        if monitor.epoch_end(&record)? || stop {
+            break;
+        }
+    }
+    if let (Stopping::ValScore, true, Some(b)) = (cfg.stopping, cfg.restore_best, &best) {
+        params.copy_from_slice(b);
+    }
+    Ok(log)
+}
+
+/// Validation loss (no penalty) and score of `params` on `data`.
+fn evaluate<T: Float>(
+    net: &Network,
+    params: &[T],
+    ws: &mut Workspace<T>,
+    data: &Data<'_, T>,
+    score: Score,
+    par: Par,
+) -> Result<(f64, f64)> {
+    let (d0, k) = (net.sizes()[0], net.n_outputs());
+    let loss = net.loss();
+    let weight = |i: usize| data.weights.map_or(1.0, |w| w[i].f64());
+    let weight_sum: f64 = (0..data.rows).map(weight).sum();
+    if !(weight_sum > 0.0) {
+        return Err(FnnError::Shape(
+            "validation sample weights must sum to a positive number".into(),
+        ));
+    }
+    // R² needs each target column's weighted mean first.
+    let mut means = vec![0.0; k];
+    if score == Score::R2 {
+        for i in 0..data.rows {
+            for j in 0..k {
+                means[j] += weight(i) * data.y[i * k + j].f64() / weight_sum;
+            }
+        }
+    }
+    let (mut loss_sum, mut correct) = (0.0, 0.0);
+    let (mut ss_res, mut ss_tot) = (vec![0.0; k], vec![0.0; k]);
+    let mut scratch = vec![T::zero(); k];
+    let mut start = 0;
+    while start < data.rows {
+        let rows = (data.rows - start).min(ws.capacity());
+        net.forward(
+            params,
+            ws,
+            &data.x[start * d0..(start + rows) * d0],
+            rows,
+            None,
+            par,
+        )?;
+        let logits = ws.logits(rows, net);
+        for r in 0..rows {
+            let i = start + r;
+            let (z, y) = (&logits[r * k..(r + 1) * k], &data.y[i * k..(i + 1) * k]);
+            let w = weight(i);
+            loss_sum += w * loss.row(z, y, T::one(), &mut scratch);
+            match score {
+                Score::Accuracy => {
+                    if row_is_correct(loss, z, y) {
+                        correct += w;
+                    }
+                }
+                Score::R2 => {
+                    for j in 0..k {
+                        let (zf, yf) = (z[j].f64(), y[j].f64());
+                        ss_res[j] += w * (yf - zf) * (yf - zf);
+                        ss_tot[j] += w * (yf - means[j]) * (yf - means[j]);
+                    }
+                }
+            }
+        }
+        start += rows;
+    }
+    let value = match score {
+        Score::Accuracy => correct / weight_sum,
+        Score::R2 => {
+            let per_output = ss_res.iter().zip(&ss_tot).map(|(&res, &tot)| {
+                if tot != 0.0 {
+                    1.0 - res / tot
+                } else if res == 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            });
+            per_output.sum::<f64>() / k as f64
+        }
+    };
+    Ok((loss_sum / weight_sum, value))
+}
+
+/// Whether the logits `z` predict the target row `y` (spec section 8).
+fn row_is_correct<T: Float>(loss: Loss, z: &[T], y: &[T]) -> bool {
+    let k = z.len();
+    let single_label = k > 1
+        && (loss.output() == Output::Softmax
+            || matches!(loss, Loss::Hinge | Loss::SquaredHinge | Loss::SquaredError));
+    if single_label {
+        return argmax(z) == argmax(y);
+    }
+    let threshold = T::of(match loss {
+        Loss::SquaredError | Loss::Huber { .. } => 0.5,
+        _ => 0.0,
+    });
+    let half = T::of(0.5);
+    z.iter()
+        .zip(y)
+        .all(|(&zj, &yj)| (zj > threshold) == (yj > half))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation;
+
+    fn xor_config(max_epochs: usize) -> TrainConfig {
+        TrainConfig {
+            net: Network::new(vec![2, 8, 1], vec![Activation::Tanh], Loss::SigmoidLogLoss).unwrap(),
+            dropout: vec![],
+            alpha: 0.0,
+            l1: 0.0,
+            optimizer: Optimizer::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                amsgrad: false,
+                weight_decay: 0.0,
+            },
+            schedule: Schedule::Constant,
+            batch_size: 4,
+            shuffle: true,
+            seed: 3,
+            max_epochs,
+            tol: 1e-4,
+            n_iter_no_change: 10,
+            stopping: Stopping::None,
+            restore_best: true,
+            score: Score::Accuracy,
+            threads: 1,
+        }
+    }
+
+    fn counters() -> Counters {
+        Counters {
+            step: 0,
+            epoch: 0,
+            samples_seen: 0,
+            lr_base: 0.05,
+            best_loss: f64::INFINITY,
+            best_score: f64::NEG_INFINITY,
+            no_improve: 0,
+        }
+    }
+
+    const X: [f64; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+    const Y: [f64; 4] = [0.0, 1.0, 1.0, 0.0];
+
+    #[test]
+    fn xor_is_learned_perfectly() {
+        let cfg = xor_config(500);
+        let mut params = vec![0.0; cfg.net.n_params()];
+        cfg.net.init_params(cfg.seed, &mut params).unwrap();
+        let mut slots = vec![0.0; 3 * params.len()];
+        let mut c = counters();
+        let data = Data {
+            x: &X,
+            y: &Y,
+            weights: None,
+            rows: 4,
+        };
+        let log = fit_epochs(
+            &cfg,
+            &mut params,
+            &mut slots,
+            &mut c,
+            data,
+            Some(data),
+            &mut Silent,
+        )
+        .unwrap();
+        assert_eq!(log.loss.len(), 500);
+        assert_eq!(*log.val_score.last().unwrap(), 1.0);
+        assert!(
+            log.loss[499] < 0.05 * log.loss[0],
+            "{} vs {}",
+            log.loss[499],
+            log.loss[0]
+        );
+        assert_eq!((c.step, c.epoch, c.samples_seen), (500, 500, 2000));
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors() {
+        let cfg = xor_config(1);
+        let mut params = vec![0.0; cfg.net.n_params()];
+        let mut slots = vec![0.0; 3 * params.len()];
+        let data = Data {
+            x: &X[..6],
+            y: &Y,
+            weights: None,
+            rows: 4,
+        };
+        let err = fit_epochs(
+            &cfg,
+            &mut params,
+            &mut slots,
+            &mut counters(),
+            data,
+            None,
+            &mut Silent,
+        );
+        assert!(matches!(err, Err(FnnError::Shape(_))));
+    }
+
+    #[test]
+    fn a_huge_learning_rate_reports_divergence() {
+        let mut cfg = xor_config(50);
+        cfg.net = Network::new(vec![2, 8, 1], vec![Activation::Relu], Loss::SquaredError).unwrap();
+        cfg.optimizer = Optimizer::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+        };
+        let mut params = vec![0.0; cfg.net.n_params()];
+        cfg.net.init_params(1, &mut params).unwrap();
+        let mut slots = vec![0.0; 3 * params.len()];
+        let mut c = counters();
+        c.lr_base = 1e6;
+        let x = [1e3, -1e3, 2e3, 5e2, -1e3, 1e3, 4e3, 1e3];
+        let data = Data {
+            x: &x,
+            y: &Y,
+            weights: None,
+            rows: 4,
+        };
+        let err = fit_epochs(
+            &cfg,
+            &mut params,
+            &mut slots,
+            &mut c,
+            data,
+            None,
+            &mut Silent,
+        );
+        assert!(matches!(err, Err(FnnError::Diverged { .. })), "{err:?}");
+    }
+}
