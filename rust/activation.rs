@@ -56,7 +56,7 @@ impl Activation {
                 let s = T::of(slope);
                 z.iter_mut().for_each(|v| {
                     if *v <= T::zero() {
-                        *v = *v * s
+                        *v *= s
                     }
                 })
             }

@@ -302,16 +302,10 @@ impl Network {
             let logits = &ws.acts[last][..rows * k];
             let targets = &ws.targets[..rows * k];
             let delta = &mut ws.deltas[last][..rows * k];
-            for i in 0..rows {
-                let r = i * k..(i + 1) * k;
-                let scale = weights[i] / weight_sum;
-                let l = self.loss.row(
-                    &logits[r.clone()],
-                    &targets[r.clone()],
-                    scale,
-                    &mut delta[r],
-                );
-                data_loss += weights[i].f64() * l;
+            let rows_iter = logits.chunks_exact(k).zip(targets.chunks_exact(k));
+            for ((z, y), (&w, d)) in rows_iter.zip(weights.iter().zip(delta.chunks_exact_mut(k))) {
+                let l = self.loss.row(z, y, w / weight_sum, d);
+                data_loss += w.f64() * l;
             }
         }
         for l in (0..=last).rev() {

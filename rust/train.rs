@@ -314,9 +314,9 @@ fn evaluate<T: Float>(
     // R² needs each target column's weighted mean first.
     let mut means = vec![0.0; k];
     if score == Score::R2 {
-        for i in 0..data.rows {
-            for j in 0..k {
-                means[j] += weight(i) * data.y[i * k + j].f64() / weight_sum;
+        for (i, y) in data.y.chunks_exact(k).enumerate() {
+            for (mean, &yj) in means.iter_mut().zip(y) {
+                *mean += weight(i) * yj.f64() / weight_sum;
             }
         }
     }

@@ -89,6 +89,7 @@ fn forward_typed<'py, T: Float + Element>(
 /// `(loss, flat gradient)` of the objective of spec section 4 on `(x, y)`.
 #[pyfunction]
 #[pyo3(signature = (spec, params, x, y, weights, alpha, l1))]
+#[allow(clippy::too_many_arguments)]
 pub fn loss_and_gradients<'py>(
     py: Python<'py>,
     spec: &Bound<'py, PyAny>,
@@ -227,7 +228,7 @@ pub fn activation_derivative<'py>(
 }
 
 /// One optimizer step in place on 1-D arrays; `slots` are the state arrays
-/// in the optimizer's order, `decay_all` applies AdamW decay to every entry.
+/// in the optimizer's order; AdamW decay, if any, applies to every entry.
 fn step<T: Float + Element>(
     opt: Optimizer,
     params: &Bound<'_, PyAny>,
