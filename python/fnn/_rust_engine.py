@@ -59,20 +59,11 @@ class RustEngine:
         slots = state.slots.reshape(-1)
         if slots.dtype != dtype or not np.shares_memory(slots, state.slots):
             raise ValueError("state.slots must be a C-contiguous array of the parameters' dtype")
-        counters = (
-            state.step,
-            state.epoch,
-            state.samples_seen,
-            float(state.lr_base),
-            float(state.best_loss),
-            float(state.best_score),
-            state.no_improve,
-        )
-        loss, val_loss, val_score, converged, counters = _core.fit_epochs(
+        loss, val_loss, val_score, converged = _core.fit_epochs(
             config,
             params,
             slots,
-            counters,
+            state,
             _flat(X, dtype),
             _flat(Y, dtype),
             w,
@@ -81,15 +72,6 @@ class RustEngine:
             wv,
             callback,
         )
-        (
-            state.step,
-            state.epoch,
-            state.samples_seen,
-            state.lr_base,
-            state.best_loss,
-            state.best_score,
-            state.no_improve,
-        ) = counters
         return EpochLog(loss=loss, val_loss=val_loss, val_score=val_score, converged=converged)
 
     def predict(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:

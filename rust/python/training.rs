@@ -139,22 +139,44 @@ fn train_config(config: &Bound<'_, PyAny>) -> PyResult<TrainConfig> {
     })
 }
 
-/// (step, epoch, samples_seen, lr_base, best_loss, best_score, no_improve)
-type CounterTuple = (u64, u64, u64, f64, f64, f64, u64);
+/// The scalar fields of `fnn.TrainState`.
+#[derive(FromPyObject)]
+struct StateCounters {
+    step: u64,
+    epoch: u64,
+    samples_seen: u64,
+    lr_base: f64,
+    best_loss: f64,
+    best_score: f64,
+    no_improve: u64,
+}
 
-/// The loop's per-epoch lists, the stopping flag and the new counters.
-type FitResult = (Vec<f64>, Vec<f64>, Vec<f64>, bool, CounterTuple);
+/// Writes the counters back into the Python state object.
+fn store_counters(state: &Bound<'_, PyAny>, c: &Counters) -> PyResult<()> {
+    state.setattr("step", c.step)?;
+    state.setattr("epoch", c.epoch)?;
+    state.setattr("samples_seen", c.samples_seen)?;
+    state.setattr("lr_base", c.lr_base)?;
+    state.setattr("best_loss", c.best_loss)?;
+    state.setattr("best_score", c.best_score)?;
+    state.setattr("no_improve", c.no_improve)
+}
+
+/// The loop's per-epoch lists and the stopping flag.
+type FitResult = (Vec<f64>, Vec<f64>, Vec<f64>, bool);
 
 /// Trains `params` in place; see `fnn._rust_engine.RustEngine.fit_epochs`.
+/// The counters of `state` are written back whether training ends normally
+/// or with an error, so they always describe the parameters.
 #[pyfunction]
-#[pyo3(signature = (config, params, slots, counters, x, y, weights, x_val, y_val, weights_val, callback))]
+#[pyo3(signature = (config, params, slots, state, x, y, weights, x_val, y_val, weights_val, callback))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_epochs<'py>(
     py: Python<'py>,
     config: &Bound<'py, PyAny>,
     params: &Bound<'py, PyAny>,
     slots: &Bound<'py, PyAny>,
-    counters: CounterTuple,
+    state: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
     weights: Option<Bound<'py, PyAny>>,
@@ -175,8 +197,8 @@ pub fn fit_epochs<'py>(
         weights_val,
     };
     match dtype_of(params, "params")? {
-        DType::F64 => fit_typed::<f64>(py, &cfg, arrays, counters, callback),
-        DType::F32 => fit_typed::<f32>(py, &cfg, arrays, counters, callback),
+        DType::F64 => fit_typed::<f64>(py, &cfg, arrays, state, callback),
+        DType::F32 => fit_typed::<f32>(py, &cfg, arrays, state, callback),
     }
 }
 
@@ -195,7 +217,7 @@ fn fit_typed<T: Float + Element>(
     py: Python<'_>,
     cfg: &TrainConfig,
     a: Arrays<'_, '_>,
-    counters: CounterTuple,
+    state: &Bound<'_, PyAny>,
     callback: Option<Bound<'_, PyAny>>,
 ) -> PyResult<FitResult> {
     let d0 = cfg.net.sizes()[0];
@@ -247,15 +269,15 @@ fn fit_typed<T: Float + Element>(
     };
     let params = slice_mut(&mut params_view, "params")?;
     let slots = slice_mut(&mut slots_view, "optimizer state")?;
-    let (step, epoch, samples_seen, lr_base, best_loss, best_score, no_improve) = counters;
+    let s = state.extract::<StateCounters>()?;
     let mut c = Counters {
-        step,
-        epoch,
-        samples_seen,
-        lr_base,
-        best_loss,
-        best_score,
-        no_improve,
+        step: s.step,
+        epoch: s.epoch,
+        samples_seen: s.samples_seen,
+        lr_base: s.lr_base,
+        best_loss: s.best_loss,
+        best_score: s.best_score,
+        no_improve: s.no_improve,
     };
     let callback = callback.map(|cb| cb.unbind());
     let on_epoch = callback.map(|cb| {
@@ -267,29 +289,15 @@ fn fit_typed<T: Float + Element>(
     });
     let threads = cfg.threads.max(1);
     let counters_ref = &mut c;
-    let log = supervise(
+    let outcome = supervise(
         py,
         threads,
         move |monitor| {
             train::fit_epochs(cfg, params, slots, counters_ref, train, validation, monitor)
         },
         on_epoch,
-    )?
-    .map_err(to_py)?;
-    let counters = (
-        c.step,
-        c.epoch,
-        c.samples_seen,
-        c.lr_base,
-        c.best_loss,
-        c.best_score,
-        c.no_improve,
     );
-    Ok((
-        log.loss,
-        log.val_loss,
-        log.val_score,
-        log.converged,
-        counters,
-    ))
+    store_counters(state, &c)?;
+    let log = outcome?.map_err(to_py)?;
+    Ok((log.loss, log.val_loss, log.val_score, log.converged))
 }

@@ -1,0 +1,72 @@
+"""Typed stub of the Rust extension `fnn._core` (see rust/python/).
+
+Arrays cross as flat C-contiguous 1-D float32/float64 buffers; `config` and
+`spec` are objects with `fnn.TrainConfig`'s attributes.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+_Floats = npt.NDArray[np.floating[Any]]
+
+def init_params(spec: Any, params: _Floats, seed: int) -> None: ...
+def fit_epochs(
+    config: Any,
+    params: _Floats,
+    slots: _Floats,
+    state: Any,
+    x: _Floats,
+    y: _Floats,
+    weights: _Floats | None,
+    x_val: _Floats | None,
+    y_val: _Floats | None,
+    weights_val: _Floats | None,
+    callback: Callable[[int, float, float, float], bool] | None,
+) -> tuple[list[float], list[float], list[float], bool]: ...
+def forward(
+    spec: Any, params: _Floats, x: _Floats, apply_output: bool, threads: int = 1
+) -> _Floats: ...
+def loss_and_gradients(
+    spec: Any,
+    params: _Floats,
+    x: _Floats,
+    y: _Floats,
+    weights: _Floats | None,
+    alpha: float,
+    l1: float,
+) -> tuple[float, _Floats]: ...
+def activate(name: str, z: _Floats, width: int, negative_slope: float) -> _Floats: ...
+def activation_derivative(name: str, a: _Floats, negative_slope: float) -> _Floats: ...
+def sgd_step(
+    params: _Floats, grad: _Floats, buf: _Floats, lr: float, momentum: float, nesterov: bool
+) -> None: ...
+def rmsprop_step(
+    params: _Floats,
+    grad: _Floats,
+    sq: _Floats,
+    avg: _Floats,
+    buf: _Floats,
+    lr: float,
+    rho: float,
+    eps: float,
+    momentum: float,
+    centered: bool,
+) -> None: ...
+def adam_step(
+    params: _Floats,
+    grad: _Floats,
+    m: _Floats,
+    v: _Floats,
+    vmax: _Floats,
+    lr: float,
+    step: int,
+    beta_1: float,
+    beta_2: float,
+    eps: float,
+    amsgrad: bool,
+    weight_decay: float,
+) -> None: ...
+def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> npt.NDArray[np.uint64]: ...

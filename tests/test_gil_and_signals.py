@@ -1,0 +1,146 @@
+"""The Rust engine trains without holding the GIL and stays interruptible."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+
+from fnn import TrainConfig, TrainState, get_engine
+
+
+def _long_config(**overrides):
+    settings = dict(
+        layer_sizes=(64, 256, 256, 10),
+        activations=("relu", "relu"),
+        loss="log_loss",
+        output="softmax",
+        batch_size=64,
+        max_epochs=10_000,
+        stopping="none",
+        seed=0,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def _data(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 64))
+    Y = np.eye(10)[rng.integers(0, 10, n)]
+    return X, Y
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    sys.path.insert(0, {tests!r})
+    from test_gil_and_signals import _data, _long_config
+    from fnn import TrainState, get_engine
+
+    engine = get_engine("rust")
+    cfg = _long_config()
+    X, Y = _data()
+    params = engine.init_params(cfg, np.float64)
+    state = TrainState.fresh(cfg, np.float64)
+    print("started", flush=True)
+    try:
+        engine.fit_epochs(cfg, params, state, X, Y)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", time.monotonic(), flush=True)
+    short = _long_config(max_epochs=1)
+    state2 = TrainState.fresh(short, np.float64)
+    log = engine.fit_epochs(short, engine.init_params(short, np.float64), state2, X, Y)
+    print("refit", len(log.loss), bool(np.isfinite(params).all()), flush=True)
+    """
+)
+
+
+def test_ctrl_c_raises_keyboard_interrupt_within_a_second_and_fit_works_after():
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(tests=tests_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "started"
+        time.sleep(0.5)  # let training get going inside Rust
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        word, when = child.stdout.readline().split()
+        assert word == "interrupted"
+        assert float(when) - sent < 1.0
+        assert child.stdout.readline().split() == ["refit", "1", "True"]
+        assert child.wait(timeout=60) == 0
+    finally:
+        child.kill()
+
+
+def test_python_threads_run_while_rust_trains():
+    engine = get_engine("rust")
+    cfg = _long_config(max_epochs=3)
+    X, Y = _data()
+    params = engine.init_params(cfg, np.float64)
+    state = TrainState.fresh(cfg, np.float64)
+    done = threading.Event()
+    ticks = 0
+
+    def train():
+        engine.fit_epochs(cfg, params, state, X, Y)
+        done.set()
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    # With the GIL held by training, this loop would barely advance.
+    while not done.is_set():
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    assert state.epoch == 3
+    assert ticks > 20
+
+
+def test_callback_sees_every_epoch_and_can_stop_training():
+    engine = get_engine("rust")
+    cfg = _long_config(layer_sizes=(64, 8, 10), activations=("tanh",), max_epochs=50)
+    X, Y = _data(n=200)
+    params = engine.init_params(cfg, np.float64)
+    state = TrainState.fresh(cfg, np.float64)
+    seen = []
+
+    def callback(epoch, loss, val_loss, val_score):
+        seen.append((epoch, loss))
+        return epoch == 4
+
+    log = engine.fit_epochs(cfg, params, state, X, Y, callback=callback)
+    assert [e for e, _ in seen] == [1, 2, 3, 4]
+    assert [loss for _, loss in seen] == log.loss
+    assert state.epoch == 4 and not log.converged
+
+
+def test_an_exception_in_the_callback_propagates_and_stops_training():
+    engine = get_engine("rust")
+    cfg = _long_config(layer_sizes=(64, 8, 10), activations=("tanh",), max_epochs=50)
+    X, Y = _data(n=200)
+    params = engine.init_params(cfg, np.float64)
+    state = TrainState.fresh(cfg, np.float64)
+
+    def callback(epoch, *_):
+        if epoch == 2:
+            raise RuntimeError("stop here")
+        return False
+
+    try:
+        engine.fit_epochs(cfg, params, state, X, Y, callback=callback)
+    except RuntimeError as err:
+        assert str(err) == "stop here"
+    else:
+        raise AssertionError("the callback's exception was swallowed")
+    assert state.epoch == 2
