@@ -52,9 +52,19 @@ def train(cfg, data, dtype):
     return params, state, log
 
 
+# batch x width reaches the engine's parallel threshold (2**15 elements) in the
+# first net's first hidden layer and in both of the wider net's; 2000 rows
+# leave a short last batch.
+NETS = {
+    "128-64-batch256": dict(layer_sizes=(64, 128, 64, 10), batch_size=256),
+    "256-128-batch300": dict(layer_sizes=(64, 256, 128, 10), batch_size=300),
+}
+
+
+@pytest.mark.parametrize("net", list(NETS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_same_seed_is_byte_identical_across_thread_counts(data, dtype):
-    runs = {t: train(config(threads=t), data, dtype) for t in (1, 2, 3)}
+def test_same_seed_is_byte_identical_across_thread_counts(data, dtype, net):
+    runs = {t: train(config(threads=t, **NETS[net]), data, dtype) for t in (1, 2, 3)}
     p1, s1, log1 = runs[1]
     assert p1.dtype == dtype and np.all(np.isfinite(p1))
     for t in (2, 3):
@@ -63,7 +73,7 @@ def test_same_seed_is_byte_identical_across_thread_counts(data, dtype):
         assert s.slots.tobytes() == s1.slots.tobytes(), f"optimizer state differs with threads={t}"
         assert log.loss == log1.loss, f"losses differ with threads={t}"
     # and a repeat of the same call is identical too
-    again = train(config(threads=2), data, dtype)[0]
+    again = train(config(threads=2, **NETS[net]), data, dtype)[0]
     assert again.tobytes() == p1.tobytes()
 
 

@@ -249,6 +249,29 @@ def test_every_solver_with_every_regularization(solver, reg):
     assert not np.allclose(results["rust"][0], p0), "training must move the parameters"
 
 
+@pytest.mark.parametrize("case", LOSS_CASES, ids=[c[0] for c in LOSS_CASES])
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_every_solver_with_every_loss(solver, case):
+    """Activation and regularization rotate with the pair, so that every one
+    meets several solvers and losses."""
+    _, loss, output, k, kind, score = case
+    i = list(SOLVERS).index(solver) + LOSS_CASES.index(case)
+    activation = ACTIVATIONS[i % len(ACTIVATIONS)]
+    reg = list(REGULARIZATIONS)[(i // 2) % len(REGULARIZATIONS)]
+    X, Y, validation = make_problem(kind, k, seed=i)
+    config = base_config(
+        k,
+        activations=(activation, "tanh"),
+        loss=loss,
+        output=output,
+        score=score,
+        **SOLVERS[solver],
+        **REGULARIZATIONS[reg],
+    )
+    sw = np.random.default_rng(i).uniform(0.0, 3.0, N) if reg == "sample_weight" else None
+    assert_runs_agree(both(config, X, Y, sample_weight=sw, validation=validation))
+
+
 def test_dropout_and_sample_weights_together_with_uneven_last_batch():
     X, Y, validation = make_problem("real", 2, seed=5)
     config = base_config(
@@ -311,15 +334,16 @@ def test_schedules(schedule):
     assert_runs_agree(results)
 
 
-def test_adaptive_schedule_divides_lr_on_plateau():
+@pytest.mark.parametrize("stopping", ["train_loss", "val_score"])
+def test_adaptive_schedule_divides_lr_on_plateau(stopping):
     X, Y, validation = make_problem("onehot", 3, seed=6)
-    # tol = 10: no epoch ever counts as an improvement, so every second epoch
-    # after the first (n_iter_no_change = 1) is a plateau: lr_base /= 5 at
-    # epochs 3, 5 and 7.
+    # tol = 10: no epoch after the first counts as an improvement, so every
+    # second epoch after the first (n_iter_no_change = 1) is a plateau:
+    # lr_base /= 5 at epochs 3, 5 and 7.
     config = base_config(
         3,
         schedule="adaptive",
-        stopping="train_loss",
+        stopping=stopping,
         tol=10.0,
         n_iter_no_change=1,
         max_epochs=8,
