@@ -377,7 +377,7 @@ impl Network {
         let (a, b) = (T::of(alpha), T::of(l1));
         let mut squares = 0.0;
         let mut absolutes = 0.0;
-        for range in self.weight_ranges() {
+        for range in (0..self.n_layers()).map(|l| self.weight_range(l)) {
             for (g, &w) in grad[range.clone()].iter_mut().zip(&params[range]) {
                 let sign = if w > T::zero() {
                     T::one()

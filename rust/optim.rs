@@ -111,8 +111,13 @@ impl Optimizer {
     ) -> Result<()> {
         let n = params.len();
         check_len("grad", grad.len(), n)?;
-        for (i, s) in [&*s0, &*s1, &*s2].into_iter().enumerate() {
-            check_len(&format!("optimizer state slot {i}"), s.len(), n)?;
+        if [s0.len(), s1.len(), s2.len()] != [n; 3] {
+            return Err(FnnError::Shape(format!(
+                "optimizer state slots have {}, {} and {} elements, expected {n} each",
+                s0.len(),
+                s1.len(),
+                s2.len()
+            )));
         }
         if decayed.iter().any(|r| r.end > n) {
             return Err(FnnError::Shape(
