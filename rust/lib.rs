@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod error;
+pub mod features;
 pub mod float;
 pub mod linalg;
 pub mod loss;

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use crate::activation::Activation;
 use crate::error::{check_len, FnnError, Result};
+use crate::features::Features;
 use crate::float::Float;
 use crate::linalg::{matmul, View};
 use crate::loss::Loss;
@@ -271,6 +272,36 @@ impl Network {
             }
         }
         Ok(())
+    }
+
+    /// Inference forward pass (no dropout) of rows `start..start + rows` of
+    /// `x`: dense rows are read in place, sparse ones densified into the
+    /// workspace first.
+    pub fn forward_rows<T: Float>(
+        &self,
+        params: &[T],
+        ws: &mut Workspace<T>,
+        x: &Features<'_, T>,
+        start: usize,
+        rows: usize,
+        par: Par,
+    ) -> Result<()> {
+        let d0 = self.sizes[0];
+        if let Some(dense) = x.dense_rows(start, rows, d0) {
+            return self.forward(params, ws, dense, rows, None, par);
+        }
+        if rows > ws.capacity {
+            return Err(FnnError::Shape(format!(
+                "{rows} rows do not fit the workspace"
+            )));
+        }
+        let mut input = std::mem::take(&mut ws.input);
+        for (r, out) in input.chunks_exact_mut(d0).take(rows).enumerate() {
+            x.write_row(start + r, out);
+        }
+        let result = self.forward(params, ws, &input, rows, None, par);
+        ws.input = input;
+        result
     }
 
     /// Backward pass after `forward` (with the same dropout): fills `ws.grad`

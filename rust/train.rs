@@ -3,6 +3,7 @@
 //! scikit-learn's stopping rules.
 
 use crate::error::{check_len, FnnError, Result};
+use crate::features::Features;
 use crate::float::Float;
 use crate::loss::{argmax, Loss, Output};
 use crate::network::{Dropout, Network, Workspace};
@@ -67,7 +68,7 @@ pub struct Counters {
 /// Rows of inputs, targets and optional weights, all row-major.
 #[derive(Clone, Copy, Debug)]
 pub struct Data<'a, T> {
-    pub x: &'a [T],
+    pub x: Features<'a, T>,
     pub y: &'a [T],
     pub weights: Option<&'a [T]>,
     pub rows: usize,
@@ -75,8 +76,8 @@ pub struct Data<'a, T> {
 
 impl<'a, T: Float> Data<'a, T> {
     fn check(&self, net: &Network, what: &str) -> Result<()> {
-        let s = net.sizes();
-        check_len(&format!("{what} X"), self.x.len(), self.rows * s[0])?;
+        self.x
+            .check(self.rows, net.sizes()[0], &format!("{what} X"))?;
         check_len(
             &format!("{what} Y"),
             self.y.len(),
@@ -194,7 +195,7 @@ pub fn fit_epochs<T: Float>(
             monitor.poll()?;
             let rows = chunk.len();
             for (r, &i) in chunk.iter().enumerate() {
-                ws.input[r * d0..(r + 1) * d0].copy_from_slice(&train.x[i * d0..(i + 1) * d0]);
+                train.x.write_row(i, &mut ws.input[r * d0..(r + 1) * d0]);
                 ws.targets[r * k..(r + 1) * k].copy_from_slice(&train.y[i * k..(i + 1) * k]);
                 ws.weights[r] = train.weights.map_or(T::one(), |w| w[i]);
             }
@@ -302,7 +303,7 @@ fn evaluate<T: Float>(
     score: Score,
     par: Par,
 ) -> Result<(f64, f64)> {
-    let (d0, k) = (net.sizes()[0], net.n_outputs());
+    let k = net.n_outputs();
     let loss = net.loss();
     let weight = |i: usize| data.weights.map_or(1.0, |w| w[i].f64());
     let weight_sum: f64 = (0..data.rows).map(weight).sum();
@@ -326,14 +327,7 @@ fn evaluate<T: Float>(
     let mut start = 0;
     while start < data.rows {
         let rows = (data.rows - start).min(ws.capacity());
-        net.forward(
-            params,
-            ws,
-            &data.x[start * d0..(start + rows) * d0],
-            rows,
-            None,
-            par,
-        )?;
+        net.forward_rows(params, ws, &data.x, start, rows, par)?;
         let logits = ws.logits(rows, net);
         for r in 0..rows {
             let i = start + r;
@@ -449,7 +443,7 @@ mod tests {
         let mut slots = vec![0.0; 3 * params.len()];
         let mut c = counters();
         let data = Data {
-            x: &X,
+            x: Features::Dense(&X),
             y: &Y,
             weights: None,
             rows: 4,
@@ -481,7 +475,7 @@ mod tests {
         let mut params = vec![0.0; cfg.net.n_params()];
         let mut slots = vec![0.0; 3 * params.len()];
         let data = Data {
-            x: &X[..6],
+            x: Features::Dense(&X[..6]),
             y: &Y,
             weights: None,
             rows: 4,
@@ -513,7 +507,7 @@ mod tests {
         c.lr_base = 1e6;
         let x = [1e3, -1e3, 2e3, 5e2, -1e3, 1e3, 4e3, 1e3];
         let data = Data {
-            x: &x,
+            x: Features::Dense(&x),
             y: &Y,
             weights: None,
             rows: 4,

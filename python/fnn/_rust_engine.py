@@ -24,6 +24,24 @@ def _2d(a: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
+def _features(X, dtype, what: str):
+    """``(n_rows, argument for _core)``: a flat dense array, or for a SciPy
+    sparse matrix the CSR triple ``(values, indices, indptr)`` that Rust
+    densifies one minibatch at a time."""
+    if hasattr(X, "tocsr") and hasattr(X, "toarray"):
+        csr = X.tocsr()
+        if not csr.has_canonical_format:
+            # Rust writes each stored value into its column: duplicates must be summed.
+            csr = csr.copy()
+            csr.sum_duplicates()
+        values = np.ascontiguousarray(csr.data, dtype=dtype)
+        indices = np.ascontiguousarray(csr.indices, dtype=np.int64)
+        indptr = np.ascontiguousarray(csr.indptr, dtype=np.int64)
+        return csr.shape[0], (values, indices, indptr)
+    X = _2d(X, what)
+    return X.shape[0], _flat(X, dtype)
+
+
 class RustEngine:
     """Training and inference in `fnn._core` (multi-threaded Rust)."""
 
@@ -46,14 +64,15 @@ class RustEngine:
         callback=None,
     ) -> EpochLog:
         dtype = params.dtype
-        X, Y = _2d(X, "X"), _2d(Y, "Y")
-        if X.shape[0] != Y.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+        n_rows, x = _features(X, dtype, "X")
+        Y = _2d(Y, "Y")
+        if n_rows != Y.shape[0]:
+            raise ValueError(f"X has {n_rows} rows but Y has {Y.shape[0]}")
         w = None if sample_weight is None else _flat(sample_weight, dtype)
         xv = yv = wv = None
         if validation is not None:
             X_val, Y_val, w_val = validation
-            xv = _flat(_2d(X_val, "X_val"), dtype)
+            xv = _features(X_val, dtype, "X_val")[1]
             yv = _flat(_2d(Y_val, "Y_val"), dtype)
             wv = None if w_val is None else _flat(w_val, dtype)
         slots = state.slots.reshape(-1)
@@ -64,7 +83,7 @@ class RustEngine:
             params,
             slots,
             state,
-            _flat(X, dtype),
+            x,
             _flat(Y, dtype),
             w,
             xv,
@@ -81,8 +100,6 @@ class RustEngine:
         return self._forward(config, params, X, apply_output=False)
 
     def _forward(self, config, params, X, *, apply_output):
-        X = _2d(X, "X")
-        out = _core.forward(
-            config, params, _flat(X, params.dtype), apply_output, config.threads
-        )
-        return out.reshape(X.shape[0], config.layer_sizes[-1])
+        n_rows, x = _features(X, params.dtype, "X")
+        out = _core.forward(config, params, x, apply_output, config.threads)
+        return out.reshape(n_rows, config.layer_sizes[-1])

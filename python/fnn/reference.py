@@ -766,8 +766,27 @@ def _r2(logits, Y, w):
     return float(np.mean(scores))
 
 
+def _features(X, dtype):
+    """``X`` in the working dtype: a CSR matrix stays sparse, anything else
+    becomes a dense array."""
+    if _is_sparse(X):
+        return X.tocsr().astype(dtype)
+    return np.asarray(X, dtype=dtype)
+
+
+def _is_sparse(X) -> bool:
+    # Checked by attribute so that scipy stays an optional import here.
+    return hasattr(X, "tocsr") and hasattr(X, "toarray")
+
+
+def _dense(X):
+    """Dense rows: the reference simply densifies sparse input where it is used."""
+    return X.toarray() if _is_sparse(X) else X
+
+
 def _evaluate(config, params, X, Y, w):
     """Validation loss (no penalty) and score of the current parameters."""
+    X = _dense(X)
     coefs, intercepts = unpack(config, params)
     names = list(config.activations)
     _, _, logits = _forward_pass(coefs, intercepts, X, names, config.negative_slope)
@@ -826,7 +845,7 @@ def _run_epoch(config, params, state, X, Y, w, lr):
         rows = order[start : start + config.batch_size]
         masks = _dropout_masks(config, state.step, len(rows), params.dtype)
         batch_loss, coef_grads, intercept_grads = _loss_and_gradients(
-            coefs, intercepts, X[rows], Y[rows], w[rows], masks, **objective
+            coefs, intercepts, _dense(X[rows]), Y[rows], w[rows], masks, **objective
         )
         _optimizer_step(config, params, pack(coef_grads, intercept_grads), state, lr)
         state.step += 1
@@ -862,6 +881,7 @@ def _update_stopping(config, state, loss, score, params, best):
 
 
 def _predict(config, params, X, output):
+    X = _dense(_features(X, params.dtype))
     coefs, intercepts = unpack(config, params)
     slope = config.negative_slope
     return forward(
@@ -933,12 +953,12 @@ class NumpyEngine:
             "training diverged ..." when an epoch's training loss is not finite.
         """
         dtype = params.dtype
-        X = np.asarray(X, dtype=dtype)
+        X = _features(X, dtype)
         Y = np.asarray(Y, dtype=dtype)
         w = _weights(sample_weight, X.shape[0], dtype)
         if validation is not None:
             X_val, Y_val, w_val = validation
-            X_val = np.asarray(X_val, dtype=dtype)
+            X_val = _features(X_val, dtype)
             Y_val = np.asarray(Y_val, dtype=dtype)
             w_val = _weights(w_val, X_val.shape[0], dtype)
 

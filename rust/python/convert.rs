@@ -6,6 +6,8 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::activation::Activation;
+use crate::features::Features;
+use crate::float::Float;
 use crate::loss::{Loss, Output};
 use crate::network::Network;
 use crate::FnnError;
@@ -109,5 +111,48 @@ impl NetSpec {
         let output = Output::parse(&self.output).map_err(to_py)?;
         let loss = Loss::parse(&self.loss, output, self.huber_delta).map_err(to_py)?;
         Network::new(self.layer_sizes.clone(), acts, loss).map_err(to_py)
+    }
+}
+
+/// Borrowed NumPy views of a feature matrix: a flat dense array, or a CSR
+/// triple `(values, indices, indptr)` with int64 indices.
+pub enum FeatureViews<'py, T: numpy::Element> {
+    Dense(PyReadonlyArray1<'py, T>),
+    Csr {
+        values: PyReadonlyArray1<'py, T>,
+        indices: PyReadonlyArray1<'py, i64>,
+        indptr: PyReadonlyArray1<'py, i64>,
+    },
+}
+
+impl<'py, T: numpy::Element + Float> FeatureViews<'py, T> {
+    /// Reads `obj` as dense or CSR features.
+    pub fn extract(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
+        if let Ok((values, indices, indptr)) =
+            obj.extract::<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)>()
+        {
+            return Ok(FeatureViews::Csr {
+                values: readonly::<T>(&values, what)?,
+                indices: readonly::<i64>(&indices, what)?,
+                indptr: readonly::<i64>(&indptr, what)?,
+            });
+        }
+        Ok(FeatureViews::Dense(readonly::<T>(obj, what)?))
+    }
+
+    /// The core's view of the matrix.
+    pub fn features(&self, what: &str) -> PyResult<Features<'_, T>> {
+        Ok(match self {
+            FeatureViews::Dense(x) => Features::Dense(slice(x, what)?),
+            FeatureViews::Csr {
+                values,
+                indices,
+                indptr,
+            } => Features::Csr {
+                indptr: slice(indptr, what)?,
+                indices: slice(indices, what)?,
+                values: slice(values, what)?,
+            },
+        })
     }
 }

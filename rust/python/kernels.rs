@@ -5,7 +5,9 @@ use numpy::{Element, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::convert::{dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, NetSpec};
+use super::convert::{
+    dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, FeatureViews, NetSpec,
+};
 use crate::activation::Activation;
 use crate::float::Float;
 use crate::loss::Output;
@@ -56,9 +58,11 @@ fn forward_typed<'py, T: Float + Element>(
     threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let p_view = readonly::<T>(params, "params")?;
-    let x_view = readonly::<T>(x, "X")?;
-    let (p, xs) = (slice(&p_view, "params")?, slice(&x_view, "X")?);
-    let rows = rows_of(xs.len(), net.sizes()[0], "X")?;
+    let x_view = FeatureViews::<T>::extract(x, "X")?;
+    let (p, xs) = (slice(&p_view, "params")?, x_view.features("X")?);
+    let d0 = net.sizes()[0];
+    let rows = xs.rows(d0);
+    xs.check(rows, d0, "X").map_err(to_py)?;
     let k = net.n_outputs();
     let out = py
         .detach(|| {
@@ -66,10 +70,9 @@ fn forward_typed<'py, T: Float + Element>(
                 let mut ws = Workspace::<T>::new(net, rows.clamp(1, FORWARD_ROWS), &[]);
                 let mut out = vec![T::zero(); rows * k];
                 let par = Par { threads };
-                let d0 = net.sizes()[0];
                 for start in (0..rows).step_by(FORWARD_ROWS) {
                     let n = (rows - start).min(FORWARD_ROWS);
-                    net.forward(p, &mut ws, &xs[start * d0..(start + n) * d0], n, None, par)?;
+                    net.forward_rows(p, &mut ws, &xs, start, n, par)?;
                     let logits = ws.logits_mut(n, net);
                     if apply_output {
                         logits

@@ -4,7 +4,9 @@ use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::convert::{dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, NetSpec};
+use super::convert::{
+    dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, FeatureViews, NetSpec,
+};
 use super::supervise::supervise;
 use crate::float::Float;
 use crate::optim::{Optimizer, Schedule};
@@ -223,7 +225,7 @@ fn fit_typed<T: Float + Element>(
     let d0 = cfg.net.sizes()[0];
     let mut params_view = readwrite::<T>(a.params, "params")?;
     let mut slots_view = readwrite::<T>(a.slots, "optimizer state")?;
-    let x_view = readonly::<T>(a.x, "X")?;
+    let x_view = FeatureViews::<T>::extract(a.x, "X")?;
     let y_view = readonly::<T>(a.y, "Y")?;
     let w_view = a
         .weights
@@ -232,7 +234,7 @@ fn fit_typed<T: Float + Element>(
         .transpose()?;
     let val_views = match (&a.x_val, &a.y_val) {
         (Some(xv), Some(yv)) => Some((
-            readonly::<T>(xv, "X_val")?,
+            FeatureViews::<T>::extract(xv, "X_val")?,
             readonly::<T>(yv, "Y_val")?,
             a.weights_val
                 .as_ref()
@@ -242,7 +244,7 @@ fn fit_typed<T: Float + Element>(
         (None, None) => None,
         _ => return Err(PyValueError::new_err("X_val and Y_val go together")),
     };
-    let x = slice(&x_view, "X")?;
+    let x = x_view.features("X")?;
     let train = Data {
         x,
         y: slice(&y_view, "Y")?,
@@ -250,11 +252,11 @@ fn fit_typed<T: Float + Element>(
             .as_ref()
             .map(|w| slice(w, "sample_weight"))
             .transpose()?,
-        rows: x.len() / d0.max(1),
+        rows: x.rows(d0),
     };
     let validation = match &val_views {
         Some((xv, yv, wv)) => {
-            let xs = slice(xv, "X_val")?;
+            let xs = xv.features("X_val")?;
             Some(Data {
                 x: xs,
                 y: slice(yv, "Y_val")?,
@@ -262,7 +264,7 @@ fn fit_typed<T: Float + Element>(
                     .as_ref()
                     .map(|w| slice(w, "validation weights"))
                     .transpose()?,
-                rows: xs.len() / d0.max(1),
+                rows: xs.rows(d0),
             })
         }
         None => None,

@@ -1,0 +1,140 @@
+//! Input rows: a dense row-major matrix or a sparse CSR matrix.
+//!
+//! Sparse inputs are densified one minibatch at a time into the workspace, so
+//! memory stays proportional to the non-zeros.
+
+use crate::error::{FnnError, Result};
+use crate::float::Float;
+
+/// The feature matrix of a data set (`rows × features`).
+#[derive(Clone, Copy, Debug)]
+pub enum Features<'a, T> {
+    /// Row-major values.
+    Dense(&'a [T]),
+    /// Compressed sparse rows: row `i` has `values[indptr[i]..indptr[i+1]]`
+    /// at columns `indices[...]`.
+    Csr {
+        indptr: &'a [i64],
+        indices: &'a [i64],
+        values: &'a [T],
+    },
+}
+
+impl<T: Float> Features<'_, T> {
+    /// Number of rows, given the feature count.
+    pub fn rows(&self, features: usize) -> usize {
+        match self {
+            Features::Dense(x) => x.len() / features.max(1),
+            Features::Csr { indptr, .. } => indptr.len().saturating_sub(1),
+        }
+    }
+
+    /// Checks the matrix is `rows × features` and well formed.
+    pub fn check(&self, rows: usize, features: usize, what: &str) -> Result<()> {
+        match *self {
+            Features::Dense(x) => {
+                if x.len() != rows * features {
+                    return Err(FnnError::Shape(format!(
+                        "{what} has {} values, expected {rows} rows of {features}",
+                        x.len()
+                    )));
+                }
+            }
+            Features::Csr {
+                indptr,
+                indices,
+                values,
+            } => {
+                let nnz = values.len();
+                let well_formed = indptr.len() == rows + 1
+                    && indptr.first() == Some(&0)
+                    && indptr.last().is_some_and(|&e| e as usize == nnz)
+                    && indptr.windows(2).all(|w| w[0] <= w[1])
+                    && indices.len() == nnz
+                    && indices.iter().all(|&j| j >= 0 && (j as usize) < features);
+                if !well_formed {
+                    return Err(FnnError::Shape(format!(
+                        "{what} is not a valid CSR matrix of {rows} rows and {features} columns"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes row `i` densely into `out` (length = feature count).
+    #[inline]
+    pub fn write_row(&self, i: usize, out: &mut [T]) {
+        match *self {
+            Features::Dense(x) => {
+                let d = out.len();
+                out.copy_from_slice(&x[i * d..(i + 1) * d]);
+            }
+            Features::Csr {
+                indptr,
+                indices,
+                values,
+            } => {
+                out.fill(T::zero());
+                let (start, end) = (indptr[i] as usize, indptr[i + 1] as usize);
+                for (&j, &v) in indices[start..end].iter().zip(&values[start..end]) {
+                    out[j as usize] = v;
+                }
+            }
+        }
+    }
+
+    /// Rows `start..start + n` as a contiguous slice, when stored densely.
+    pub fn dense_rows(&self, start: usize, n: usize, features: usize) -> Option<&[T]> {
+        match *self {
+            Features::Dense(x) => Some(&x[start * features..(start + n) * features]),
+            Features::Csr { .. } => None,
+        }
+    }
+
+    /// Whether every stored value is finite.
+    pub fn all_finite(&self) -> bool {
+        match *self {
+            Features::Dense(x) => x.iter().all(|v| v.is_finite()),
+            Features::Csr { values, .. } => values.iter().all(|v| v.is_finite()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_rows_densify_to_the_dense_rows() {
+        // [[0, 2, 0], [0, 0, 0], [1, 0, 3]]
+        let csr = Features::Csr {
+            indptr: &[0, 1, 1, 3],
+            indices: &[1, 0, 2],
+            values: &[2.0, 1.0, 3.0],
+        };
+        csr.check(3, 3, "X").unwrap();
+        let mut row = [9.0; 3];
+        csr.write_row(2, &mut row);
+        assert_eq!(row, [1.0, 0.0, 3.0]);
+        csr.write_row(1, &mut row);
+        assert_eq!(row, [0.0, 0.0, 0.0]);
+        assert_eq!(csr.rows(3), 3);
+    }
+
+    #[test]
+    fn malformed_csr_is_an_error() {
+        let out_of_range = Features::Csr {
+            indptr: &[0, 1],
+            indices: &[5],
+            values: &[1.0f64],
+        };
+        assert!(out_of_range.check(1, 3, "X").is_err());
+        let decreasing = Features::Csr {
+            indptr: &[0, 2, 1],
+            indices: &[0, 1],
+            values: &[1.0f64, 2.0],
+        };
+        assert!(decreasing.check(2, 3, "X").is_err());
+    }
+}
