@@ -5,6 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
+
 from fnn import reference as ref
 from fnn._config import TrainConfig, TrainState
 

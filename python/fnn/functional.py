@@ -64,7 +64,9 @@ def _spec(coefs, activation, loss, output, negative_slope, huber_delta, n_output
     sizes = [np.shape(coefs[0])[0]] + [np.shape(W)[1] for W in coefs]
     for W, n_in in zip(coefs[1:], sizes[1:-1]):
         if np.shape(W)[0] != n_in:
-            raise ValueError("consecutive coefs must chain: coefs[i].shape[1] == coefs[i+1].shape[0]")
+            raise ValueError(
+                "consecutive coefs must chain: coefs[i].shape[1] == coefs[i+1].shape[0]"
+            )
     n_hidden = len(coefs) - 1
     names = (activation,) * n_hidden if isinstance(activation, str) else tuple(activation)
     if len(names) != n_hidden:
@@ -177,9 +179,19 @@ def loss_and_gradients(
     spec = _spec(coefs, activation, loss, output, negative_slope, huber_delta, k)
     X = _rows(X, dtype, spec.layer_sizes[0], "X")
     Y = _rows(Y, dtype, k, "Y")
-    w = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=dtype).reshape(-1)
+    w = (
+        None
+        if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=dtype).reshape(-1)
+    )
     value, grad = _core.loss_and_gradients(
-        spec, _pack(coefs, intercepts, dtype), X.reshape(-1), Y.reshape(-1), w, float(alpha), float(l1)
+        spec,
+        _pack(coefs, intercepts, dtype),
+        X.reshape(-1),
+        Y.reshape(-1),
+        w,
+        float(alpha),
+        float(l1),
     )
     coef_grads, intercept_grads = _unpack(grad, spec.layer_sizes)
     return value, coef_grads, intercept_grads
@@ -229,7 +241,9 @@ def rmsprop_step(
     """One RMSprop step in place (PyTorch's rule; see the spec, section 6)."""
     p, s, a, b = _inplace(params, sq, avg, buf)
     g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
-    _core.rmsprop_step(p, g, s, a, b, float(lr), float(rho), float(eps), float(momentum), bool(centered))
+    _core.rmsprop_step(
+        p, g, s, a, b, float(lr), float(rho), float(eps), float(momentum), bool(centered)
+    )
 
 
 def adam_step(
@@ -252,8 +266,18 @@ def adam_step(
     p, m1, v1, vm = _inplace(params, m, v, vmax)
     g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
     _core.adam_step(
-        p, g, m1, v1, vm, float(lr), int(step), float(beta_1), float(beta_2), float(eps),
-        bool(amsgrad), float(weight_decay),
+        p,
+        g,
+        m1,
+        v1,
+        vm,
+        float(lr),
+        int(step),
+        float(beta_1),
+        float(beta_2),
+        float(eps),
+        bool(amsgrad),
+        float(weight_decay),
     )
 
 
