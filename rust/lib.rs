@@ -18,6 +18,7 @@ pub mod network;
 pub mod optim;
 pub mod parallel;
 pub mod rng;
+pub mod simd;
 pub mod train;
 
 #[cfg(feature = "python")]

@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use crate::error::{check_len, FnnError, Result};
 use crate::float::Float;
+use crate::simd::{dispatch, Kernel};
 
 /// An update rule with its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -124,49 +125,33 @@ impl Optimizer {
                 "a weight-decay range lies outside the parameters".into(),
             ));
         }
-        let lr_t = T::of(lr);
+        let lr = T::of(lr);
         match *self {
-            Optimizer::Sgd { momentum, nesterov } => {
-                if momentum == 0.0 {
-                    params
-                        .iter_mut()
-                        .zip(grad)
-                        .for_each(|(p, &g)| *p -= lr_t * g);
-                } else {
-                    let mu = T::of(momentum);
-                    for ((p, &g), b) in params.iter_mut().zip(grad).zip(s0.iter_mut()) {
-                        *b = mu * *b + g;
-                        let d = if nesterov { g + mu * *b } else { *b };
-                        *p -= lr_t * d;
-                    }
-                }
-            }
+            Optimizer::Sgd { momentum, nesterov } => dispatch(SgdKernel {
+                params,
+                grad,
+                buf: s0,
+                lr,
+                momentum: T::of(momentum),
+                nesterov,
+            }),
             Optimizer::RmsProp {
                 rho,
                 eps,
                 momentum,
                 centered,
-            } => {
-                let (r, one_minus_r, e, mu) =
-                    (T::of(rho), T::of(1.0 - rho), T::of(eps), T::of(momentum));
-                for i in 0..n {
-                    let g = grad[i];
-                    s0[i] = r * s0[i] + one_minus_r * g * g;
-                    let den = if centered {
-                        s1[i] = r * s1[i] + one_minus_r * g;
-                        // Rounding can push the variance a hair below zero: clamp it.
-                        (s0[i] - s1[i] * s1[i]).max(T::zero()).sqrt() + e
-                    } else {
-                        s0[i].sqrt() + e
-                    };
-                    if momentum > 0.0 {
-                        s2[i] = mu * s2[i] + g / den;
-                        params[i] -= lr_t * s2[i];
-                    } else {
-                        params[i] -= lr_t * g / den;
-                    }
-                }
-            }
+            } => dispatch(RmsPropKernel {
+                params,
+                grad,
+                sq: s0,
+                avg: centered.then_some(s1),
+                buf: (momentum > 0.0).then_some(s2),
+                lr,
+                rho: T::of(rho),
+                one_minus_rho: T::of(1.0 - rho),
+                eps: T::of(eps),
+                momentum: T::of(momentum),
+            }),
             Optimizer::Adam {
                 beta1,
                 beta2,
@@ -175,7 +160,7 @@ impl Optimizer {
                 weight_decay,
             } => {
                 if weight_decay > 0.0 {
-                    let shrink = T::of(lr * weight_decay);
+                    let shrink = lr * T::of(weight_decay);
                     for range in decayed {
                         params[range.clone()]
                             .iter_mut()
@@ -183,26 +168,181 @@ impl Optimizer {
                     }
                 }
                 let tf = t as f64;
-                let step_size = T::of(lr / (1.0 - beta1.powf(tf)));
-                let sqrt_bc2 = T::of((1.0 - beta2.powf(tf)).sqrt());
-                let (b1, b2) = (T::of(beta1), T::of(beta2));
-                let (one_minus_b1, one_minus_b2, e) =
-                    (T::of(1.0 - beta1), T::of(1.0 - beta2), T::of(eps));
-                for i in 0..n {
-                    let g = grad[i];
-                    s0[i] = b1 * s0[i] + one_minus_b1 * g;
-                    s1[i] = b2 * s1[i] + one_minus_b2 * g * g;
-                    let v = if amsgrad {
-                        s2[i] = s2[i].max(s1[i]);
-                        s2[i]
-                    } else {
-                        s1[i]
-                    };
-                    params[i] -= step_size * s0[i] / (v.sqrt() / sqrt_bc2 + e);
-                }
+                let lr64 = lr.f64();
+                dispatch(AdamKernel {
+                    params,
+                    grad,
+                    m: s0,
+                    v: s1,
+                    vmax: amsgrad.then_some(s2),
+                    step_size: T::of(lr64 / (1.0 - beta1.powf(tf))),
+                    sqrt_bc2: T::of((1.0 - beta2.powf(tf)).sqrt()),
+                    beta1: T::of(beta1),
+                    beta2: T::of(beta2),
+                    one_minus_b1: T::of(1.0 - beta1),
+                    one_minus_b2: T::of(1.0 - beta2),
+                    eps: T::of(eps),
+                })
             }
         }
         Ok(())
+    }
+}
+
+struct SgdKernel<'a, T> {
+    params: &'a mut [T],
+    grad: &'a [T],
+    buf: &'a mut [T],
+    lr: T,
+    momentum: T,
+    nesterov: bool,
+}
+
+impl<T: Float> Kernel for SgdKernel<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let SgdKernel {
+            params,
+            grad,
+            buf,
+            lr,
+            momentum: mu,
+            nesterov,
+        } = self;
+        if mu == T::zero() {
+            for (p, &g) in params.iter_mut().zip(grad) {
+                *p -= lr * g;
+            }
+        } else if nesterov {
+            for ((p, &g), b) in params.iter_mut().zip(grad).zip(buf.iter_mut()) {
+                *b = mu * *b + g;
+                *p -= lr * (g + mu * *b);
+            }
+        } else {
+            for ((p, &g), b) in params.iter_mut().zip(grad).zip(buf.iter_mut()) {
+                *b = mu * *b + g;
+                *p -= lr * *b;
+            }
+        }
+    }
+}
+
+struct RmsPropKernel<'a, T> {
+    params: &'a mut [T],
+    grad: &'a [T],
+    sq: &'a mut [T],
+    /// Present when centered.
+    avg: Option<&'a mut [T]>,
+    /// Present with momentum.
+    buf: Option<&'a mut [T]>,
+    lr: T,
+    rho: T,
+    one_minus_rho: T,
+    eps: T,
+    momentum: T,
+}
+
+impl<T: Float> Kernel for RmsPropKernel<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let RmsPropKernel {
+            params,
+            grad,
+            sq,
+            avg,
+            buf,
+            lr,
+            rho,
+            one_minus_rho,
+            eps,
+            momentum: mu,
+        } = self;
+        for (s, &g) in sq.iter_mut().zip(grad) {
+            *s = rho * *s + one_minus_rho * g * g;
+        }
+        // Rounding can push the centered variance a hair below zero: clamp it.
+        let centered_den = |s: T, a: T| (s - a * a).max(T::zero()).sqrt() + eps;
+        let rows = params.iter_mut().zip(grad).zip(sq.iter());
+        match (avg, buf) {
+            (None, None) => {
+                for ((p, &g), &s) in rows {
+                    *p -= lr * g / (s.sqrt() + eps);
+                }
+            }
+            (None, Some(buf)) => {
+                for (((p, &g), &s), b) in rows.zip(buf) {
+                    *b = mu * *b + g / (s.sqrt() + eps);
+                    *p -= lr * *b;
+                }
+            }
+            (Some(avg), None) => {
+                for (((p, &g), &s), a) in rows.zip(avg) {
+                    *a = rho * *a + one_minus_rho * g;
+                    *p -= lr * g / centered_den(s, *a);
+                }
+            }
+            (Some(avg), Some(buf)) => {
+                for ((((p, &g), &s), a), b) in rows.zip(avg).zip(buf) {
+                    *a = rho * *a + one_minus_rho * g;
+                    *b = mu * *b + g / centered_den(s, *a);
+                    *p -= lr * *b;
+                }
+            }
+        }
+    }
+}
+
+struct AdamKernel<'a, T> {
+    params: &'a mut [T],
+    grad: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    /// Present with AMSGrad.
+    vmax: Option<&'a mut [T]>,
+    step_size: T,
+    sqrt_bc2: T,
+    beta1: T,
+    beta2: T,
+    one_minus_b1: T,
+    one_minus_b2: T,
+    eps: T,
+}
+
+impl<T: Float> Kernel for AdamKernel<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let AdamKernel {
+            params,
+            grad,
+            m,
+            v,
+            vmax,
+            step_size,
+            sqrt_bc2,
+            beta1,
+            beta2,
+            one_minus_b1,
+            one_minus_b2,
+            eps,
+        } = self;
+        let moments = m.iter_mut().zip(v.iter_mut());
+        match vmax {
+            None => {
+                for ((p, &g), (m, v)) in params.iter_mut().zip(grad).zip(moments) {
+                    *m = beta1 * *m + one_minus_b1 * g;
+                    *v = beta2 * *v + one_minus_b2 * g * g;
+                    *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+                }
+            }
+            Some(vmax) => {
+                for (((p, &g), (m, v)), vm) in params.iter_mut().zip(grad).zip(moments).zip(vmax) {
+                    *m = beta1 * *m + one_minus_b1 * g;
+                    *v = beta2 * *v + one_minus_b2 * g * g;
+                    *vm = vm.max(*v);
+                    *p -= step_size * *m / (vm.sqrt() / sqrt_bc2 + eps);
+                }
+            }
+        }
     }
 }
 

@@ -48,6 +48,8 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     let p = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("fnn-{i}"))
+        // fnn's workers only ever run training work: see `FlushSubnormals`.
+        .start_handler(|_| crate::simd::FlushSubnormals::forever())
         .build()
         .map_err(|e| FnnError::Config(format!("cannot start {threads} threads: {e}")))?;
     let p = Arc::new(p);

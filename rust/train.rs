@@ -10,6 +10,7 @@ use crate::network::{Dropout, Network, Workspace};
 use crate::optim::{Optimizer, Schedule};
 use crate::parallel::Par;
 use crate::rng;
+use crate::simd::FlushSubnormals;
 
 /// Which rule ends training early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +168,7 @@ pub fn fit_epochs<T: Float>(
         ));
     }
 
+    let _flush = FlushSubnormals::new();
     let batch = cfg.batch_size.clamp(1, train.rows);
     let val_rows = validation.map_or(0, |v| v.rows);
     let capacity = batch.max(val_rows.min(EVAL_ROWS));
