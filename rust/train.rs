@@ -8,7 +8,7 @@ use crate::float::Float;
 use crate::loss::{argmax, Loss, Output};
 use crate::network::{Dropout, Network, Workspace};
 use crate::optim::{Optimizer, Schedule};
-use crate::parallel::Par;
+use crate::parallel::{threads_for_work, Par};
 use crate::rng;
 use crate::simd::FlushSubnormals;
 
@@ -52,6 +52,15 @@ pub struct TrainConfig {
     pub restore_best: bool,
     pub score: Score,
     pub threads: usize,
+}
+
+impl TrainConfig {
+    /// Threads worth using on `rows` training rows: `threads`, or 1 when a
+    /// batch is too small to gain from more (results are the same either way).
+    pub fn effective_threads(&self, rows: usize) -> usize {
+        let batch = self.batch_size.clamp(1, rows.max(1));
+        threads_for_work(self.threads, batch.saturating_mul(self.net.n_params()))
+    }
 }
 
 /// The scalar part of the training state, carried across calls.

@@ -13,7 +13,7 @@ use crate::float::Float;
 use crate::loss::Output;
 use crate::network::{Network, Workspace};
 use crate::optim::Optimizer;
-use crate::parallel::{run_with_threads, Par};
+use crate::parallel::{run_with_threads, threads_for_work, Par};
 use crate::rng;
 
 /// Rows per forward chunk: bounds the workspace for large predictions.
@@ -64,6 +64,10 @@ fn forward_typed<'py, T: Float + Element>(
     let rows = xs.rows(d0);
     xs.check(rows, d0, "X").map_err(to_py)?;
     let k = net.n_outputs();
+    let threads = threads_for_work(
+        threads,
+        rows.min(FORWARD_ROWS).saturating_mul(net.n_params()),
+    );
     let out = py
         .detach(|| {
             run_with_threads(threads, || {

@@ -7,6 +7,7 @@
 mod convert;
 mod kernels;
 mod supervise;
+mod threads;
 mod training;
 
 use pyo3::prelude::*;
@@ -24,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::rmsprop_step, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::rng_bits, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::default_threads, m)?)?;
     Ok(())
 }

@@ -289,7 +289,7 @@ fn fit_typed<T: Float + Element>(
                 .is_truthy()
         }
     });
-    let threads = cfg.threads.max(1);
+    let threads = cfg.effective_threads(train.rows);
     let counters_ref = &mut c;
     let outcome = supervise(
         py,

@@ -1,0 +1,58 @@
+"""How many threads fnn trains with, and fnn's place in threadpoolctl.
+
+``n_jobs`` wins when given. Otherwise the order is: a threadpoolctl limit
+(``with threadpool_limits(1): ...``), ``RAYON_NUM_THREADS``,
+``OMP_NUM_THREADS`` (what joblib sets in its worker processes, so a
+``GridSearchCV(n_jobs=2)`` does not oversubscribe the cores), then the core count.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _core
+
+
+def resolve_threads(n_jobs: int | None) -> int:
+    """The thread count for ``n_jobs`` (None: the default order above;
+    negative values count back from the cores, as in joblib: -1 = all)."""
+    if n_jobs is None:
+        return max(1, _core.default_threads())
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, a positive count or -1")
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return n_jobs
+
+
+def _register_with_threadpoolctl() -> None:
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+
+    class FnnController(threadpoolctl.LibController):
+        """threadpoolctl's handle on fnn's Rust thread pool."""
+
+        user_api = "fnn"
+        internal_api = "fnn"
+        filename_prefixes = ("_core.",)
+        check_symbols = ("fnn_get_num_threads", "fnn_set_num_threads")
+
+        def get_num_threads(self):
+            return self.dynlib.fnn_get_num_threads()
+
+        def set_num_threads(self, num_threads):
+            return self.dynlib.fnn_set_num_threads(num_threads)
+
+        def get_version(self):
+            from . import __version__
+
+            return __version__
+
+    if not any(c.internal_api == "fnn" for c in getattr(threadpoolctl, "_ALL_CONTROLLERS", [])):
+        threadpoolctl.register(FnnController)
+
+
+_register_with_threadpoolctl()
