@@ -24,5 +24,8 @@ pub mod train;
 #[cfg(feature = "python")]
 mod python;
 
+#[cfg(test)]
+mod robustness_tests;
+
 pub use error::FnnError;
 pub use float::Float;

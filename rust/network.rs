@@ -125,6 +125,12 @@ impl Network {
     }
 }
 
+fn too_large() -> FnnError {
+    FnnError::Config(
+        "the network's buffers do not fit in memory; use fewer or narrower layers".into(),
+    )
+}
+
 /// Dropout for one forward pass: the rates per hidden layer and where in the
 /// random stream this batch's masks come from.
 #[derive(Clone, Copy, Debug)]
@@ -160,32 +166,37 @@ pub struct Workspace<T> {
 
 impl<T: Float> Workspace<T> {
     /// Buffers for `net` and batches of at most `capacity` rows; dropout
-    /// buffers only for hidden layers whose rate is positive.
-    pub fn new(net: &Network, capacity: usize, dropout_rates: &[f64]) -> Self {
+    /// buffers only for hidden layers whose rate is positive. Sizes that do
+    /// not fit in memory are an error, not an abort.
+    pub fn new(net: &Network, capacity: usize, dropout_rates: &[f64]) -> Result<Self> {
         let s = net.sizes();
-        let zeros = |len: usize| vec![T::zero(); len];
-        let hidden_buf = |h: usize| {
-            if dropout_rates.get(h).copied().unwrap_or(0.0) > 0.0 {
-                zeros(capacity * s[h + 1])
-            } else {
-                Vec::new()
-            }
+        let zeros = |rows: usize, width: usize| -> Result<Vec<T>> {
+            let len = rows.checked_mul(width).ok_or_else(too_large)?;
+            let mut v = Vec::new();
+            v.try_reserve_exact(len).map_err(|_| too_large())?;
+            v.resize(len, T::zero());
+            Ok(v)
         };
-        Workspace {
+        let hidden_buf = |h: usize| {
+            let rate = dropout_rates.get(h).copied().unwrap_or(0.0);
+            zeros(if rate > 0.0 { capacity } else { 0 }, s[h + 1])
+        };
+        let hidden = 0..net.n_layers() - 1;
+        Ok(Workspace {
             capacity,
-            input: zeros(capacity * s[0]),
-            targets: zeros(capacity * net.n_outputs()),
-            weights: zeros(capacity),
+            input: zeros(capacity, s[0])?,
+            targets: zeros(capacity, net.n_outputs())?,
+            weights: zeros(capacity, 1)?,
             acts: (0..net.n_layers())
-                .map(|l| zeros(capacity * s[l + 1]))
-                .collect(),
-            pre_dropout: (0..net.n_layers() - 1).map(hidden_buf).collect(),
-            masks: (0..net.n_layers() - 1).map(hidden_buf).collect(),
+                .map(|l| zeros(capacity, s[l + 1]))
+                .collect::<Result<_>>()?,
+            pre_dropout: hidden.clone().map(hidden_buf).collect::<Result<_>>()?,
+            masks: hidden.map(hidden_buf).collect::<Result<_>>()?,
             deltas: (0..net.n_layers())
-                .map(|l| zeros(capacity * s[l + 1]))
-                .collect(),
-            grad: zeros(net.n_params()),
-        }
+                .map(|l| zeros(capacity, s[l + 1]))
+                .collect::<Result<_>>()?,
+            grad: zeros(net.n_params(), 1)?,
+        })
     }
 
     /// The most rows one pass can take.

@@ -181,7 +181,7 @@ pub fn fit_epochs<T: Float>(
     let batch = cfg.batch_size.clamp(1, train.rows);
     let val_rows = validation.map_or(0, |v| v.rows);
     let capacity = batch.max(val_rows.min(EVAL_ROWS));
-    let mut ws = Workspace::<T>::new(net, capacity, &cfg.dropout);
+    let mut ws = Workspace::<T>::new(net, capacity, &cfg.dropout)?;
     let mut order: Vec<usize> = (0..train.rows).collect();
     let mut sort_scratch = Vec::with_capacity(if cfg.shuffle { train.rows } else { 0 });
     let mut best: Option<Vec<T>> = None;

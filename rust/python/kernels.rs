@@ -71,7 +71,7 @@ fn forward_typed<'py, T: Float + Element>(
     let out = py
         .detach(|| {
             run_with_threads(threads, || {
-                let mut ws = Workspace::<T>::new(net, rows.clamp(1, FORWARD_ROWS), &[]);
+                let mut ws = Workspace::<T>::new(net, rows.clamp(1, FORWARD_ROWS), &[])?;
                 let mut out = vec![T::zero(); rows * k];
                 let par = Par { threads };
                 for start in (0..rows).step_by(FORWARD_ROWS) {
@@ -157,7 +157,7 @@ fn loss_typed<'py, T: Float + Element>(
     }
     let (loss, grad) = py
         .detach(|| {
-            let mut ws = Workspace::<T>::new(net, rows, &[]);
+            let mut ws = Workspace::<T>::new(net, rows, &[])?;
             ws.targets[..rows * k].copy_from_slice(ys);
             match ws_opt {
                 Some(w) => ws.weights[..rows].copy_from_slice(w),
