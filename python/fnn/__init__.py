@@ -4,8 +4,24 @@ The estimators (scikit-learn API) build on one engine interface with two
 implementations: ``"rust"`` (``fnn._core``) and ``"numpy"`` (``fnn.reference``).
 """
 
+from ._classifier import FNNClassifier
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import Engine, get_engine
+from ._regressor import FNNRegressor
+from ._threads import resolve_threads
+from ._version import __version__
+from .persistence import load, save
 
-__all__ = ["Engine", "EpochLog", "TrainConfig", "TrainState", "get_engine"]
-__version__ = "0.1.0"
+__all__ = [
+    "Engine",
+    "EpochLog",
+    "FNNClassifier",
+    "FNNRegressor",
+    "TrainConfig",
+    "TrainState",
+    "__version__",
+    "get_engine",
+    "load",
+    "resolve_threads",
+    "save",
+]

@@ -1,0 +1,696 @@
+"""What `FNNClassifier` and `FNNRegressor` share: parameters, their validation,
+and the glue from scikit-learn's `fit` to an engine's `fit_epochs`.
+
+The fitted model is plain NumPy: one flat parameter buffer (``coefs_`` and
+``intercepts_`` are views of it), the `TrainConfig` it was trained with and the
+`TrainState` (optimizer slots and counters) that warm starts and `partial_fit`
+continue from. Engines are stateless, so pickling and cloning need nothing
+from Rust.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._config import TrainConfig, TrainState
+from ._engine import get_engine
+from ._lbfgs import FullBatchObjective, fit_lbfgs
+from ._progress import EpochReporter
+from ._threads import resolve_threads
+from ._validation_split import validation_split
+from ._version import __version__ as fnn_version
+from .reference import unpack
+
+#: Activation names accepted by the estimators -> the engines' names.
+ACTIVATIONS = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+}
+STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+
+#: scikit-learn's name for each output function (``out_activation_``).
+OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+
+#: Stands in for ``n_iter_no_change=np.inf``: more epochs than will ever run.
+_NEVER = 2**63
+
+
+@dataclass
+class _Outcome:
+    """What one training call reports: per-epoch records and the final loss."""
+
+    losses: list[float]
+    val_losses: list[float]
+    val_scores: list[float]
+    n_iter: int
+    final_loss: float
+
+
+def _invalid(estimator, name, expected, got) -> InvalidParameterError:
+    # Same wording as scikit-learn's declarative checks, for the checks that
+    # depend on more than one parameter and so cannot be declared.
+    return InvalidParameterError(
+        f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
+        f"Got {got!r} instead."
+    )
+
+
+class BaseFNN(BaseEstimator):
+    """Base class of the fnn estimators; use `FNNClassifier` or `FNNRegressor`."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS)), "array-like"],
+        "solver": [StrOptions({*STOCHASTIC_SOLVERS, "lbfgs"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "step", "cosine"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "negative_slope": [Interval(Real, 0, None, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_step_size": [Interval(Integral, 1, None, closed="left")],
+        "lr_gamma": [Interval(Real, 0, None, closed="neither")],
+        "lr_min": [Interval(Real, 0, None, closed="left")],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "restore_best_weights": ["boolean"],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
+        "engine": [StrOptions({"rust", "numpy"})],
+    }
+
+    #: Validation score the engine computes: "accuracy" or "r2".
+    _score_name = "accuracy"
+
+    def __init__(
+        self,
+        hidden_layer_sizes,
+        activation,
+        *,
+        solver,
+        alpha,
+        batch_size,
+        learning_rate,
+        learning_rate_init,
+        power_t,
+        max_iter,
+        shuffle,
+        random_state,
+        tol,
+        verbose,
+        warm_start,
+        momentum,
+        nesterovs_momentum,
+        early_stopping,
+        validation_fraction,
+        beta_1,
+        beta_2,
+        epsilon,
+        n_iter_no_change,
+        max_fun,
+        loss,
+        negative_slope,
+        rho,
+        weight_decay,
+        lr_step_size,
+        lr_gamma,
+        lr_min,
+        l1,
+        dropout,
+        restore_best_weights,
+        n_jobs,
+        engine,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.loss = loss
+        self.negative_slope = negative_slope
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.lr_step_size = lr_step_size
+        self.lr_gamma = lr_gamma
+        self.lr_min = lr_min
+        self.l1 = l1
+        self.dropout = dropout
+        self.restore_best_weights = restore_best_weights
+        self.n_jobs = n_jobs
+        self.engine = engine
+
+    # ------------------------------------------------------------------
+    # Hooks the two estimators fill in
+
+    def _prepare_targets(self, y, *, continuing, incremental, classes):
+        """Validate ``y``, settle the output layout, return targets (n, k)."""
+        raise NotImplementedError
+
+    def _prepare_eval_targets(self, y):
+        """Targets (n, k) for the validation labels of ``eval_set``."""
+        raise NotImplementedError
+
+    def _loss_and_output(self) -> tuple[str, str]:
+        """The engine's loss and output function for the fitted layout."""
+        raise NotImplementedError
+
+    def _class_weight_factors(self, y, incremental):
+        """Per-sample factors from ``class_weight`` (None: no class weights)."""
+        return None
+
+    def _stratification(self, y):
+        """Class index per row for a stratified validation split, or None."""
+        return None
+
+    # ------------------------------------------------------------------
+    # The fitted model
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_params")
+
+    def _layers(self):
+        if not self.__sklearn_is_fitted__():
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet.")
+        return unpack(self._config, self._params)
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weights per layer, views of the flat parameter buffer."""
+        return self._layers()[0]
+
+    @coefs_.setter
+    def coefs_(self, values) -> None:
+        self._assign_layers(self._layers()[0], values, "coefs_")
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Biases per layer, views of the flat parameter buffer."""
+        return self._layers()[1]
+
+    @intercepts_.setter
+    def intercepts_(self, values) -> None:
+        self._assign_layers(self._layers()[1], values, "intercepts_")
+
+    @staticmethod
+    def _assign_layers(views, values, name) -> None:
+        values = list(values)
+        shapes = [v.shape for v in views]
+        if [np.shape(v) for v in values] != shapes:
+            raise ValueError(f"{name} must have shapes {shapes}")
+        for view, value in zip(views, values):
+            view[...] = value
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # BaseEstimator records the versions only for scikit-learn's own classes.
+        return {**state, "_sklearn_version": sklearn.__version__, "_fnn_version": fnn_version}
+
+    def __setstate__(self, state):
+        state = dict(state)
+        pickled_sklearn = state.pop("_sklearn_version", "unknown")
+        pickled_fnn = state.pop("_fnn_version", "unknown")
+        if pickled_sklearn != sklearn.__version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_sklearn_version=sklearn.__version__,
+                    original_sklearn_version=pickled_sklearn,
+                ),
+                stacklevel=2,
+            )
+        if pickled_fnn != fnn_version:
+            warnings.warn(
+                f"Unpickling a {type(self).__name__} made by fnn {pickled_fnn} with fnn "
+                f"{fnn_version}; it may not work as before.",
+                UserWarning,
+                stacklevel=2,
+            )
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------
+    # Parameters that need more than the declarative constraints
+
+    def _hidden_layer_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(np.ravel(sizes))
+        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+            raise _invalid(self, "hidden_layer_sizes", "positive integers", self.hidden_layer_sizes)
+        return tuple(int(s) for s in sizes)
+
+    def _hidden_activations(self, n_hidden) -> tuple[str, ...]:
+        names = self.activation
+        if isinstance(names, str):
+            return (ACTIVATIONS[names],) * n_hidden
+        names = list(names)
+        if len(names) != n_hidden or not all(n in ACTIVATIONS for n in names):
+            raise _invalid(
+                self,
+                "activation",
+                f"a str among {sorted(ACTIVATIONS)} or a list of {n_hidden} of them "
+                "(one per hidden layer)",
+                self.activation,
+            )
+        return tuple(ACTIVATIONS[n] for n in names)
+
+    def _dropout_rates(self, n_hidden) -> tuple[float, ...]:
+        rates = self.dropout
+        if isinstance(rates, Real):
+            return (float(rates),) * n_hidden if rates > 0 else ()
+        rates = [float(r) for r in np.ravel(rates)]
+        if len(rates) != n_hidden or not all(0.0 <= r < 1.0 for r in rates):
+            raise _invalid(
+                self,
+                "dropout",
+                f"a float in [0, 1) or a list of {n_hidden} of them (one per hidden layer)",
+                self.dropout,
+            )
+        return tuple(rates) if any(rates) else ()
+
+    def _batch_size(self, n_samples) -> int:
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(
+                f"batch_size={self.batch_size} is larger than the {n_samples} training "
+                f"samples; using {n_samples}.",
+                UserWarning,
+                stacklevel=6,  # the user's fit call
+            )
+        return min(int(self.batch_size), n_samples)
+
+    def _draw_seed(self) -> int:
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _train_config(self, *, n_features, n_outputs, n_train, seed, incremental, stopping):
+        hidden = self._hidden_layer_sizes()
+        loss, output = self._loss_and_output()
+        solver = self.solver if self.solver in STOCHASTIC_SOLVERS else "adam"
+        dropout = self._dropout_rates(len(hidden))
+        if self.solver == "lbfgs" and dropout:
+            raise ValueError(
+                "dropout needs a stochastic solver; solver='lbfgs' trains on the full "
+                "batch without it."
+            )
+        return TrainConfig(
+            layer_sizes=(n_features, *hidden, n_outputs),
+            activations=self._hidden_activations(len(hidden)),
+            negative_slope=float(self.negative_slope),
+            loss=loss,
+            output=output,
+            huber_delta=float(getattr(self, "huber_delta", 1.0)),
+            alpha=float(self.alpha),
+            l1=float(self.l1),
+            dropout=dropout,
+            solver=solver,
+            learning_rate_init=float(self.learning_rate_init),
+            # Momentum belongs to 'sgd' as in scikit-learn; RMSprop runs without it.
+            momentum=float(self.momentum) if solver == "sgd" else 0.0,
+            nesterov=bool(self.nesterovs_momentum),
+            rho=float(self.rho),
+            beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2),
+            epsilon=float(self.epsilon),
+            weight_decay=float(self.weight_decay),
+            schedule=self.learning_rate,
+            power_t=float(self.power_t),
+            step_size=int(self.lr_step_size),
+            gamma=float(self.lr_gamma),
+            t_max=int(self.max_iter),
+            eta_min=float(self.lr_min),
+            batch_size=self._batch_size(n_train),
+            shuffle=bool(self.shuffle),
+            seed=seed,
+            max_epochs=1 if incremental else int(self.max_iter),
+            tol=float(self.tol),
+            n_iter_no_change=_NEVER
+            if math.isinf(self.n_iter_no_change)
+            else int(self.n_iter_no_change),
+            stopping=stopping,
+            restore_best=bool(self.restore_best_weights),
+            score=self._score_name,
+            threads=resolve_threads(self.n_jobs),
+        )
+
+    # ------------------------------------------------------------------
+    # Fitting
+
+    def _fit(self, X, y, *, sample_weight=None, eval_set=None, incremental=False, classes=None):
+        """Validate, train and commit; on any error the estimator is left as it was."""
+        self._validate_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        before = dict(self.__dict__)
+        try:
+            self._fit_and_commit(X, y, sample_weight, eval_set, incremental, classes)
+        except BaseException:
+            # Training works on copies, so restoring the attributes restores the model.
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _fit_and_commit(self, X, y, sample_weight, eval_set, incremental, classes):
+        continuing = self.__sklearn_is_fitted__() and (incremental or self.warm_start)
+        X, y, Y, user_weights, train_weights = self._training_data(
+            X, y, sample_weight, continuing, incremental, classes
+        )
+        seed = self._seed if continuing else self._draw_seed()
+        stochastic = self.solver != "lbfgs"
+        validation = None
+        if eval_set is not None and not stochastic:
+            warnings.warn(
+                "solver='lbfgs' trains on the full batch without validation; eval_set is ignored.",
+                UserWarning,
+                stacklevel=4,  # the user's fit call
+            )
+        elif eval_set is not None and not incremental:
+            validation = self._eval_set(eval_set, X.dtype, n_outputs=Y.shape[1])
+        elif self.early_stopping and stochastic and not incremental:
+            train, held_out = validation_split(
+                seed, X.shape[0], self.validation_fraction, self._stratification(y)
+            )
+            held_out_weights = None if user_weights is None else user_weights[held_out]
+            validation = (X[held_out], Y[held_out], held_out_weights)
+            X, Y = X[train], Y[train]
+            train_weights = None if train_weights is None else train_weights[train]
+
+        if incremental:
+            stopping = "none"
+        elif self.early_stopping and stochastic:
+            stopping = "val_score"
+        else:
+            stopping = "train_loss"
+        config = self._train_config(
+            n_features=X.shape[1],
+            n_outputs=Y.shape[1],
+            n_train=X.shape[0],
+            seed=seed,
+            incremental=incremental,
+            stopping=stopping,
+        )
+        params, state = self._starting_point(config, X.dtype, continuing, incremental)
+        if stochastic:
+            outcome = self._train_stochastic(
+                config, params, state, X, Y, train_weights, validation, incremental
+            )
+        else:
+            outcome = self._train_lbfgs(config, params, state, X, Y, train_weights)
+        if not np.isfinite(params).all():
+            raise ValueError(
+                f"{type(self).__name__}: training produced non-finite weights. Scale the "
+                "inputs (e.g. with StandardScaler) or lower learning_rate_init."
+            )
+        self._commit(config, params, state, seed, continuing, validation is not None, outcome)
+
+    def _training_data(self, X, y, sample_weight, continuing, incremental, classes):
+        """Validated ``X`` and ``y``, the targets ``Y`` and the sample weights.
+
+        ``X`` and ``Y`` come in the working dtype: float32 for float32 input,
+        else float64, and the parameters' dtype when training continues.
+        Rows whose training weight is zero are left out.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=(np.float64, np.float32),
+            multi_output=True,
+            y_numeric=self._score_name == "r2",
+            reset=not continuing,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            # A column vector means one output, as in scikit-learn (with its warning).
+            y = column_or_1d(y, warn=True)
+        dtype = self._params.dtype if continuing else X.dtype
+        X = X.astype(dtype, copy=False)
+        targets = self._prepare_targets(
+            y, continuing=continuing, incremental=incremental, classes=classes
+        )
+        Y = np.ascontiguousarray(targets, dtype=dtype)
+        user_weights, train_weights = self._weights(sample_weight, X, y, incremental, dtype)
+        if train_weights is not None and not np.all(train_weights > 0):
+            # Zero weight means absent: dropping the rows makes that exact and
+            # spares the engine minibatches whose weights sum to zero.
+            kept = np.flatnonzero(train_weights > 0)
+            X, Y, y, train_weights = X[kept], Y[kept], y[kept], train_weights[kept]
+            user_weights = None if user_weights is None else user_weights[kept]
+        return X, y, Y, user_weights, train_weights
+
+    def _weights(self, sample_weight, X, y, incremental, dtype):
+        """The user's sample weights and the training weights (times class weights)."""
+        user = None
+        if sample_weight is not None:
+            user = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
+        factors = self._class_weight_factors(y, incremental)
+        if factors is None:
+            train = user
+        else:
+            factors = np.asarray(factors, dtype=dtype)
+            train = factors if user is None else user * factors
+        if train is not None and not train.sum() > 0:
+            raise ValueError(
+                "The sample weights (times the class weights) are all zero; at least one "
+                "sample needs a positive weight."
+            )
+        return user, train
+
+    def _eval_set(self, eval_set, dtype, n_outputs):
+        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+            raise ValueError("eval_set must be a pair (X_val, y_val).")
+        X_val, y_val = eval_set
+        X_val = validate_data(
+            self, X_val, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
+        ).astype(dtype, copy=False)
+        Y_val = np.ascontiguousarray(self._prepare_eval_targets(y_val), dtype=dtype)
+        if Y_val.shape != (X_val.shape[0], n_outputs):
+            raise ValueError(
+                f"eval_set needs y_val for {X_val.shape[0]} samples and {n_outputs} outputs; "
+                f"its targets have shape {Y_val.shape}."
+            )
+        return X_val, Y_val, None
+
+    def _starting_point(self, config, dtype, continuing, incremental):
+        """Parameters and training state to train from (copies when continuing)."""
+        if not continuing:
+            engine = get_engine(self.engine)
+            return engine.init_params(config, dtype), TrainState.fresh(config, dtype)
+        if self._config.layer_sizes != config.layer_sizes:
+            raise ValueError(
+                f"Cannot continue training: the network has layer sizes "
+                f"{self._config.layer_sizes} but the parameters now ask for "
+                f"{config.layer_sizes}. Set warm_start=False to start afresh."
+            )
+        params = self._params.copy()
+        state = copy.deepcopy(self._train_state)
+        if self._config.solver != config.solver:
+            # Another optimizer's slots mean nothing to this one.
+            state.slots[...] = 0
+            state.step = 0
+        if not incremental:
+            # A new fit gets its full patience and its own learning rate, as a
+            # fresh optimizer would; shuffling and dropout streams continue.
+            state.lr_base = config.learning_rate_init
+            state.no_improve = 0
+            state.best_loss = math.inf
+            state.best_score = -math.inf
+        return params, state
+
+    def _train_stochastic(self, config, params, state, X, Y, weights, validation, incremental):
+        engine = get_engine(self.engine)
+        name = type(self).__name__
+        reporter = EpochReporter(self.verbose, config.max_epochs, name, bar=not incremental)
+        converged = interrupted = False
+        with reporter:
+            try:
+                log = engine.fit_epochs(config, params, state, X, Y, weights, validation, reporter)
+                converged = log.converged
+            except KeyboardInterrupt:
+                interrupted = True
+                warnings.warn(
+                    f"{name}: training interrupted by the user; keeping the weights "
+                    "reached so far.",
+                    UserWarning,
+                    stacklevel=5,  # the user's fit call
+                )
+            except ValueError as error:
+                if "training diverged" not in str(error):
+                    raise
+                raise ValueError(
+                    f"{name}: {error}. Scale the inputs (e.g. with StandardScaler) or "
+                    "lower learning_rate_init. The estimator keeps its previous fitted "
+                    "state, if it had one."
+                ) from error
+        n_iter = len(reporter.losses)
+        if not (incremental or converged or interrupted) and n_iter == config.max_epochs:
+            criterion = "validation score" if config.stopping == "val_score" else "training loss"
+            warnings.warn(
+                f"{name} ran max_iter={config.max_epochs} epochs and the {criterion} was "
+                "still improving; raise max_iter to train further.",
+                ConvergenceWarning,
+                stacklevel=5,  # the user's fit call
+            )
+        final_loss = reporter.losses[-1] if reporter.losses else math.nan
+        return _Outcome(
+            reporter.losses, reporter.val_losses, reporter.val_scores, n_iter, final_loss
+        )
+
+    def _train_lbfgs(self, config, params, state, X, Y, weights):
+        name = type(self).__name__
+        if weights is None:
+            weights = np.ones(X.shape[0], dtype=params.dtype)
+        objective = FullBatchObjective(config, X, Y, weights, self.engine, params.dtype)
+        reporter = EpochReporter(self.verbose, self.max_iter, name, unit="iteration")
+        with reporter:
+            result = fit_lbfgs(
+                objective,
+                params,
+                max_iter=int(self.max_iter),
+                max_fun=int(self.max_fun),
+                tol=float(self.tol),
+                reporter=reporter,
+            )
+        if not math.isfinite(result.loss) or not np.isfinite(result.params).all():
+            raise ValueError(
+                f"{name}: training diverged (the L-BFGS objective is {result.loss}). Scale "
+                "the inputs (e.g. with StandardScaler). The estimator keeps its previous "
+                "fitted state, if it had one."
+            )
+        if result.interrupted:
+            warnings.warn(
+                f"{name}: training interrupted by the user; keeping the weights reached so far.",
+                UserWarning,
+                stacklevel=5,  # the user's fit call
+            )
+        elif not result.converged:
+            warnings.warn(
+                f"{name}: L-BFGS stopped before converging ({result.message}); raise "
+                "max_iter or max_fun, or scale the inputs.",
+                ConvergenceWarning,
+                stacklevel=5,  # the user's fit call
+            )
+        params[...] = result.params
+        state.epoch += result.n_iter
+        state.samples_seen += result.n_iter * X.shape[0]
+        state.best_loss = min([state.best_loss, result.loss, *reporter.losses])
+        # The final loss is the last iterate's, also when no iteration completed.
+        return _Outcome(
+            reporter.losses, reporter.val_losses, reporter.val_scores, result.n_iter, result.loss
+        )
+
+    def _commit(self, config, params, state, seed, continuing, has_validation, outcome):
+        """Set the fitted attributes from one finished training call."""
+        self._params = params
+        self._train_state = state
+        self._config = config
+        self._seed = seed
+        self.n_layers_ = len(config.layer_sizes)
+        self.n_outputs_ = config.layer_sizes[-1]
+        self.out_activation_ = OUT_ACTIVATION_NAMES[config.output]
+        self.n_iter_ = outcome.n_iter
+        self.t_ = int(state.samples_seen)
+        if not math.isnan(outcome.final_loss) or not continuing:
+            self.loss_ = float(outcome.final_loss)
+        earlier = self.loss_curve_ if continuing else []
+        self.loss_curve_ = [*earlier, *outcome.losses]
+        if has_validation:
+            earlier_scores = (getattr(self, "validation_scores_", None) or []) if continuing else []
+            earlier_losses = (
+                (getattr(self, "validation_loss_curve_", None) or []) if continuing else []
+            )
+            self.validation_scores_ = [*earlier_scores, *outcome.val_scores]
+            self.validation_loss_curve_ = [*earlier_losses, *outcome.val_losses]
+        else:
+            self.validation_scores_ = None
+            self.validation_loss_curve_ = None
+        early_stopped = config.stopping == "val_score"
+        self.best_validation_score_ = float(state.best_score) if early_stopped else None
+        self.best_loss_ = None if early_stopped else float(state.best_loss)
+
+    # ------------------------------------------------------------------
+    # Prediction
+
+    def _logits(self, X) -> np.ndarray:
+        """Output-layer pre-activations for ``X`` (validated), no dropout."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
+        ).astype(self._params.dtype, copy=False)
+        config = dataclasses.replace(self._config, threads=resolve_threads(self.n_jobs))
+        # The engines densify sparse rows a block at a time themselves.
+        return get_engine(self.engine).logits(config, self._params, X)

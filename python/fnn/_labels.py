@@ -1,0 +1,93 @@
+"""Class labels to network targets and back, for `FNNClassifier`.
+
+Three kinds of problem, each with its own target layout:
+
+- ``"binary"``: two classes, one output; the target is 1 for ``classes_[1]``
+  and 0 for ``classes_[0]`` (the engine turns 0/1 into -1/+1 for the hinge
+  losses).
+- ``"multiclass"``: k > 2 classes, k outputs, one-hot targets.
+- ``"multilabel"``: an indicator matrix ``y`` of shape (n, k) is its own
+  target, one sigmoid output per label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+
+BINARY = "binary"
+MULTICLASS = "multiclass"
+MULTILABEL = "multilabel"
+
+
+def problem_kind(y) -> str:
+    """``"multilabel"`` for an indicator matrix, else ``"single_label"``.
+
+    Raises
+    ------
+    ValueError
+        For continuous targets ("Unknown label type") and for multi-output
+        multi-class targets, which the network does not model.
+    """
+    check_classification_targets(y)
+    kind = type_of_target(y, input_name="y")
+    if kind == "multilabel-indicator":
+        return MULTILABEL
+    if kind in ("binary", "multiclass"):
+        return "single_label"
+    raise ValueError(
+        f"FNNClassifier handles binary, multi-class and multi-label (indicator) "
+        f"targets; got a {kind} target."
+    )
+
+
+def classes_of(y, kind: str) -> np.ndarray:
+    """The sorted class labels of ``y`` (column indices for an indicator matrix)."""
+    if kind == MULTILABEL:
+        return np.arange(y.shape[1])
+    return unique_labels(y)
+
+
+def kind_for(classes: np.ndarray, multilabel: bool) -> str:
+    """The layout for these classes: binary, multiclass or multilabel."""
+    if multilabel:
+        return MULTILABEL
+    return BINARY if len(classes) == 2 else MULTICLASS
+
+
+def class_indices(y, classes: np.ndarray) -> np.ndarray:
+    """Position of every label of ``y`` in ``classes`` (which is sorted).
+
+    Raises
+    ------
+    ValueError
+        If ``y`` holds a label that is not in ``classes``.
+    """
+    y = np.asarray(y)
+    found = np.searchsorted(classes, y)
+    found_in_range = np.minimum(found, len(classes) - 1)
+    unknown = (found >= len(classes)) | (classes[found_in_range] != y)
+    if unknown.any():
+        raise ValueError(
+            f"y contains labels that are not among the classes {classes.tolist()}: "
+            f"{np.unique(y[unknown]).tolist()}"
+        )
+    return found
+
+
+def encode(y, classes: np.ndarray, kind: str, dtype) -> np.ndarray:
+    """The training targets for ``y``: shape (n, outputs), C-contiguous ``dtype``."""
+    if kind == MULTILABEL:
+        y = y.toarray() if sp.issparse(y) else np.asarray(y)
+        if y.ndim != 2 or y.shape[1] != len(classes):
+            raise ValueError(
+                f"y must be an indicator matrix with {len(classes)} columns, got shape {y.shape}"
+            )
+        return np.ascontiguousarray(y, dtype=dtype)
+    index = class_indices(y, classes)
+    if kind == BINARY:
+        return np.ascontiguousarray((index == 1)[:, None], dtype=dtype)
+    targets = np.zeros((len(index), len(classes)), dtype=dtype)
+    targets[np.arange(len(index)), index] = 1
+    return targets
