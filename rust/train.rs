@@ -152,6 +152,24 @@ pub fn fit_epochs<T: Float>(
     validation: Option<Data<'_, T>>,
     monitor: &mut dyn Monitor,
 ) -> Result<Log> {
+    let mut log = Log::default();
+    fit_epochs_into(cfg, params, slots, counters, train, validation, monitor, &mut log)?;
+    Ok(log)
+}
+
+/// [`fit_epochs`] appending each finished epoch to `log` as it goes, so the
+/// epochs before an error or an interruption stay on record.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_epochs_into<T: Float>(
+    cfg: &TrainConfig,
+    params: &mut [T],
+    slots: &mut [T],
+    counters: &mut Counters,
+    train: Data<'_, T>,
+    validation: Option<Data<'_, T>>,
+    monitor: &mut dyn Monitor,
+    log: &mut Log,
+) -> Result<()> {
     let net = &cfg.net;
     check_len("params", params.len(), net.n_params())?;
     check_len("optimizer state", slots.len(), 3 * net.n_params())?;
@@ -191,8 +209,6 @@ pub fn fit_epochs<T: Float>(
         threads: cfg.threads.max(1),
     };
     let (d0, k) = (net.sizes()[0], net.n_outputs());
-    let mut log = Log::default();
-
     for _ in 0..cfg.max_epochs {
         let lr = cfg
             .schedule
@@ -302,7 +318,7 @@ pub fn fit_epochs<T: Float>(
     if let (Stopping::ValScore, true, Some(b)) = (cfg.stopping, cfg.restore_best, &best) {
         params.copy_from_slice(b);
     }
-    Ok(log)
+    Ok(())
 }
 
 /// Validation loss (no penalty) and score of `params` on `data`.

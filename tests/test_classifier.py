@@ -402,8 +402,9 @@ def test_ctrl_c_keeps_the_epochs_trained_so_far(small_digits, monkeypatch):
             raise KeyboardInterrupt
 
     monkeypatch.setattr(EpochReporter, "__call__", interrupt_after_two_epochs)
+    # verbose=2 makes the engine call the reporter after every epoch.
     with pytest.warns(UserWarning, match="interrupted"):
-        clf = FNNClassifier(max_iter=50, random_state=0).fit(X, y)
+        clf = FNNClassifier(max_iter=50, random_state=0, verbose=2).fit(X, y)
     monkeypatch.undo()
     two_epochs = FNNClassifier(max_iter=2, random_state=0).fit(X, y)
     assert clf.n_iter_ == 2 and clf.loss_curve_ == two_epochs.loss_curve_

@@ -35,7 +35,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._config import TrainConfig, TrainState
+from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
 from ._lbfgs import FullBatchObjective, fit_lbfgs
 from ._progress import EpochReporter
@@ -575,11 +575,14 @@ class BaseFNN(BaseEstimator):
         engine = get_engine(self.engine)
         name = type(self).__name__
         reporter = EpochReporter(self.verbose, config.max_epochs, name, bar=not incremental)
-        converged = interrupted = False
+        # Only a visible report needs Python after every epoch; the curves come
+        # back in `log` either way, also when training stops with an exception.
+        callback = reporter if self.verbose else None
+        log = EpochLog()
+        interrupted = False
         with reporter:
             try:
-                log = engine.fit_epochs(config, params, state, X, Y, weights, validation, reporter)
-                converged = log.converged
+                engine.fit_epochs(config, params, state, X, Y, weights, validation, callback, log)
             except KeyboardInterrupt:
                 interrupted = True
                 warnings.warn(
@@ -596,8 +599,8 @@ class BaseFNN(BaseEstimator):
                     "lower learning_rate_init. The estimator keeps its previous fitted "
                     "state, if it had one."
                 ) from error
-        n_iter = len(reporter.losses)
-        if not (incremental or converged or interrupted) and n_iter == config.max_epochs:
+        n_iter = len(log.loss)
+        if not (incremental or log.converged or interrupted) and n_iter == config.max_epochs:
             criterion = "validation score" if config.stopping == "val_score" else "training loss"
             warnings.warn(
                 f"{name} ran max_iter={config.max_epochs} epochs and the {criterion} was "
@@ -605,10 +608,8 @@ class BaseFNN(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=5,  # the user's fit call
             )
-        final_loss = reporter.losses[-1] if reporter.losses else math.nan
-        return _Outcome(
-            reporter.losses, reporter.val_losses, reporter.val_scores, n_iter, final_loss
-        )
+        final_loss = log.loss[-1] if log.loss else math.nan
+        return _Outcome(list(log.loss), list(log.val_loss), list(log.val_score), n_iter, final_loss)
 
     def _train_lbfgs(self, config, params, state, X, Y, weights):
         name = type(self).__name__

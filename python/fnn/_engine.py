@@ -30,12 +30,16 @@ class Engine(Protocol):
         sample_weight: np.ndarray | None = None,
         validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
         callback: EpochCallback | None = None,
+        log: EpochLog | None = None,
     ) -> EpochLog:
         """Train ``params`` in place for up to ``config.max_epochs`` epochs.
 
         ``X`` is ``(n, d0)``, ``Y`` is ``(n, dL)`` (one-hot or indicator for
         classification), both C-contiguous in ``params.dtype``; ``state`` is
         updated in place. ``validation`` is ``(X_val, Y_val, weights_or_None)``.
+        Each finished epoch is appended to ``log`` (a new `EpochLog` when
+        None), which is also returned: when training ends with an exception
+        (divergence, Ctrl-C), ``log`` still holds the epochs run before it.
         """
         ...
 

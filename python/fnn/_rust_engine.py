@@ -62,7 +62,9 @@ class RustEngine:
         sample_weight: np.ndarray | None = None,
         validation=None,
         callback=None,
+        log: EpochLog | None = None,
     ) -> EpochLog:
+        log = EpochLog() if log is None else log
         dtype = params.dtype
         n_rows, x = _features(X, dtype, "X")
         Y = _2d(Y, "Y")
@@ -78,11 +80,12 @@ class RustEngine:
         slots = state.slots.reshape(-1)
         if slots.dtype != dtype or not np.shares_memory(slots, state.slots):
             raise ValueError("state.slots must be a C-contiguous array of the parameters' dtype")
-        loss, val_loss, val_score, converged = _core.fit_epochs(
+        _core.fit_epochs(
             config,
             params,
             slots,
             state,
+            log,
             x,
             _flat(Y, dtype),
             w,
@@ -91,7 +94,7 @@ class RustEngine:
             wv,
             callback,
         )
-        return EpochLog(loss=loss, val_loss=val_loss, val_score=val_score, converged=converged)
+        return log
 
     def predict(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return self._forward(config, params, X, apply_output=True)

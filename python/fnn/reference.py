@@ -918,6 +918,7 @@ class NumpyEngine:
         sample_weight: np.ndarray | None = None,
         validation=None,
         callback=None,
+        log=None,
     ) -> EpochLog:
         """Train ``params`` in place for up to ``config.max_epochs`` epochs.
 
@@ -941,6 +942,9 @@ class NumpyEngine:
             ``callback(epoch, loss, val_loss, val_score)`` after every epoch,
             with ``epoch`` the number of epochs done so far (``state.epoch``);
             returning True stops training.
+        log : EpochLog or None, default=None
+            Where finished epochs are appended (a new one when None); it keeps
+            the epochs run before an exception.
 
         Returns
         -------
@@ -965,7 +969,7 @@ class NumpyEngine:
         if config.stopping == "val_score" and validation is None:
             raise ValueError("stopping on the validation score needs validation data")
 
-        log = EpochLog()
+        log = EpochLog() if log is None else log
         best = [None]  # this call's best snapshot, for restore_best
 
         for _ in range(config.max_epochs):

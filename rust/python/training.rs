@@ -164,14 +164,20 @@ fn store_counters(state: &Bound<'_, PyAny>, c: &Counters) -> PyResult<()> {
     state.setattr("no_improve", c.no_improve)
 }
 
-/// The loop's per-epoch lists and the stopping flag.
-type FitResult = (Vec<f64>, Vec<f64>, Vec<f64>, bool);
+/// Appends the epochs of `log` to the Python `EpochLog` and sets its flag.
+fn store_log(target: &Bound<'_, PyAny>, log: &train::Log) -> PyResult<()> {
+    for (name, values) in [("loss", &log.loss), ("val_loss", &log.val_loss), ("val_score", &log.val_score)] {
+        target.getattr(name)?.call_method1("extend", (values.clone(),))?;
+    }
+    target.setattr("converged", log.converged)
+}
 
 /// Trains `params` in place; see `fnn._rust_engine.RustEngine.fit_epochs`.
-/// The counters of `state` are written back whether training ends normally
-/// or with an error, so they always describe the parameters.
+/// The counters of `state` and the epochs run (appended to `log`, an
+/// `fnn.EpochLog`) are written back whether training ends normally or with
+/// an error, so they always describe the parameters.
 #[pyfunction]
-#[pyo3(signature = (config, params, slots, state, x, y, weights, x_val, y_val, weights_val, callback))]
+#[pyo3(signature = (config, params, slots, state, log, x, y, weights, x_val, y_val, weights_val, callback))]
 #[allow(clippy::too_many_arguments)]
 pub fn fit_epochs<'py>(
     py: Python<'py>,
@@ -179,6 +185,7 @@ pub fn fit_epochs<'py>(
     params: &Bound<'py, PyAny>,
     slots: &Bound<'py, PyAny>,
     state: &Bound<'py, PyAny>,
+    log: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     y: &Bound<'py, PyAny>,
     weights: Option<Bound<'py, PyAny>>,
@@ -186,7 +193,7 @@ pub fn fit_epochs<'py>(
     y_val: Option<Bound<'py, PyAny>>,
     weights_val: Option<Bound<'py, PyAny>>,
     callback: Option<Bound<'py, PyAny>>,
-) -> PyResult<FitResult> {
+) -> PyResult<()> {
     let cfg = train_config(config)?;
     let arrays = Arrays {
         params,
@@ -199,8 +206,8 @@ pub fn fit_epochs<'py>(
         weights_val,
     };
     match dtype_of(params, "params")? {
-        DType::F64 => fit_typed::<f64>(py, &cfg, arrays, state, callback),
-        DType::F32 => fit_typed::<f32>(py, &cfg, arrays, state, callback),
+        DType::F64 => fit_typed::<f64>(py, &cfg, arrays, state, log, callback),
+        DType::F32 => fit_typed::<f32>(py, &cfg, arrays, state, log, callback),
     }
 }
 
@@ -220,8 +227,9 @@ fn fit_typed<T: Float + Element>(
     cfg: &TrainConfig,
     a: Arrays<'_, '_>,
     state: &Bound<'_, PyAny>,
+    py_log: &Bound<'_, PyAny>,
     callback: Option<Bound<'_, PyAny>>,
-) -> PyResult<FitResult> {
+) -> PyResult<()> {
     let d0 = cfg.net.sizes()[0];
     let mut params_view = readwrite::<T>(a.params, "params")?;
     let mut slots_view = readwrite::<T>(a.slots, "optimizer state")?;
@@ -290,16 +298,18 @@ fn fit_typed<T: Float + Element>(
         }
     });
     let threads = cfg.effective_threads(train.rows);
-    let counters_ref = &mut c;
+    let (counters_ref, mut log) = (&mut c, train::Log::default());
+    let log_ref = &mut log;
     let outcome = supervise(
         py,
         threads,
         move |monitor| {
-            train::fit_epochs(cfg, params, slots, counters_ref, train, validation, monitor)
+            let (p, s, c) = (params, slots, counters_ref);
+            train::fit_epochs_into(cfg, p, s, c, train, validation, monitor, log_ref)
         },
         on_epoch,
     );
     store_counters(state, &c)?;
-    let log = outcome?.map_err(to_py)?;
-    Ok((log.loss, log.val_loss, log.val_score, log.converged))
+    store_log(py_log, &log)?;
+    outcome?.map_err(to_py)
 }
