@@ -2,7 +2,7 @@
 
 `xor` and `make_moons` are generated here with NumPy. `load_iris` and
 `load_digits` return the copies that scikit-learn ships inside its package, so
-they need scikit-learn (the ``lab`` extra) but no network. `load_mnist` reads
+they need no network. `load_mnist` reads
 MNIST from IDX files you already have (`read_idx` reads any one IDX file).
 """
 

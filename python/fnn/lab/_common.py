@@ -213,8 +213,12 @@ def quiet_training() -> Iterator[None]:
 
 
 def is_timing_column(name: str) -> bool:
-    """Whether a column holds a wall time (varies from run to run)."""
-    return name == "seconds" or name.endswith("_seconds")
+    """Whether a column holds a wall time, which varies from run to run.
+
+    The lab names every such column ``seconds``, ``*_seconds`` or
+    ``seconds_*``; everything else is the same for the same seed.
+    """
+    return name == "seconds" or name.endswith("_seconds") or name.startswith("seconds_")
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -256,6 +260,7 @@ def train_by_epoch(
     *,
     patience: int | None = None,
     tol: float = 1e-4,
+    measure_train: bool = True,
 ) -> Record:
     """Train with `partial_fit`, one epoch per call, measuring after each.
 
@@ -280,6 +285,9 @@ def train_by_epoch(
         restore_best_weights=True``. None trains all ``epochs``.
     tol : float, default=1e-4
         Smallest improvement of the validation accuracy that counts.
+    measure_train : bool, default=True
+        Whether to measure on the training set too (else those curves are
+        empty).
 
     Returns
     -------
@@ -287,10 +295,9 @@ def train_by_epoch(
         ``train_accuracy``, ``val_accuracy``, ``train_loss``, ``val_loss``
         (one value per epoch), ``elapsed`` (cumulative training seconds after
         each epoch), ``epochs`` (run), ``best_epoch`` (1-based; the epoch
-        whose weights the estimator holds) and ``seconds`` (training time).
+        whose weights the estimator holds), ``seconds`` (training time) and
+        ``seconds_per_epoch`` (the median epoch's).
     """
-    from sklearn.metrics import log_loss
-
     classes = np.unique(np.concatenate([y, y_val]))
     curves: Record = {
         "train_accuracy": [],
@@ -299,6 +306,8 @@ def train_by_epoch(
         "val_loss": [],
         "elapsed": [],
     }
+    measured = [("train", X, y)] if measure_train else []
+    measured.append(("val", X_val, y_val))
     clock = 0.0
     best_score, best_epoch, best_weights = -math.inf, 0, None
     for epoch in range(1, epochs + 1):
@@ -306,11 +315,15 @@ def train_by_epoch(
         estimator.partial_fit(X, y, classes=classes)
         clock += time.perf_counter() - start
         curves["elapsed"].append(clock)
-        for name, (A, b) in (("train", (X, y)), ("val", (X_val, y_val))):
-            proba = estimator.predict_proba(A)
-            predicted = estimator.classes_[np.argmax(proba, axis=1)]
-            curves[f"{name}_accuracy"].append(float(np.mean(predicted == b)))
-            curves[f"{name}_loss"].append(float(log_loss(b, proba, labels=estimator.classes_)))
+        for name, A, b in measured:
+            # predict_log_proba is exact where probabilities underflow, so the
+            # log-loss needs no clipping.
+            log_proba = estimator.predict_log_proba(A)
+            column = np.searchsorted(estimator.classes_, b)
+            curves[f"{name}_accuracy"].append(
+                float(np.mean(np.argmax(log_proba, axis=1) == column))
+            )
+            curves[f"{name}_loss"].append(float(-np.mean(log_proba[np.arange(len(b)), column])))
         score = curves["val_accuracy"][-1]
         if score > best_score + tol:
             best_score, best_epoch = score, epoch
@@ -326,6 +339,8 @@ def train_by_epoch(
     elif best_weights is not None:
         estimator.coefs_, estimator.intercepts_ = best_weights
     curves["epochs"] = len(curves["elapsed"])
+    # The median epoch: one epoch slowed down by a busy machine moves it little.
+    curves["seconds_per_epoch"] = float(np.median(np.diff([0.0, *curves["elapsed"]])))
     curves["best_epoch"] = best_epoch
     curves["seconds"] = clock
     return curves
@@ -348,6 +363,17 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 11.0, height: f
     for ax in axes.flat:
         ax.grid(True, alpha=0.3)
     return fig, axes
+
+
+def log_scale(ax) -> None:
+    """Log y-axis whose tick labels read as plain numbers (0.3, not 3x10^-1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_yscale("log")
+    # 1-2-5 ticks: curves often span less than one decade.
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def colour(i: int) -> str:
