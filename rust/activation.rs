@@ -51,7 +51,12 @@ impl Activation {
             Activation::Identity => {}
             Activation::Sigmoid => z.iter_mut().for_each(|v| *v = sigmoid(*v)),
             Activation::Tanh => z.iter_mut().for_each(|v| *v = v.tanh()),
-            Activation::Relu => z.iter_mut().for_each(|v| *v = v.max(T::zero())),
+            // Not `max`, which would turn NaN into 0 and hide it (NumPy keeps it).
+            Activation::Relu => z.iter_mut().for_each(|v| {
+                if *v < T::zero() {
+                    *v = T::zero()
+                }
+            }),
             Activation::LeakyRelu { slope } => {
                 let s = T::of(slope);
                 z.iter_mut().for_each(|v| {

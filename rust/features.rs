@@ -33,7 +33,7 @@ impl<T: Float> Features<'_, T> {
     pub fn check(&self, rows: usize, features: usize, what: &str) -> Result<()> {
         match *self {
             Features::Dense(x) => {
-                if x.len() != rows * features {
+                if rows.checked_mul(features) != Some(x.len()) {
                     return Err(FnnError::Shape(format!(
                         "{what} has {} values, expected {rows} rows of {features}",
                         x.len()
@@ -46,7 +46,7 @@ impl<T: Float> Features<'_, T> {
                 values,
             } => {
                 let nnz = values.len();
-                let well_formed = indptr.len() == rows + 1
+                let well_formed = indptr.len().checked_sub(1) == Some(rows)
                     && indptr.first() == Some(&0)
                     && indptr.last().is_some_and(|&e| e as usize == nnz)
                     && indptr.windows(2).all(|w| w[0] <= w[1])
@@ -62,7 +62,42 @@ impl<T: Float> Features<'_, T> {
         Ok(())
     }
 
-    /// Writes row `i` densely into `out` (length = feature count).
+    /// Checks that rows `start..start + n` exist and, for CSR, are well formed:
+    /// what [`Features::write_row`] needs, at the cost of reading those rows.
+    pub fn check_rows(&self, start: usize, n: usize, features: usize) -> Result<()> {
+        let total = self.rows(features);
+        let end = start.checked_add(n).filter(|&end| end <= total);
+        let Some(end) = end else {
+            return Err(FnnError::Shape(format!(
+                "rows {start}..{start}+{n} lie outside the {total} rows of the input"
+            )));
+        };
+        if let (
+            Features::Csr {
+                indptr,
+                indices,
+                values,
+            },
+            true,
+        ) = (*self, n > 0)
+        {
+            let span = &indptr[start..=end];
+            let well_formed = span.windows(2).all(|w| 0 <= w[0] && w[0] <= w[1])
+                && span[n] as usize <= indices.len().min(values.len())
+                && indices[span[0] as usize..span[n] as usize]
+                    .iter()
+                    .all(|&j| j >= 0 && (j as usize) < features);
+            if !well_formed {
+                return Err(FnnError::Shape(format!(
+                    "rows {start}..{end} of the CSR input are malformed"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes row `i` densely into `out` (length = feature count); the row must
+    /// have passed [`Features::check`] or [`Features::check_rows`].
     #[inline]
     pub fn write_row(&self, i: usize, out: &mut [T]) {
         match *self {

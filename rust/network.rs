@@ -131,6 +131,16 @@ fn too_large() -> FnnError {
     )
 }
 
+/// A zeroed `rows × width` buffer; sizes that do not fit in memory are an
+/// error, not an abort.
+pub(crate) fn zeroed<T: Float>(rows: usize, width: usize) -> Result<Vec<T>> {
+    let len = rows.checked_mul(width).ok_or_else(too_large)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
+    v.resize(len, T::zero());
+    Ok(v)
+}
+
 /// Dropout for one forward pass: the rates per hidden layer and where in the
 /// random stream this batch's masks come from.
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +156,8 @@ pub struct Dropout<'a> {
 /// Buffers for one batch of up to `capacity` rows, allocated once.
 pub struct Workspace<T> {
     capacity: usize,
+    /// The layer sizes of the network the buffers were made for.
+    sizes: Vec<usize>,
     /// The gathered batch inputs.
     pub input: Vec<T>,
     /// The gathered batch targets.
@@ -170,13 +182,7 @@ impl<T: Float> Workspace<T> {
     /// not fit in memory are an error, not an abort.
     pub fn new(net: &Network, capacity: usize, dropout_rates: &[f64]) -> Result<Self> {
         let s = net.sizes();
-        let zeros = |rows: usize, width: usize| -> Result<Vec<T>> {
-            let len = rows.checked_mul(width).ok_or_else(too_large)?;
-            let mut v = Vec::new();
-            v.try_reserve_exact(len).map_err(|_| too_large())?;
-            v.resize(len, T::zero());
-            Ok(v)
-        };
+        let zeros = zeroed::<T>;
         let hidden_buf = |h: usize| {
             let rate = dropout_rates.get(h).copied().unwrap_or(0.0);
             zeros(if rate > 0.0 { capacity } else { 0 }, s[h + 1])
@@ -184,6 +190,7 @@ impl<T: Float> Workspace<T> {
         let hidden = 0..net.n_layers() - 1;
         Ok(Workspace {
             capacity,
+            sizes: s.to_vec(),
             input: zeros(capacity, s[0])?,
             targets: zeros(capacity, net.n_outputs())?,
             weights: zeros(capacity, 1)?,
@@ -228,11 +235,14 @@ impl Network {
         dropout: Option<Dropout<'_>>,
         par: Par,
     ) -> Result<()> {
-        check_len("params", params.len(), self.n_params())?;
-        if rows > ws.capacity || input.len() < rows * self.sizes[0] {
-            return Err(FnnError::Shape(format!(
-                "a batch of {rows} rows does not fit the workspace or the input"
-            )));
+        self.check_batch(params, ws, input, rows)?;
+        if let Some(d) = dropout {
+            if d.rates.iter().any(|p| !(0.0..1.0).contains(p)) {
+                return Err(FnnError::Config(format!(
+                    "dropout rates must be in [0, 1), got {:?}",
+                    d.rates
+                )));
+            }
         }
         let last = self.n_layers() - 1;
         for l in 0..=last {
@@ -266,6 +276,11 @@ impl Network {
             if let (Some(d), true) = (dropout, l < last) {
                 let p = d.rates.get(l).copied().unwrap_or(0.0);
                 if p > 0.0 {
+                    if ws.masks[l].len() < rows * d_out {
+                        return Err(FnnError::Shape(format!(
+                            "the workspace has no dropout buffers for hidden layer {l}"
+                        )));
+                    }
                     let pre = &mut ws.pre_dropout[l][..rows * d_out];
                     let mask = &mut ws.masks[l][..rows * d_out];
                     pre.copy_from_slice(out);
@@ -285,6 +300,29 @@ impl Network {
         Ok(())
     }
 
+    /// `Err` unless `params`, `ws` and `rows` rows of `input` fit this network.
+    fn check_batch<T: Float>(
+        &self,
+        params: &[T],
+        ws: &Workspace<T>,
+        input: &[T],
+        rows: usize,
+    ) -> Result<()> {
+        check_len("params", params.len(), self.n_params())?;
+        if ws.sizes != self.sizes {
+            return Err(FnnError::Shape(format!(
+                "the workspace was made for layer sizes {:?}, not {:?}",
+                ws.sizes, self.sizes
+            )));
+        }
+        if rows > ws.capacity || input.len() < rows.saturating_mul(self.sizes[0]) {
+            return Err(FnnError::Shape(format!(
+                "a batch of {rows} rows does not fit the workspace or the input"
+            )));
+        }
+        Ok(())
+    }
+
     /// Inference forward pass (no dropout) of rows `start..start + rows` of
     /// `x`: dense rows are read in place, sparse ones densified into the
     /// workspace first.
@@ -298,10 +336,11 @@ impl Network {
         par: Par,
     ) -> Result<()> {
         let d0 = self.sizes[0];
+        x.check_rows(start, rows, d0)?;
         if let Some(dense) = x.dense_rows(start, rows, d0) {
             return self.forward(params, ws, dense, rows, None, par);
         }
-        if rows > ws.capacity {
+        if rows > ws.capacity || ws.sizes != self.sizes {
             return Err(FnnError::Shape(format!(
                 "{rows} rows do not fit the workspace"
             )));
@@ -330,6 +369,12 @@ impl Network {
         dropout_active: bool,
         par: Par,
     ) -> Result<f64> {
+        self.check_batch(params, ws, input, rows)?;
+        if !(alpha >= 0.0 && alpha.is_finite() && l1 >= 0.0 && l1.is_finite()) {
+            return Err(FnnError::Config(format!(
+                "alpha and l1 must be finite and >= 0, got {alpha} and {l1}"
+            )));
+        }
         let last = self.n_layers() - 1;
         let k = self.n_outputs();
         let weights = &ws.weights[..rows];

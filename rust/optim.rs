@@ -120,7 +120,12 @@ impl Optimizer {
                 s2.len()
             )));
         }
-        if decayed.iter().any(|r| r.end > n) {
+        if !(lr >= 0.0 && lr.is_finite()) {
+            return Err(FnnError::Config(format!(
+                "the learning rate must be finite and >= 0, got {lr}"
+            )));
+        }
+        if decayed.iter().any(|r| r.start > r.end || r.end > n) {
             return Err(FnnError::Shape(
                 "a weight-decay range lies outside the parameters".into(),
             ));

@@ -38,15 +38,44 @@ pub fn default_threads() -> usize {
     if limit > 0 {
         return limit;
     }
-    let from_env = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-    };
-    from_env("RAYON_NUM_THREADS")
-        .or_else(|| from_env("OMP_NUM_THREADS"))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    env_threads().unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `RAYON_NUM_THREADS`, else `OMP_NUM_THREADS`, read on the first call in each
+/// process (a forked child reads them again).
+///
+/// Read once, as OpenMP reads its variable at start-up: a process that sets
+/// them later for the children it spawns keeps its own count. dask's nanny
+/// does that, setting `OMP_NUM_THREADS=1` in the process that starts a
+/// `LocalCluster`, which would otherwise put the user's own fits on one thread.
+pub fn env_threads() -> Option<usize> {
+    static SNAPSHOT: Mutex<Option<(u32, Option<usize>)>> = Mutex::new(None);
+    let mut guard = SNAPSHOT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let pid = std::process::id();
+    match *guard {
+        Some((read_by, threads)) if read_by == pid => threads,
+        _ => {
+            let from_env = |name: &str| {
+                std::env::var(name)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .filter(|&n| n > 0)
+            };
+            let threads = from_env("RAYON_NUM_THREADS").or_else(|| from_env("OMP_NUM_THREADS"));
+            *guard = Some((pid, threads));
+            threads
+        }
+    }
+}
+
+/// `requested` threads, at least 1 and at most 4 per core: more only add
+/// wake-ups (thousands of threads take minutes over one batch), and results
+/// do not depend on the count.
+fn capped(requested: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    requested.clamp(1, 4 * cores)
 }
 
 /// The threads worth using for batches of `work` multiply-adds.
@@ -54,7 +83,7 @@ pub fn threads_for_work(requested: usize, work: usize) -> usize {
     if work < PARALLEL_MIN_BATCH_WORK {
         1
     } else {
-        requested.max(1)
+        capped(requested)
     }
 }
 
@@ -99,7 +128,14 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     Ok(p)
 }
 
-/// Runs `f` with `threads` workers available to rayon (inline for 1 thread).
+/// Runs `f` with `threads` workers available to rayon (inline for 1 thread,
+/// so that concurrent single-threaded calls do not queue for one worker).
+///
+/// Parallel work inside `f` must ask for at most `threads` threads: with
+/// more, the GEMM splits its work across rayon's *current* pool, which
+/// outside an fnn pool is rayon's global one, beyond threadpoolctl's limits
+/// and, in a `fork`ed child, made of threads that no longer exist (the child
+/// would wait for them forever). fnn's own pools are rebuilt in the child.
 pub fn run_with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
     if threads <= 1 {
         Ok(f())

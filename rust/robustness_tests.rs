@@ -95,6 +95,10 @@ struct Case {
     params: Vec<f64>,
     threads: usize,
     lr: f64,
+    /// Train on the CSR form of `x`, with this added to its last column index
+    /// (0 keeps it valid).
+    sparse: Option<i64>,
+    alpha: f64,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -127,7 +131,11 @@ fn case() -> impl Strategy<Value = Case> {
                 values(y_len, 0.0..1.0),
                 prop::option::of(values(rows, 0.0..2.0)),
                 p_len.prop_flat_map(|n| prop::collection::vec(-1.0..1.0f64, n)),
-                prop_oneof![Just(1e-2), Just(1e3), Just(0.0)],
+                prop_oneof![Just(1e-2), Just(1e3), Just(0.0), Just(-1.0), Just(f64::NAN)],
+                (
+                    prop::option::of(prop_oneof![4 => Just(0i64), 1 => Just(7), 1 => Just(-100)]),
+                    prop_oneof![4 => Just(1e-3), 1 => Just(-1.0), 1 => Just(f64::NAN), 1 => Just(f64::INFINITY)],
+                ),
             )
         })
         .prop_map(
@@ -140,6 +148,7 @@ fn case() -> impl Strategy<Value = Case> {
                 weights,
                 params,
                 lr,
+                (sparse, alpha),
             )| {
                 Case {
                     sizes,
@@ -155,6 +164,8 @@ fn case() -> impl Strategy<Value = Case> {
                     params,
                     threads,
                     lr,
+                    sparse,
+                    alpha,
                 }
             },
         )
@@ -167,7 +178,7 @@ fn run(case: &Case) -> Option<Result<Vec<f64>, crate::FnnError>> {
     let cfg = TrainConfig {
         net,
         dropout: case.dropout.clone(),
-        alpha: 1e-3,
+        alpha: case.alpha,
         l1: 1e-4,
         optimizer: optimizer(case.opt),
         schedule: Schedule::Constant,
@@ -193,8 +204,29 @@ fn run(case: &Case) -> Option<Result<Vec<f64>, crate::FnnError>> {
         best_score: f64::NEG_INFINITY,
         no_improve: 0,
     };
+    // The CSR form of x: non-zeros row by row, the last index shifted.
+    let d0 = case.sizes[0];
+    let (mut indptr, mut indices, mut values) = (vec![0i64], vec![], vec![]);
+    for row in case.x.chunks(d0) {
+        for (j, &v) in row.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+            indices.push(j as i64);
+            values.push(v);
+        }
+        indptr.push(indices.len() as i64);
+    }
+    if let (Some(shift), Some(last)) = (case.sparse, indices.last_mut()) {
+        *last += shift;
+    }
+    let x = match case.sparse {
+        Some(_) => Features::Csr {
+            indptr: &indptr,
+            indices: &indices,
+            values: &values,
+        },
+        None => Features::Dense(&case.x),
+    };
     let data = Data {
-        x: Features::Dense(&case.x),
+        x,
         y: &case.y,
         weights: case.weights.as_deref(),
         rows: case.rows,
@@ -225,5 +257,564 @@ proptest! {
                 prop_assert!(params.iter().all(|p| p.is_finite()), "finite inputs, non-finite params");
             }
         }
+    }
+
+    #[test]
+    fn training_on_csr_input_is_training_on_the_dense_matrix(case in case()) {
+        let csr = Case { sparse: Some(0), ..case.clone() };
+        let dense = Case { sparse: None, ..case };
+        let (a, b) = (run(&csr), run(&dense));
+        if csr.x.len() == csr.rows * csr.sizes[0] {
+            match (a, b) {
+                (Some(Ok(p)), Some(Ok(q))) => {
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    prop_assert_eq!(bits(&p), bits(&q));
+                }
+                (a, b) => prop_assert_eq!(a.map(|r| r.is_ok()), b.map(|r| r.is_ok())),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Every public entry point of the core answers inconsistent shapes with `Err`.
+
+mod inconsistent_shapes {
+    use crate::activation::Activation;
+    use crate::features::Features;
+    use crate::linalg::{matmul, View};
+    use crate::loss::Loss;
+    use crate::network::{Dropout, Network, Workspace};
+    use crate::optim::{Optimizer, Schedule};
+    use crate::parallel::Par;
+    use crate::train::{fit_epochs, Counters, Data, Score, Silent, Stopping, TrainConfig};
+    use crate::FnnError;
+
+    fn net() -> Network {
+        // 3 -> 4 -> 2: 3*4 + 4 + 4*2 + 2 = 26 parameters.
+        Network::new(vec![3, 4, 2], vec![Activation::Relu], Loss::SoftmaxLogLoss).unwrap()
+    }
+
+    fn is_shape_or_config<T: std::fmt::Debug>(r: crate::error::Result<T>) -> bool {
+        matches!(r, Err(FnnError::Shape(_)) | Err(FnnError::Config(_)))
+    }
+
+    #[test]
+    fn network_new_rejects_zero_sizes_missing_activations_and_overflow() {
+        let l = Loss::SquaredError;
+        assert!(is_shape_or_config(Network::new(vec![3], vec![], l)));
+        assert!(is_shape_or_config(Network::new(
+            vec![3, 0, 2],
+            vec![Activation::Relu],
+            l
+        )));
+        assert!(is_shape_or_config(Network::new(vec![3, 4, 2], vec![], l)));
+        assert!(is_shape_or_config(Network::new(
+            vec![usize::MAX, 2, 1],
+            vec![Activation::Relu],
+            l
+        )));
+    }
+
+    #[test]
+    fn init_params_rejects_a_buffer_of_the_wrong_length() {
+        let net = net();
+        assert_eq!(net.n_params(), 26);
+        for len in [0, 25, 27] {
+            let mut params = vec![0.0f64; len];
+            assert!(
+                is_shape_or_config(net.init_params(1, &mut params)),
+                "len {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn forward_rejects_wrong_params_workspace_input_and_dropout() {
+        let net = net();
+        let params = vec![0.1f64; 26];
+        let x = vec![1.0f64; 3 * 5];
+        let mut ws = Workspace::<f64>::new(&net, 5, &[]).unwrap();
+        let par = Par::SERIAL;
+        assert!(net.forward(&params, &mut ws, &x, 5, None, par).is_ok());
+        assert!(is_shape_or_config(net.forward(
+            &params[..25],
+            &mut ws,
+            &x,
+            5,
+            None,
+            par
+        )));
+        assert!(is_shape_or_config(
+            net.forward(&params, &mut ws, &x, 6, None, par)
+        ));
+        assert!(is_shape_or_config(net.forward(
+            &params,
+            &mut ws,
+            &x[..14],
+            5,
+            None,
+            par
+        )));
+        // A workspace made for another network.
+        let other =
+            Network::new(vec![3, 9, 2], vec![Activation::Relu], Loss::SquaredError).unwrap();
+        let mut foreign = Workspace::<f64>::new(&other, 5, &[]).unwrap();
+        assert!(is_shape_or_config(net.forward(
+            &params,
+            &mut foreign,
+            &x,
+            5,
+            None,
+            par
+        )));
+        // Dropout without dropout buffers, and dropout rates out of range.
+        let rates = [0.5];
+        let dropout = Dropout {
+            rates: &rates,
+            seed: 0,
+            step: 0,
+        };
+        assert!(is_shape_or_config(net.forward(
+            &params,
+            &mut ws,
+            &x,
+            5,
+            Some(dropout),
+            par
+        )));
+        for bad in [1.0, -0.1, f64::NAN] {
+            let rates = [bad];
+            let mut with_buffers = Workspace::<f64>::new(&net, 5, &[0.5]).unwrap();
+            let d = Dropout {
+                rates: &rates,
+                seed: 0,
+                step: 0,
+            };
+            assert!(is_shape_or_config(net.forward(
+                &params,
+                &mut with_buffers,
+                &x,
+                5,
+                Some(d),
+                par
+            )));
+        }
+    }
+
+    #[test]
+    fn forward_rows_rejects_rows_outside_the_input_and_malformed_csr() {
+        let net = net();
+        let params = vec![0.1f64; 26];
+        let mut ws = Workspace::<f64>::new(&net, 4, &[]).unwrap();
+        let dense = vec![1.0f64; 3 * 4];
+        let x = Features::Dense(&dense);
+        assert!(net
+            .forward_rows(&params, &mut ws, &x, 1, 3, Par::SERIAL)
+            .is_ok());
+        assert!(is_shape_or_config(net.forward_rows(
+            &params,
+            &mut ws,
+            &x,
+            2,
+            3,
+            Par::SERIAL
+        )));
+        assert!(is_shape_or_config(net.forward_rows(
+            &params,
+            &mut ws,
+            &x,
+            usize::MAX,
+            2,
+            Par::SERIAL
+        )));
+        let bad_column = Features::Csr {
+            indptr: &[0, 1],
+            indices: &[7],
+            values: &[1.0f64],
+        };
+        assert!(is_shape_or_config(net.forward_rows(
+            &params,
+            &mut ws,
+            &bad_column,
+            0,
+            1,
+            Par::SERIAL
+        )));
+        let bad_indptr = Features::Csr {
+            indptr: &[0, 5],
+            indices: &[0],
+            values: &[1.0f64],
+        };
+        assert!(is_shape_or_config(net.forward_rows(
+            &params,
+            &mut ws,
+            &bad_indptr,
+            0,
+            1,
+            Par::SERIAL
+        )));
+        let negative = Features::Csr {
+            indptr: &[-1, 0],
+            indices: &[0],
+            values: &[1.0f64],
+        };
+        assert!(is_shape_or_config(net.forward_rows(
+            &params,
+            &mut ws,
+            &negative,
+            0,
+            1,
+            Par::SERIAL
+        )));
+        let empty: Features<'_, f64> = Features::Csr {
+            indptr: &[],
+            indices: &[],
+            values: &[],
+        };
+        assert!(net
+            .forward_rows(&params, &mut ws, &empty, 0, 0, Par::SERIAL)
+            .is_ok());
+    }
+
+    #[test]
+    fn backward_rejects_wrong_params_rows_input_workspace_and_penalties() {
+        let net = net();
+        let params = vec![0.1f64; 26];
+        let x = vec![1.0f64; 3 * 5];
+        let mut ws = Workspace::<f64>::new(&net, 5, &[]).unwrap();
+        ws.weights.fill(1.0);
+        let par = Par::SERIAL;
+        net.forward(&params, &mut ws, &x, 5, None, par).unwrap();
+        assert!(net
+            .backward(&params, &mut ws, &x, 5, 0.0, 0.0, false, par)
+            .is_ok());
+        assert!(is_shape_or_config(net.backward(
+            &params[..20],
+            &mut ws,
+            &x,
+            5,
+            0.0,
+            0.0,
+            false,
+            par
+        )));
+        assert!(is_shape_or_config(
+            net.backward(&params, &mut ws, &x, 9, 0.0, 0.0, false, par)
+        ));
+        assert!(is_shape_or_config(net.backward(
+            &params,
+            &mut ws,
+            &x[..3],
+            5,
+            0.0,
+            0.0,
+            false,
+            par
+        )));
+        for (alpha, l1) in [(-1.0, 0.0), (f64::NAN, 0.0), (0.0, f64::INFINITY)] {
+            assert!(is_shape_or_config(
+                net.backward(&params, &mut ws, &x, 5, alpha, l1, false, par)
+            ));
+        }
+        let other = Network::new(vec![3, 2], vec![], Loss::SquaredError).unwrap();
+        let mut foreign = Workspace::<f64>::new(&other, 5, &[]).unwrap();
+        assert!(is_shape_or_config(net.backward(
+            &params,
+            &mut foreign,
+            &x,
+            5,
+            0.0,
+            0.0,
+            false,
+            par
+        )));
+        // Weights summing to zero (or NaN) are an error, not a division by zero.
+        ws.weights.fill(0.0);
+        assert!(is_shape_or_config(
+            net.backward(&params, &mut ws, &x, 5, 0.0, 0.0, false, par)
+        ));
+        ws.weights.fill(f64::NAN);
+        assert!(is_shape_or_config(
+            net.backward(&params, &mut ws, &x, 5, 0.0, 0.0, false, par)
+        ));
+    }
+
+    #[test]
+    fn optimizer_steps_reject_mismatched_buffers_ranges_and_learning_rates() {
+        let adam = Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            amsgrad: true,
+            weight_decay: 0.1,
+        };
+        let sgd = Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+        };
+        for opt in [adam, sgd] {
+            let mut p = vec![1.0f64; 4];
+            let mut slots = vec![0.0f64; 12];
+            assert!(opt
+                .step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4])
+                .is_ok());
+            assert!(is_shape_or_config(opt.step(
+                &mut p,
+                &[0.1; 3],
+                &mut slots,
+                0.1,
+                1,
+                &[]
+            )));
+            assert!(is_shape_or_config(opt.step(
+                &mut p,
+                &[0.1; 4],
+                &mut slots[..11],
+                0.1,
+                1,
+                &[]
+            )));
+            assert!(is_shape_or_config(opt.step(
+                &mut p,
+                &[0.1; 4],
+                &mut slots,
+                0.1,
+                1,
+                &[2..5]
+            )));
+            #[allow(clippy::reversed_empty_ranges)]
+            let reversed = [3..1];
+            assert!(is_shape_or_config(
+                opt.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &reversed)
+            ));
+            for lr in [-0.1, f64::NAN, f64::INFINITY] {
+                assert!(is_shape_or_config(opt.step(
+                    &mut p,
+                    &[0.1; 4],
+                    &mut slots,
+                    lr,
+                    1,
+                    &[]
+                )));
+            }
+            let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 3]);
+            let slots3 = [&mut a[..], &mut b[..], &mut c[..]];
+            assert!(is_shape_or_config(opt.step_with(
+                slots3,
+                &mut p,
+                &[0.1; 4],
+                0.1,
+                1,
+                &[]
+            )));
+            assert_eq!(p, opt_result_unchanged_by_errors(opt));
+        }
+    }
+
+    /// The parameters after the one successful step above: errors change nothing.
+    fn opt_result_unchanged_by_errors(opt: Optimizer) -> Vec<f64> {
+        let mut p = vec![1.0f64; 4];
+        let mut slots = vec![0.0f64; 12];
+        opt.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4])
+            .unwrap();
+        p
+    }
+
+    #[test]
+    fn matmul_rejects_views_outside_their_slices_and_short_destinations() {
+        let a = vec![1.0f64; 6];
+        let mut dst = vec![0.0f64; 4];
+        let ok = matmul(
+            &mut dst,
+            View::rows(&a, 2, 3),
+            View::transposed(&a, 2, 3),
+            false,
+            Par::SERIAL,
+        );
+        assert!(ok.is_ok());
+        assert_eq!(dst, vec![3.0; 4]);
+        let mut short = vec![0.0f64; 3];
+        assert!(is_shape_or_config(matmul(
+            &mut short,
+            View::rows(&a, 2, 3),
+            View::rows(&a, 3, 2),
+            false,
+            Par::SERIAL
+        )));
+        assert!(is_shape_or_config(matmul(
+            &mut dst,
+            View::rows(&a, 3, 3),
+            View::rows(&a, 3, 2),
+            false,
+            Par::SERIAL
+        )));
+        assert!(is_shape_or_config(matmul(
+            &mut dst,
+            View::rows(&a, 2, 3),
+            View::rows(&a, 2, 2),
+            false,
+            Par::SERIAL
+        )));
+    }
+
+    #[test]
+    fn features_check_rejects_every_malformation_and_overflow() {
+        let dense = [1.0f64; 6];
+        assert!(Features::Dense(&dense).check(2, 3, "X").is_ok());
+        assert!(Features::Dense(&dense).check(3, 3, "X").is_err());
+        assert!(Features::Dense(&dense).check(usize::MAX, 2, "X").is_err());
+        let csr = |indptr: &'static [i64], indices: &'static [i64]| Features::Csr {
+            indptr,
+            indices,
+            values: &[1.0f64, 2.0][..indices.len()],
+        };
+        assert!(csr(&[0, 1, 2], &[0, 2]).check(2, 3, "X").is_ok());
+        for (indptr, indices) in [
+            (&[1, 1, 2][..], &[0, 2][..]), // does not start at 0
+            (&[0, 1, 3], &[0, 2]),         // ends past the values
+            (&[0, 2, 1], &[0, 2]),         // decreasing
+            (&[0, 1, 2], &[0, 3]),         // column out of range
+            (&[0, 1, 2], &[-1, 0]),        // negative column
+            (&[0, 2], &[0, 1]),            // wrong row count
+            (&[], &[]),                    // no indptr at all
+        ] {
+            assert!(
+                csr(indptr, indices).check(2, 3, "X").is_err(),
+                "{indptr:?} {indices:?}"
+            );
+        }
+        assert!(csr(&[0, 1, 2], &[0, 2]).check(usize::MAX, 3, "X").is_err());
+    }
+
+    #[test]
+    fn fit_epochs_rejects_every_inconsistent_buffer() {
+        let cfg = TrainConfig {
+            net: net(),
+            dropout: vec![],
+            alpha: 0.0,
+            l1: 0.0,
+            optimizer: Optimizer::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+            },
+            schedule: Schedule::Constant,
+            batch_size: 2,
+            shuffle: true,
+            seed: 0,
+            max_epochs: 1,
+            tol: 0.0,
+            n_iter_no_change: 1,
+            stopping: Stopping::None,
+            restore_best: false,
+            score: Score::Accuracy,
+            threads: 1,
+        };
+        let counters = Counters {
+            step: 0,
+            epoch: 0,
+            samples_seen: 0,
+            lr_base: 0.1,
+            best_loss: f64::INFINITY,
+            best_score: f64::NEG_INFINITY,
+            no_improve: 0,
+        };
+        let x = [0.5f64; 12];
+        let y = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0];
+        let w = [1.0f64; 4];
+        let data = Data {
+            x: Features::Dense(&x),
+            y: &y,
+            weights: Some(&w),
+            rows: 4,
+        };
+        let run =
+            |cfg: &TrainConfig, params_len: usize, slots_len: usize, train: Data<'_, f64>, val| {
+                let mut params = vec![0.1f64; params_len];
+                let mut slots = vec![0.0f64; slots_len];
+                let mut c = counters;
+                fit_epochs(
+                    cfg,
+                    &mut params,
+                    &mut slots,
+                    &mut c,
+                    train,
+                    val,
+                    &mut Silent,
+                )
+            };
+        assert!(run(&cfg, 26, 78, data, Some(data)).is_ok());
+        assert!(is_shape_or_config(run(&cfg, 25, 78, data, None)));
+        assert!(is_shape_or_config(run(&cfg, 26, 77, data, None)));
+        assert!(is_shape_or_config(run(
+            &cfg,
+            26,
+            78,
+            Data { rows: 3, ..data },
+            None
+        )));
+        assert!(is_shape_or_config(run(
+            &cfg,
+            26,
+            78,
+            Data { y: &y[..6], ..data },
+            None
+        )));
+        assert!(is_shape_or_config(run(
+            &cfg,
+            26,
+            78,
+            Data {
+                weights: Some(&w[..3]),
+                ..data
+            },
+            None
+        )));
+        let negative = [1.0, -1.0, 1.0, 1.0];
+        assert!(is_shape_or_config(run(
+            &cfg,
+            26,
+            78,
+            Data {
+                weights: Some(&negative),
+                ..data
+            },
+            None
+        )));
+        let empty = Data {
+            x: Features::Dense(&[]),
+            y: &[],
+            weights: None,
+            rows: 0,
+        };
+        assert!(is_shape_or_config(run(&cfg, 26, 78, empty, None)));
+        assert!(is_shape_or_config(run(
+            &cfg,
+            26,
+            78,
+            data,
+            Some(Data { rows: 5, ..data })
+        )));
+        let zero_weights = [0.0f64; 4];
+        let val = Data {
+            weights: Some(&zero_weights),
+            ..data
+        };
+        assert!(is_shape_or_config(run(&cfg, 26, 78, data, Some(val))));
+        let with_dropout = TrainConfig {
+            dropout: vec![0.5, 0.5],
+            ..cfg.clone()
+        };
+        assert!(is_shape_or_config(run(&with_dropout, 26, 78, data, None)));
+        let stops_on_score = TrainConfig {
+            stopping: Stopping::ValScore,
+            ..cfg.clone()
+        };
+        assert!(is_shape_or_config(run(&stops_on_score, 26, 78, data, None)));
+        let bad_penalty = TrainConfig {
+            alpha: f64::NAN,
+            ..cfg.clone()
+        };
+        assert!(is_shape_or_config(run(&bad_penalty, 26, 78, data, None)));
     }
 }

@@ -91,7 +91,7 @@ impl<'a, T: Float> Data<'a, T> {
         check_len(
             &format!("{what} Y"),
             self.y.len(),
-            self.rows * net.n_outputs(),
+            self.rows.saturating_mul(net.n_outputs()),
         )?;
         if let Some(w) = self.weights {
             check_len(&format!("{what} sample weights"), w.len(), self.rows)?;
@@ -153,7 +153,9 @@ pub fn fit_epochs<T: Float>(
     monitor: &mut dyn Monitor,
 ) -> Result<Log> {
     let mut log = Log::default();
-    fit_epochs_into(cfg, params, slots, counters, train, validation, monitor, &mut log)?;
+    fit_epochs_into(
+        cfg, params, slots, counters, train, validation, monitor, &mut log,
+    )?;
     Ok(log)
 }
 
@@ -205,8 +207,10 @@ pub fn fit_epochs_into<T: Float>(
     let mut best: Option<Vec<T>> = None;
     let decayed = net.weight_ranges();
     let has_dropout = cfg.dropout.iter().any(|&p| p > 0.0);
+    // The threads the caller's pool has (see `run_with_threads`): asking the
+    // GEMM for more would spill into rayon's global pool.
     let par = Par {
-        threads: cfg.threads.max(1),
+        threads: cfg.effective_threads(train.rows),
     };
     let (d0, k) = (net.sizes()[0], net.n_outputs());
     for _ in 0..cfg.max_epochs {

@@ -392,7 +392,7 @@ def test_n_jobs_maps_to_engine_threads(small_digits):
     assert resolve_threads(-1000) == 1
 
 
-def test_ctrl_c_keeps_the_epochs_trained_so_far(small_digits, monkeypatch):
+def test_ctrl_c_raises_after_keeping_the_epochs_trained_so_far(small_digits, monkeypatch):
     X, y = small_digits
     record = EpochReporter.__call__
 
@@ -403,8 +403,9 @@ def test_ctrl_c_keeps_the_epochs_trained_so_far(small_digits, monkeypatch):
 
     monkeypatch.setattr(EpochReporter, "__call__", interrupt_after_two_epochs)
     # verbose=2 makes the engine call the reporter after every epoch.
-    with pytest.warns(UserWarning, match="interrupted"):
-        clf = FNNClassifier(max_iter=50, random_state=0, verbose=2).fit(X, y)
+    clf = FNNClassifier(max_iter=50, random_state=0, verbose=2)
+    with pytest.raises(KeyboardInterrupt, match="keeps the weights reached"):
+        clf.fit(X, y)
     monkeypatch.undo()
     two_epochs = FNNClassifier(max_iter=2, random_state=0).fit(X, y)
     assert clf.n_iter_ == 2 and clf.loss_curve_ == two_epochs.loss_curve_

@@ -595,5 +595,7 @@ def test_divergence_raises():
         solver="sgd", learning_rate_init=10.0, stopping="none", max_epochs=500,
     )  # fmt: skip
     X = np.array([[10.0], [-10.0]])
-    with pytest.raises(ValueError, match=r"^training diverged at epoch \d+"):
+    with pytest.raises(
+        ValueError, match=r"^training diverged: the loss is not finite at epoch \d+"
+    ):
         fit(config, X, np.array([[1.0], [2.0]]))

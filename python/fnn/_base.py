@@ -42,7 +42,7 @@ from ._progress import EpochReporter
 from ._threads import resolve_threads
 from ._validation_split import validation_split
 from ._version import __version__ as fnn_version
-from .reference import unpack
+from .reference import _per_sample_loss, unpack
 
 #: Activation names accepted by the estimators -> the engines' names.
 ACTIVATIONS = {
@@ -61,6 +61,10 @@ OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity":
 #: Stands in for ``n_iter_no_change=np.inf``: more epochs than will ever run.
 _NEVER = 2**63
 
+#: A final training loss this many times that of a network whose outputs are
+#: all zero (no weights needed, no penalty) means training diverged.
+DIVERGENCE_FACTOR = 100
+
 
 @dataclass
 class _Outcome:
@@ -71,6 +75,7 @@ class _Outcome:
     val_scores: list[float]
     n_iter: int
     final_loss: float
+    interrupted: bool = False
 
 
 def _invalid(estimator, name, expected, got) -> InvalidParameterError:
@@ -100,7 +105,7 @@ class BaseFNN(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -388,18 +393,19 @@ class BaseFNN(BaseEstimator):
             weight_decay=float(self.weight_decay),
             schedule=self.learning_rate,
             power_t=float(self.power_t),
-            step_size=int(self.lr_step_size),
+            step_size=min(int(self.lr_step_size), _NEVER),
             gamma=float(self.lr_gamma),
-            t_max=int(self.max_iter),
+            t_max=min(int(self.max_iter), _NEVER),
             eta_min=float(self.lr_min),
-            batch_size=self._batch_size(n_train),
+            # L-BFGS trains on the full batch: its batch_size is no setting to warn about.
+            batch_size=n_train if self.solver == "lbfgs" else self._batch_size(n_train),
             shuffle=bool(self.shuffle),
             seed=seed,
-            max_epochs=1 if incremental else int(self.max_iter),
+            max_epochs=1 if incremental else min(int(self.max_iter), _NEVER),
             tol=float(self.tol),
             n_iter_no_change=_NEVER
             if math.isinf(self.n_iter_no_change)
-            else int(self.n_iter_no_change),
+            else min(int(self.n_iter_no_change), _NEVER),
             stopping=stopping,
             restore_best=bool(self.restore_best_weights),
             score=self._score_name,
@@ -410,18 +416,30 @@ class BaseFNN(BaseEstimator):
     # Fitting
 
     def _fit(self, X, y, *, sample_weight=None, eval_set=None, incremental=False, classes=None):
-        """Validate, train and commit; on any error the estimator is left as it was."""
+        """Validate, train and commit; on any error the estimator is left as it was.
+
+        Ctrl-C during training is the exception: the weights reached are
+        committed, then `KeyboardInterrupt` is raised again.
+        """
         self._validate_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True.")
         before = dict(self.__dict__)
         try:
-            self._fit_and_commit(X, y, sample_weight, eval_set, incremental, classes)
+            interrupted = self._fit_and_commit(X, y, sample_weight, eval_set, incremental, classes)
         except BaseException:
-            # Training works on copies, so restoring the attributes restores the model.
-            self.__dict__.clear()
+            # Training works on copies, so restoring the attributes restores the
+            # model. Old values go back before new names go, so that a predict
+            # running in another thread never finds the estimator unfitted.
             self.__dict__.update(before)
+            for name in set(self.__dict__) - set(before):
+                del self.__dict__[name]
             raise
+        if interrupted:
+            raise KeyboardInterrupt(
+                f"{type(self).__name__} training interrupted; the estimator keeps the "
+                f"weights reached ({self.n_iter_} complete epochs or iterations)."
+            )
         return self
 
     def _fit_and_commit(self, X, y, sample_weight, eval_set, incremental, classes):
@@ -475,7 +493,32 @@ class BaseFNN(BaseEstimator):
                 f"{type(self).__name__}: training produced non-finite weights. Scale the "
                 "inputs (e.g. with StandardScaler) or lower learning_rate_init."
             )
+        self._warn_if_diverged(config, Y, train_weights, outcome.final_loss)
         self._commit(config, params, state, seed, continuing, validation is not None, outcome)
+        return outcome.interrupted
+
+    def _warn_if_diverged(self, config, Y, weights, final_loss):
+        """Warn when training ended far worse than a network that outputs zeros.
+
+        Such a network needs no weights (so no penalty); ending over
+        `DIVERGENCE_FACTOR` times its loss means the updates overshot, though
+        every number stayed finite (e.g. Adam with a huge learning rate).
+        """
+        if not math.isfinite(final_loss):
+            return
+        per_sample, _ = _per_sample_loss(
+            config.loss, config.output, np.zeros_like(Y), Y, config.huber_delta
+        )
+        zero_loss = float(np.average(per_sample, weights=weights))
+        if final_loss > DIVERGENCE_FACTOR * max(zero_loss, 1e-2):
+            warnings.warn(
+                f"{type(self).__name__}: training diverged: the final training loss "
+                f"{final_loss:.3g} is over {DIVERGENCE_FACTOR} times the {zero_loss:.3g} of a "
+                "network that outputs zeros. Lower learning_rate_init or scale the inputs "
+                "(e.g. with StandardScaler); the estimator keeps the finite weights reached.",
+                ConvergenceWarning,
+                stacklevel=5,  # the user's fit call
+            )
 
     def _training_data(self, X, y, sample_weight, continuing, incremental, classes):
         """Validated ``X`` and ``y``, the targets ``Y`` and the sample weights.
@@ -489,7 +532,9 @@ class BaseFNN(BaseEstimator):
             X,
             y,
             accept_sparse="csr",
-            dtype=(np.float64, np.float32),
+            # Continuing keeps the parameters' dtype; validating in it catches
+            # values that overflow it (float64 input, float32 model).
+            dtype=self._params.dtype if continuing else (np.float64, np.float32),
             multi_output=True,
             y_numeric=self._score_name == "r2",
             reset=not continuing,
@@ -523,6 +568,15 @@ class BaseFNN(BaseEstimator):
         else:
             factors = np.asarray(factors, dtype=dtype)
             train = factors if user is None else user * factors
+        if train is not None:
+            # The engine flushes subnormal numbers to zero: so do the weights, here,
+            # where an all-zero result can still be reported as such.
+            train = np.where(train < np.finfo(dtype).tiny, 0, train).astype(dtype, copy=False)
+        if train is not None and not np.isfinite(train.sum()):
+            raise ValueError(
+                "The sample weights (times the class weights) are too large: their sum "
+                f"overflows {train.dtype}. Divide them by a common factor."
+            )
         if train is not None and not train.sum() > 0:
             raise ValueError(
                 "The sample weights (times the class weights) are all zero; at least one "
@@ -534,9 +588,7 @@ class BaseFNN(BaseEstimator):
         if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
             raise ValueError("eval_set must be a pair (X_val, y_val).")
         X_val, y_val = eval_set
-        X_val = validate_data(
-            self, X_val, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
-        ).astype(dtype, copy=False)
+        X_val = validate_data(self, X_val, accept_sparse="csr", dtype=dtype, reset=False)
         Y_val = np.ascontiguousarray(self._prepare_eval_targets(y_val), dtype=dtype)
         if Y_val.shape != (X_val.shape[0], n_outputs):
             raise ValueError(
@@ -584,20 +636,14 @@ class BaseFNN(BaseEstimator):
             try:
                 engine.fit_epochs(config, params, state, X, Y, weights, validation, callback, log)
             except KeyboardInterrupt:
+                # The caller commits the weights reached, then raises it again.
                 interrupted = True
-                warnings.warn(
-                    f"{name}: training interrupted by the user; keeping the weights "
-                    "reached so far.",
-                    UserWarning,
-                    stacklevel=5,  # the user's fit call
-                )
             except ValueError as error:
                 if "training diverged" not in str(error):
                     raise
                 raise ValueError(
-                    f"{name}: {error}. Scale the inputs (e.g. with StandardScaler) or "
-                    "lower learning_rate_init. The estimator keeps its previous fitted "
-                    "state, if it had one."
+                    f"{name}: {error} (e.g. with StandardScaler). The estimator keeps its "
+                    "previous fitted state, if it had one."
                 ) from error
         n_iter = len(log.loss)
         if not (incremental or log.converged or interrupted) and n_iter == config.max_epochs:
@@ -609,7 +655,9 @@ class BaseFNN(BaseEstimator):
                 stacklevel=5,  # the user's fit call
             )
         final_loss = log.loss[-1] if log.loss else math.nan
-        return _Outcome(list(log.loss), list(log.val_loss), list(log.val_score), n_iter, final_loss)
+        return _Outcome(
+            list(log.loss), list(log.val_loss), list(log.val_score), n_iter, final_loss, interrupted
+        )
 
     def _train_lbfgs(self, config, params, state, X, Y, weights):
         name = type(self).__name__
@@ -626,19 +674,15 @@ class BaseFNN(BaseEstimator):
                 tol=float(self.tol),
                 reporter=reporter,
             )
+        if result.interrupted and result.n_iter == 0:
+            raise KeyboardInterrupt  # before any iterate: nothing to keep
         if not math.isfinite(result.loss) or not np.isfinite(result.params).all():
             raise ValueError(
                 f"{name}: training diverged (the L-BFGS objective is {result.loss}). Scale "
                 "the inputs (e.g. with StandardScaler). The estimator keeps its previous "
                 "fitted state, if it had one."
             )
-        if result.interrupted:
-            warnings.warn(
-                f"{name}: training interrupted by the user; keeping the weights reached so far.",
-                UserWarning,
-                stacklevel=5,  # the user's fit call
-            )
-        elif not result.converged:
+        if not (result.converged or result.interrupted):
             warnings.warn(
                 f"{name}: L-BFGS stopped before converging ({result.message}); raise "
                 "max_iter or max_fun, or scale the inputs.",
@@ -651,14 +695,18 @@ class BaseFNN(BaseEstimator):
         state.best_loss = min([state.best_loss, result.loss, *reporter.losses])
         # The final loss is the last iterate's, also when no iteration completed.
         return _Outcome(
-            reporter.losses, reporter.val_losses, reporter.val_scores, result.n_iter, result.loss
+            reporter.losses,
+            reporter.val_losses,
+            reporter.val_scores,
+            result.n_iter,
+            result.loss,
+            result.interrupted,
         )
 
     def _commit(self, config, params, state, seed, continuing, has_validation, outcome):
         """Set the fitted attributes from one finished training call."""
-        self._params = params
-        self._train_state = state
-        self._config = config
+        # In one step, so that a predict in another thread sees one model.
+        self.__dict__.update(_params=params, _train_state=state, _config=config)
         self._seed = seed
         self.n_layers_ = len(config.layer_sizes)
         self.n_outputs_ = config.layer_sizes[-1]
@@ -689,9 +737,15 @@ class BaseFNN(BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         """Output-layer pre-activations for ``X`` (validated), no dropout."""
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=False
-        ).astype(self._params.dtype, copy=False)
-        config = dataclasses.replace(self._config, threads=resolve_threads(self.n_jobs))
+        params, config = self._params, self._config  # one model, also if a fit commits meanwhile
+        X = validate_data(self, X, accept_sparse="csr", dtype=params.dtype, reset=False)
+        config = dataclasses.replace(config, threads=resolve_threads(self.n_jobs))
         # The engines densify sparse rows a block at a time themselves.
-        return get_engine(self.engine).logits(config, self._params, X)
+        logits = get_engine(self.engine).logits(config, params, X)
+        if not np.isfinite(logits).all():
+            raise ValueError(
+                f"The network's outputs overflow {params.dtype} for some rows of X (the "
+                "largest input magnitude is "
+                f"{abs(X).max() if X.size else 0:.3g}). Scale X as the training data was."
+            )
+        return logits

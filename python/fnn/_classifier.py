@@ -96,6 +96,8 @@ default='log_loss'
     is positive for ``classes_[1]`` (for 'squared_error', the output minus
     0.5). Multi-class problems use one output per class.
 
+    %(failure_notes)s
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris

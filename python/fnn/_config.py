@@ -125,6 +125,12 @@ def _problems(c: TrainConfig):
         yield "step_size and t_max must be >= 1"
     if not 0 <= c.seed < 2**64:
         yield "seed must fit in an unsigned 64-bit integer"
+    counts = ("max_epochs", "step_size", "t_max", "n_iter_no_change", "batch_size", "threads")
+    for name in counts:
+        if not getattr(c, name) < 2**64:
+            yield f"{name} must fit in an unsigned 64-bit integer"
+    if c.n_params * 8 > np.iinfo(np.intp).max:
+        yield f"layer_sizes {c.layer_sizes} need {c.n_params} parameters, more than memory holds"
 
 
 @dataclass

@@ -161,8 +161,9 @@ RUN_PARAMETERS = """\
     n_jobs : int, default=None
         Threads of the Rust engine; -1 means all processors, -2 all but one,
         and so on. None means: a ``threadpoolctl`` limit if one is in force,
-        else ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS`` (set by joblib in
-        its workers, so parallel searches do not oversubscribe), else all
+        else ``RAYON_NUM_THREADS``, else ``OMP_NUM_THREADS`` (set by joblib,
+        dask and Ray in their workers, so parallel searches do not
+        oversubscribe; both as they were when fnn was imported), else all
         cores. Small batches run on one thread whatever the setting, and the
         result is the same for any thread count.
 
@@ -229,19 +230,42 @@ ATTRIBUTES = """\
     out_activation_ : str
         Output function: 'softmax', 'logistic' or 'identity'."""
 
+FAILURE_NOTES = """\
+    When training fails, the estimator's state is defined:
+
+    - Divergence. If the training loss stops being finite, `fit` and
+      `partial_fit` raise ValueError ("training diverged") and leave the
+      estimator as it was before the call: unfitted after a first fit, else
+      the previous model. Weights are never NaN. If the loss stays finite
+      but ends over 100 times that of a network whose outputs are all zero
+      (e.g. Adam with a huge learning rate), the fit warns with a
+      ConvergenceWarning ("training diverged") and keeps the finite weights
+      it reached.
+    - Ctrl-C. Training checks for SIGINT every 0.1 s and stops after the
+      current minibatch (L-BFGS: objective evaluation); the estimator keeps
+      the weights reached, with the epochs (or L-BFGS
+      iterations) completed in ``n_iter_`` and ``loss_curve_``, and
+      `KeyboardInterrupt` is raised again. It can predict, be saved, or
+      continue with `partial_fit` or ``warm_start``. An interrupt before
+      training starts, or before the first L-BFGS iteration ends, leaves
+      the estimator as it was.
+    - Any other error leaves the estimator as it was before the call."""
+
 _MARKERS = {
     "    %(mlp_parameters)s": MLP_PARAMETERS,
     "    %(extra_parameters)s": EXTRA_PARAMETERS,
     "    %(run_parameters)s": RUN_PARAMETERS,
     "    %(attributes)s": ATTRIBUTES,
+    "    %(failure_notes)s": FAILURE_NOTES,
 }
 
 
 def with_shared_docs(cls):
     """Class decorator: put the shared sections where the docstring has the
     marker lines ``%(mlp_parameters)s`` (``MLPClassifier``'s parameters, in
-    its order), ``%(extra_parameters)s``, ``%(run_parameters)s`` and
-    ``%(attributes)s``; the estimators keep their signatures in that order."""
+    its order), ``%(extra_parameters)s``, ``%(run_parameters)s``,
+    ``%(attributes)s`` and ``%(failure_notes)s``; the estimators keep their
+    signatures in that order."""
     doc = cls.__doc__
     for marker, text in _MARKERS.items():
         doc = doc.replace(marker, text)

@@ -56,6 +56,10 @@ class FNNRegressor(RegressorMixin, BaseFNN):
     FNNClassifier : The same network for classification.
     fnn.save : Save a fitted estimator in the safetensors format.
 
+    Notes
+    -----
+    %(failure_notes)s
+
     Examples
     --------
     >>> import numpy as np

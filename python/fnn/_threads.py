@@ -3,7 +3,13 @@
 ``n_jobs`` wins when given. Otherwise the order is: a threadpoolctl limit
 (``with threadpool_limits(1): ...``), ``RAYON_NUM_THREADS``,
 ``OMP_NUM_THREADS`` (what joblib sets in its worker processes, so a
-``GridSearchCV(n_jobs=2)`` does not oversubscribe the cores), then the core count.
+``GridSearchCV(n_jobs=2)`` does not oversubscribe the cores; dask's nanny and
+Ray set it to 1 in theirs), then the core count.
+
+The two variables count as they are when fnn is imported (a forked child reads
+them again), as OpenMP reads its own at start-up: starting a dask
+``LocalCluster`` sets ``OMP_NUM_THREADS=1`` in the calling process too, for the
+workers it spawns, and that must not put the caller's own fits on one thread.
 """
 
 from __future__ import annotations

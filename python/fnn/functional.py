@@ -10,14 +10,21 @@ None) and ``S = sum(w)``::
 so ``alpha`` has scikit-learn's ``MLPClassifier`` scaling, penalties touch
 weights but not biases, and the gradients are exactly those of ``loss``.
 ``coefs[i]`` has shape ``(n_in, n_out)`` as in scikit-learn.
+
+Inputs are checked before Rust sees them: NaN or infinity in the weights,
+``X``, ``Y``, ``sample_weight`` or a gradient raise ValueError (in
+scikit-learn's wording), as do complex numbers; sparse matrices raise
+TypeError. Elementwise activations compute NaN in, NaN out, like NumPy.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from types import SimpleNamespace
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _core
 
@@ -33,8 +40,41 @@ __all__ = [
 ]
 
 
+def _array(a, what) -> np.ndarray:
+    """``a`` as a NumPy array; sparse matrices and complex numbers are refused
+    (scikit-learn's wording), so nothing is densified or truncated silently."""
+    if sp.issparse(a):
+        raise TypeError(
+            f"Sparse data was passed for {what}, but dense data is required. Use '.toarray()' "
+            "to convert to a dense numpy array."
+        )
+    a = np.asarray(a)
+    if a.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {what} has dtype {a.dtype}")
+    return a
+
+
+def _finite(a: np.ndarray, what: str) -> np.ndarray:
+    """``a``, or a ValueError in scikit-learn's wording if it holds NaN or infinity."""
+    if not np.isfinite(a).all():
+        if np.isnan(a).any():
+            raise ValueError(f"Input {what} contains NaN.")
+        raise ValueError(f"Input {what} contains infinity or a value too large for {a.dtype!r}.")
+    return a
+
+
+def _u64(value, what) -> int:
+    """An integer in [0, 2**64), or TypeError/ValueError naming ``what``."""
+    value = operator.index(value)  # TypeError for floats and strings
+    if not 0 <= value < 2**64:
+        raise ValueError(f"{what} must be in [0, 2**64), got {value}")
+    return value
+
+
 def _dtype(coefs) -> np.dtype:
-    dtype = np.result_type(*[np.asarray(c).dtype for c in coefs])
+    if len(coefs) == 0:
+        raise ValueError("coefs and intercepts need one entry per layer")
+    dtype = np.result_type(*[_array(c, "coefs").dtype for c in coefs])
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
@@ -43,11 +83,12 @@ def _pack(coefs, intercepts, dtype) -> np.ndarray:
         raise ValueError("coefs and intercepts need one entry per layer")
     parts = []
     for W, b in zip(coefs, intercepts):
-        W, b = np.asarray(W, dtype=dtype), np.asarray(b, dtype=dtype)
+        W = _array(W, "coefs").astype(dtype, copy=False)
+        b = _array(b, "intercepts").astype(dtype, copy=False)
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"layer shapes do not fit: coef {W.shape}, intercept {b.shape}")
         parts += [W.reshape(-1), b]
-    return np.concatenate(parts)
+    return _finite(np.concatenate(parts), "coefs and intercepts")
 
 
 def _unpack(flat: np.ndarray, sizes) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -86,12 +127,12 @@ def _spec(coefs, activation, loss, output, negative_slope, huber_delta, n_output
 
 
 def _rows(X, dtype, width, what) -> np.ndarray:
-    X = np.asarray(X, dtype=dtype)
+    X = _array(X, what).astype(dtype, copy=False)
     if X.ndim == 1:
         X = X.reshape(-1, 1) if width == 1 else X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != width:
         raise ValueError(f"{what} must have {width} columns, got shape {X.shape}")
-    return np.ascontiguousarray(X)
+    return _finite(np.ascontiguousarray(X), what)
 
 
 def forward(
@@ -179,11 +220,12 @@ def loss_and_gradients(
     spec = _spec(coefs, activation, loss, output, negative_slope, huber_delta, k)
     X = _rows(X, dtype, spec.layer_sizes[0], "X")
     Y = _rows(Y, dtype, k, "Y")
-    w = (
-        None
-        if sample_weight is None
-        else np.ascontiguousarray(sample_weight, dtype=dtype).reshape(-1)
-    )
+    w = None
+    if sample_weight is not None:
+        w = _array(sample_weight, "sample_weight").astype(dtype, copy=False)
+        w = _finite(np.ascontiguousarray(w).reshape(-1), "sample_weight")
+        if (w < 0).any():
+            raise ValueError("Negative values in data passed to `sample_weight`.")
     value, grad = _core.loss_and_gradients(
         spec,
         _pack(coefs, intercepts, dtype),
@@ -202,19 +244,28 @@ def activate(name: str, Z: np.ndarray, negative_slope: float = 0.01) -> np.ndarr
 
     Returns a new array of ``Z``'s float dtype and shape.
     """
-    Z = np.asarray(Z)
+    Z = _array(Z, "Z")
     dtype = Z.dtype if Z.dtype in (np.float32, np.float64) else np.float64
     flat = np.ascontiguousarray(Z, dtype=dtype).reshape(-1)
     width = Z.shape[-1] if Z.ndim else 1
+    if flat.size == 0 and width == 0:
+        # Rows of zero width: nothing to compute; the name is still checked.
+        _core.activate(name, flat, 1, float(negative_slope))
+        return flat.reshape(Z.shape)
     return _core.activate(name, flat, width, float(negative_slope)).reshape(Z.shape)
 
 
 def activation_derivative(name: str, A: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
     """The derivative of activation ``name`` where its output is ``A``."""
-    A = np.asarray(A)
+    A = _array(A, "A")
     dtype = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
     flat = np.ascontiguousarray(A, dtype=dtype).reshape(-1)
     return _core.activation_derivative(name, flat, float(negative_slope)).reshape(A.shape)
+
+
+def _gradient(grad, dtype) -> np.ndarray:
+    g = _array(grad, "grad").astype(dtype, copy=False)
+    return _finite(np.ascontiguousarray(g).reshape(-1), "grad")
 
 
 def _inplace(*arrays: np.ndarray) -> list[np.ndarray]:
@@ -231,7 +282,7 @@ def sgd_step(params, grad, buf, *, lr, momentum=0.0, nesterov=False) -> None:
     """One SGD step in place: ``buf = momentum*buf + g``, ``params -= lr*d``
     with ``d = g + momentum*buf`` (Nesterov), ``buf``, or ``g`` (no momentum)."""
     p, b = _inplace(params, buf)
-    g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
+    g = _gradient(grad, params.dtype)
     _core.sgd_step(p, g, b, float(lr), float(momentum), bool(nesterov))
 
 
@@ -240,7 +291,7 @@ def rmsprop_step(
 ) -> None:
     """One RMSprop step in place (PyTorch's rule; see the spec, section 6)."""
     p, s, a, b = _inplace(params, sq, avg, buf)
-    g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
+    g = _gradient(grad, params.dtype)
     _core.rmsprop_step(
         p, g, s, a, b, float(lr), float(rho), float(eps), float(momentum), bool(centered)
     )
@@ -264,7 +315,7 @@ def adam_step(
     """One Adam step in place; ``step`` is 1-based. ``weight_decay > 0`` first
     shrinks every entry of ``params`` by ``lr*weight_decay`` (AdamW)."""
     p, m1, v1, vm = _inplace(params, m, v, vmax)
-    g = np.ascontiguousarray(grad, dtype=params.dtype).reshape(-1)
+    g = _gradient(grad, params.dtype)
     _core.adam_step(
         p,
         g,
@@ -272,7 +323,7 @@ def adam_step(
         v1,
         vm,
         float(lr),
-        int(step),
+        _u64(step, "step"),
         float(beta_1),
         float(beta_2),
         float(eps),
@@ -283,4 +334,6 @@ def adam_step(
 
 def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> np.ndarray:
     """The first ``n`` 64-bit draws of the random sequence (seed, stream, a, b)."""
-    return _core.rng_bits(int(seed), int(stream), int(a), int(b), int(n))
+    return _core.rng_bits(
+        _u64(seed, "seed"), _u64(stream, "stream"), _u64(a, "a"), _u64(b, "b"), _u64(n, "n")
+    )

@@ -324,6 +324,10 @@ def _train_config(encoded) -> TrainConfig:
     for name in ("layer_sizes", "activations", "dropout"):
         _require(isinstance(encoded[name], list), f"config.{name} is not a list")
         encoded[name] = tuple(encoded[name])
+    _require(
+        all(isinstance(s, int) and not isinstance(s, bool) for s in encoded["layer_sizes"]),
+        "config.layer_sizes must be integers",
+    )
     return TrainConfig(**encoded)
 
 
@@ -364,9 +368,12 @@ def _restore_fitted(estimator, config, tensors, metadata) -> None:
     _require(isinstance(counters, dict), "state is not an object")
     _require(set(counters) == {*_STATE_COUNTERS, *_STATE_FLOATS}, "state has unexpected fields")
     for name in _STATE_COUNTERS:
-        _require(_number(counters[name], f"state.{name}", integer=True) >= 0, f"bad {name}")
+        count = _number(counters[name], f"state.{name}", integer=True)
+        _require(0 <= count < 2**64, f"state.{name} is out of range")
     for name in _STATE_FLOATS:
         counters[name] = float(_number(counters[name], f"state.{name}"))
+        _require(not math.isnan(counters[name]), f"state.{name} is NaN")
+    _require(0 < counters["lr_base"] < math.inf, "state.lr_base is not a positive number")
     state = TrainState(slots=np.ascontiguousarray(tensors["optimizer_slots"]), **counters)
 
     fitted = _json_field(metadata, "fitted")
@@ -475,11 +482,17 @@ def load(path):
         estimator = cls(**params)
         estimator._validate_params()
         config = _train_config(_json_field(metadata, "config"))
+        _require(
+            estimator._hidden_layer_sizes() == config.layer_sizes[1:-1],
+            "hidden_layer_sizes does not match the saved network",
+        )
         _restore_fitted(estimator, config, tensors, metadata)
         if cls is FNNClassifier:
             _restore_classes(estimator, config, metadata)
     except _Malformed as error:
         raise ValueError(f"{os.fspath(path)!s} is not a valid fnn model file: {error}") from None
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as error:
+        # RecursionError: JSON nested too deeply to parse; OverflowError: an
+        # integer too large for a float. Both are malformed files, nothing more.
         raise ValueError(f"{os.fspath(path)!s} is not a valid fnn model file: {error}") from error
     return estimator

@@ -240,7 +240,8 @@ def _sigmoid(Z):
 
 def _softmax(Z):
     # Subtracting the row maximum leaves softmax unchanged and keeps exp finite.
-    E = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    # (initial=-inf: empty rows have no maximum, and need none.)
+    E = np.exp(Z - Z.max(axis=-1, keepdims=True, initial=-np.inf))
     return E / E.sum(axis=-1, keepdims=True)
 
 
@@ -979,7 +980,8 @@ class NumpyEngine:
                 loss = _run_epoch(config, params, state, X, Y, w, lr)
             if not math.isfinite(loss):
                 raise ValueError(
-                    f"training diverged at epoch {state.epoch + 1}: the training loss is {loss}"
+                    f"training diverged: the loss is not finite at epoch {state.epoch + 1}; "
+                    "lower the learning rate or scale the inputs"
                 )
 
             if validation is not None:

@@ -11,7 +11,7 @@ use super::convert::{
 use crate::activation::Activation;
 use crate::float::Float;
 use crate::loss::Output;
-use crate::network::{Network, Workspace};
+use crate::network::{zeroed, Network, Workspace};
 use crate::optim::Optimizer;
 use crate::parallel::{run_with_threads, threads_for_work, Par};
 use crate::rng;
@@ -72,7 +72,7 @@ fn forward_typed<'py, T: Float + Element>(
         .detach(|| {
             run_with_threads(threads, || {
                 let mut ws = Workspace::<T>::new(net, rows.clamp(1, FORWARD_ROWS), &[])?;
-                let mut out = vec![T::zero(); rows * k];
+                let mut out = zeroed::<T>(rows, k)?;
                 let par = Par { threads };
                 for start in (0..rows).step_by(FORWARD_ROWS) {
                     let n = (rows - start).min(FORWARD_ROWS);
@@ -377,7 +377,13 @@ pub fn rng_bits<'py>(
     a: u64,
     b: u64,
     n: usize,
-) -> Bound<'py, PyArray1<u64>> {
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let key = rng::key(seed, stream, a, b);
-    PyArray1::from_vec(py, (0..n as u64).map(|i| rng::bits(key, i)).collect())
+    let mut draws = Vec::new();
+    // A huge `n` is an error to report, not an allocation failure that aborts.
+    draws
+        .try_reserve_exact(n)
+        .map_err(|_| PyValueError::new_err(format!("n = {n} draws do not fit in memory")))?;
+    draws.extend((0..n as u64).map(|i| rng::bits(key, i)));
+    Ok(PyArray1::from_vec(py, draws))
 }

@@ -166,8 +166,14 @@ fn store_counters(state: &Bound<'_, PyAny>, c: &Counters) -> PyResult<()> {
 
 /// Appends the epochs of `log` to the Python `EpochLog` and sets its flag.
 fn store_log(target: &Bound<'_, PyAny>, log: &train::Log) -> PyResult<()> {
-    for (name, values) in [("loss", &log.loss), ("val_loss", &log.val_loss), ("val_score", &log.val_score)] {
-        target.getattr(name)?.call_method1("extend", (values.clone(),))?;
+    for (name, values) in [
+        ("loss", &log.loss),
+        ("val_loss", &log.val_loss),
+        ("val_score", &log.val_score),
+    ] {
+        target
+            .getattr(name)?
+            .call_method1("extend", (values.clone(),))?;
     }
     target.setattr("converged", log.converged)
 }
