@@ -1,10 +1,34 @@
 //! Criterion benches of the core kernels on the mnist network's shapes
 //! (784 → 256 → 128 → 10, batches of 128 rows), reported as throughput.
-//! Run with `cargo bench --bench kernels`; GFLOP/s = 2·m·k·n / time.
+//! Run with `cargo bench --bench kernels`.
+//!
+//! Criterion reports "elements/s"; what an element is depends on the group:
+//!
+//! - `gemm_*`, `train_step_*`, `fma_peak_*`: one FLOP (GFLOP/s = 2·m·k·n / time
+//!   for a product; a training step counts forward, weight gradients and the
+//!   deltas of every layer but the first, ~1.0 MFLOP per sample);
+//! - `activation_*`: one value passed through ReLU or its derivative;
+//! - `adam_step_*`: one parameter updated;
+//! - `predict_1_row_*`: one row predicted.
+//!
+//! `fma_peak_*` measures what the machine gives: independent chains of
+//! register-resident FMAs (no memory traffic), 256- and 512-bit wide, on 1 and
+//! on all cores; the GEMM figures are best read as a fraction of it.
+
+use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fnn::activation::Activation;
 use fnn::linalg::{matmul, View};
+use fnn::loss::{Loss, Output};
+use fnn::network::{Network, Workspace};
+use fnn::optim::Optimizer;
 use fnn::parallel::{run_with_threads, Par};
+
+/// The mnist network's layer sizes and batch size.
+const SIZES: [usize; 4] = [784, 256, 128, 10];
+const BATCH: usize = 128;
 
 fn filled(len: usize) -> Vec<f32> {
     (0..len)
@@ -12,30 +36,62 @@ fn filled(len: usize) -> Vec<f32> {
         .collect()
 }
 
+fn thread_counts() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        vec![1, cores]
+    } else {
+        vec![1]
+    }
+}
+
+fn mnist_net() -> Network {
+    let loss = Loss::parse("log_loss", Output::Softmax, 1.0).expect("softmax log loss");
+    Network::new(SIZES.to_vec(), vec![Activation::Relu; 2], loss).expect("the mnist network")
+}
+
+/// How a product's operands are laid out in memory.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// `A (m×k) · B (k×n)`, both row-major: the forward pass.
+    Plain,
+    /// `Aᵀ · B` with `A` stored row-major as `k×m`: weight gradients
+    /// `dW = Xᵀ·Δ`, `X` being the batch's rows.
+    TransposedLhs,
+    /// `A · Bᵀ` with `B` stored row-major as `n×k`: deltas `Δ·Wᵀ`.
+    TransposedRhs,
+}
+
+/// Every product of one training step of the mnist network, by shape.
 fn gemm_shapes(c: &mut Criterion) {
-    let threads_options = [
-        1,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    let (d0, d1, d2, d3) = (SIZES[0], SIZES[1], SIZES[2], SIZES[3]);
+    // (name, m, k, n, layout) for `dst (m×n) = lhs (m×k) · rhs (k×n)`.
+    let shapes = [
+        ("forward_l1", BATCH, d0, d1, Layout::Plain),
+        ("forward_l2", BATCH, d1, d2, Layout::Plain),
+        ("forward_l3", BATCH, d2, d3, Layout::Plain),
+        ("grad_w1", d0, BATCH, d1, Layout::TransposedLhs),
+        ("grad_w2", d1, BATCH, d2, Layout::TransposedLhs),
+        ("grad_w3", d2, BATCH, d3, Layout::TransposedLhs),
+        ("delta_l2", BATCH, d3, d2, Layout::TransposedRhs),
+        ("delta_l1", BATCH, d2, d1, Layout::TransposedRhs),
     ];
-    // (rows, inner, cols): the mnist net's forward products for one batch.
-    for (m, k, n) in [(128, 784, 256), (128, 256, 128)] {
+    for (name, m, k, n, layout) in shapes {
         let a = filled(m * k);
         let b = filled(k * n);
         let mut out = vec![0.0f32; m * n];
-        let mut group = c.benchmark_group(format!("gemm_f32_{m}x{k}_by_{k}x{n}"));
-        // Criterion reports "elements/s"; each element here is one FLOP.
+        let (lhs, rhs) = match layout {
+            Layout::Plain => (View::rows(&a, m, k), View::rows(&b, k, n)),
+            Layout::TransposedLhs => (View::transposed(&a, k, m), View::rows(&b, k, n)),
+            Layout::TransposedRhs => (View::rows(&a, m, k), View::transposed(&b, n, k)),
+        };
+        let mut group = c.benchmark_group(format!("gemm_{name}_{m}x{k}_by_{k}x{n}"));
         group.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        for threads in threads_options {
+        for threads in thread_counts() {
             group.bench_function(format!("{threads}_threads"), |bench| {
                 bench.iter(|| {
                     run_with_threads(threads, || {
-                        matmul(
-                            &mut out,
-                            View::rows(&a, m, k),
-                            View::rows(&b, k, n),
-                            false,
-                            Par { threads },
-                        )
+                        matmul(&mut out, lhs, rhs, false, Par { threads })
                     })
                 })
             });
@@ -44,5 +100,261 @@ fn gemm_shapes(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, gemm_shapes);
+/// ReLU and its derivative over a batch of the first hidden layer (128 × 256).
+fn activation(c: &mut Criterion) {
+    let len = BATCH * SIZES[1];
+    let values = filled(len);
+    let mut group = c.benchmark_group(format!("activation_relu_{BATCH}x{}", SIZES[1]));
+    group.throughput(Throughput::Elements(len as u64));
+    let mut z = values.clone();
+    group.bench_function("apply", |bench| {
+        bench.iter(|| {
+            z.copy_from_slice(&values);
+            Activation::Relu.apply(black_box(&mut z));
+        })
+    });
+    let mut delta = values.clone();
+    group.bench_function("multiply_derivative", |bench| {
+        bench.iter(|| Activation::Relu.multiply_derivative(black_box(&values), &mut delta))
+    });
+    group.finish();
+}
+
+/// One Adam step over the mnist network's parameters.
+fn adam_step(c: &mut Criterion) {
+    let net = mnist_net();
+    let n = net.n_params();
+    let mut params = filled(n);
+    let grad: Vec<f32> = filled(n).iter().map(|g| g * 1e-2).collect();
+    let mut slots = vec![0.0f32; 3 * n];
+    let decayed = net.weight_ranges();
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        amsgrad: false,
+        weight_decay: 0.0,
+    };
+    let mut group = c.benchmark_group(format!("adam_step_{n}_params"));
+    group.throughput(Throughput::Elements(n as u64));
+    let mut t = 0u64;
+    group.bench_function("f32", |bench| {
+        bench.iter(|| {
+            t += 1;
+            adam.step(&mut params, &grad, &mut slots, 1e-3, t, &decayed)
+        })
+    });
+    group.finish();
+}
+
+/// Forward, backward and Adam on one batch of 128 rows: the engine's batch
+/// loop without the gathering of rows, so GFLOP/s here against the GEMM
+/// figures shows what the passes between the products cost.
+fn train_step(c: &mut Criterion) {
+    let net = mnist_net();
+    let n = net.n_params();
+    let mut params = vec![0.0f32; n];
+    net.init_params(0, &mut params).expect("init");
+    let mut slots = vec![0.0f32; 3 * n];
+    let decayed = net.weight_ranges();
+    let adam = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        amsgrad: false,
+        weight_decay: 0.0,
+    };
+    let input: Vec<f32> = filled(BATCH * SIZES[0]).iter().map(|v| v + 0.5).collect();
+    let k = SIZES[3];
+    let mut group = c.benchmark_group(format!("train_step_mnist_batch_{BATCH}"));
+    let products: Vec<usize> = SIZES.windows(2).map(|w| w[0] * w[1]).collect();
+    let flops =
+        2 * BATCH * (2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>());
+    group.throughput(Throughput::Elements(flops as u64));
+    for threads in thread_counts() {
+        let mut ws = Workspace::<f32>::new(&net, BATCH, &[]).expect("workspace");
+        for r in 0..BATCH {
+            ws.targets[r * k + r % k] = 1.0;
+            ws.weights[r] = 1.0;
+        }
+        let mut t = 0u64;
+        let par = Par { threads };
+        group.bench_function(format!("{threads}_threads"), |bench| {
+            bench.iter(|| {
+                run_with_threads(threads, || -> fnn::error::Result<f64> {
+                    net.forward(&params, &mut ws, &input, BATCH, None, par)?;
+                    let loss =
+                        net.backward(&params, &mut ws, &input, BATCH, 1e-4, 0.0, false, par)?;
+                    t += 1;
+                    adam.step(&mut params, &ws.grad, &mut slots, 1e-3, t, &decayed)?;
+                    Ok(loss)
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One row through the mnist network: as `predict` does it (a workspace
+/// made per call, as `fnn._core.forward` does) and with a workspace reused.
+fn predict_one_row(c: &mut Criterion) {
+    let net = mnist_net();
+    let mut params = vec![0.0f32; net.n_params()];
+    net.init_params(0, &mut params).expect("init");
+    let row: Vec<f32> = filled(SIZES[0]).iter().map(|v| v + 0.5).collect();
+    let mut group = c.benchmark_group("predict_1_row_mnist");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("new_workspace_per_call", |bench| {
+        bench.iter(|| -> fnn::error::Result<f32> {
+            let mut ws = Workspace::<f32>::new(&net, 1, &[])?;
+            net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
+            Ok(ws.logits(1, &net)[0])
+        })
+    });
+    let mut ws = Workspace::<f32>::new(&net, 1, &[]).expect("workspace");
+    group.bench_function("reused_workspace", |bench| {
+        bench.iter(|| -> fnn::error::Result<f32> {
+            net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
+            Ok(ws.logits(1, &net)[0])
+        })
+    });
+    group.finish();
+}
+
+/// Independent FMA chains kept in registers: the machine's float32 FMA peak.
+///
+/// Written in assembly, so the instructions are exactly the ones named: the
+/// AVX-512 intrinsics and `#[target_feature(enable = "avx512f")]` need Rust
+/// 1.89, the crate's MSRV is 1.85.
+#[cfg(target_arch = "x86_64")]
+mod peak {
+    use std::hint::black_box;
+
+    /// Independent accumulators (the 12 registers each loop spells out):
+    /// enough to cover FMA latency (4 cycles) on two ports.
+    pub const CHAINS: usize = 12;
+    /// Loop trips per call.
+    pub const TRIPS: usize = 1 << 20;
+
+    /// FLOPs of one call at `lanes` floats per vector.
+    pub fn flops(lanes: usize) -> u64 {
+        (2 * CHAINS * lanes * TRIPS) as u64
+    }
+
+    /// `acc = acc·a + b` on 12 vector registers named by `$r` ("ymm" or
+    /// "zmm"), `TRIPS` times; registers 12 and 13 hold `a` and `b`.
+    macro_rules! fma_loop {
+        ($r:literal) => {{
+            let (a, b) = (black_box(0.999_99f32), black_box(1e-6f32));
+            // SAFETY: the caller checked the instruction set; the loop reads
+            // `a` and `b` and writes only rcx and vector registers 0–13, which
+            // are declared (`clobber_abi`: vector registers are caller-saved).
+            unsafe {
+                std::arch::asm!(
+                    concat!("vbroadcastss ", $r, "12, dword ptr [{a}]"),
+                    concat!("vbroadcastss ", $r, "13, dword ptr [{b}]"),
+                    concat!("vmovaps ", $r, "0, ", $r, "12"),
+                    concat!("vmovaps ", $r, "1, ", $r, "12"),
+                    concat!("vmovaps ", $r, "2, ", $r, "12"),
+                    concat!("vmovaps ", $r, "3, ", $r, "12"),
+                    concat!("vmovaps ", $r, "4, ", $r, "12"),
+                    concat!("vmovaps ", $r, "5, ", $r, "12"),
+                    concat!("vmovaps ", $r, "6, ", $r, "12"),
+                    concat!("vmovaps ", $r, "7, ", $r, "12"),
+                    concat!("vmovaps ", $r, "8, ", $r, "12"),
+                    concat!("vmovaps ", $r, "9, ", $r, "12"),
+                    concat!("vmovaps ", $r, "10, ", $r, "12"),
+                    concat!("vmovaps ", $r, "11, ", $r, "12"),
+                    "2:",
+                    concat!("vfmadd132ps ", $r, "0, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "1, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "2, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "3, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "4, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "5, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "6, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "7, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "8, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "9, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "10, ", $r, "13, ", $r, "12"),
+                    concat!("vfmadd132ps ", $r, "11, ", $r, "13, ", $r, "12"),
+                    "dec rcx",
+                    "jnz 2b",
+                    "vzeroupper",
+                    a = in(reg) &a,
+                    b = in(reg) &b,
+                    inout("rcx") TRIPS => _,
+                    clobber_abi("C"),
+                    options(nostack),
+                );
+            }
+        }};
+    }
+
+    /// 256-bit FMAs (AVX2 + FMA): 8 float32 lanes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2 and FMA.
+    pub unsafe fn fma_256() {
+        fma_loop!("ymm")
+    }
+
+    /// 512-bit FMAs (AVX-512F): 16 float32 lanes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX-512F.
+    pub unsafe fn fma_512() {
+        fma_loop!("zmm")
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn fma_peak(c: &mut Criterion) {
+    type Kernel = fn();
+    let mut kernels: Vec<(&str, usize, Kernel)> = Vec::new();
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU was just checked to support AVX2 and FMA.
+        kernels.push(("avx2_256bit", 8, || unsafe { peak::fma_256() }));
+    }
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU was just checked to support AVX-512F.
+        kernels.push(("avx512_512bit", 16, || unsafe { peak::fma_512() }));
+    }
+    for (name, lanes, kernel) in kernels {
+        let mut group = c.benchmark_group(format!("fma_peak_{name}"));
+        for threads in thread_counts() {
+            group.throughput(Throughput::Elements(peak::flops(lanes) * threads as u64));
+            group.bench_function(format!("{threads}_threads"), |bench| {
+                bench.iter(|| {
+                    std::thread::scope(|s| {
+                        for _ in 0..threads {
+                            s.spawn(kernel);
+                        }
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fma_peak(_: &mut Criterion) {}
+
+fn config() -> Criterion {
+    // Short runs keep `make bench` within its budget; criterion's medians
+    // and confidence intervals still come from 30 samples each.
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = gemm_shapes, activation, adam_step, train_step, predict_one_row, fma_peak
+}
 criterion_main!(benches);

@@ -1,0 +1,442 @@
+"""Markdown tables, the targets and the bar chart from one run's results
+(the dict saved as results.json).
+
+``python benches/_report.py DIR`` renders DIR/results.md and DIR/compare.png
+again from DIR/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+#: The workloads of the main table, in order.
+MAIN_WORKLOADS = ("tiny", "small", "mnist", "predict-1", "predict-10k", "search")
+
+COLORS = {"fnn": "#d95f02", "fnn-numpy": "#7570b3", "sklearn": "#1b9e77", "torch": "#e7298a"}
+
+
+def _median(timing: dict) -> float:
+    return float(np.median(timing["seconds"]))
+
+
+def _by(data: dict, workload: str) -> dict[str, dict]:
+    return {t["system"]: t for t in data["timings"] if t["workload"] == workload}
+
+
+def _main_workloads(data: dict) -> list[str]:
+    present = {t["workload"] for t in data["timings"]}
+    extra = sorted(w for w in present if w.startswith("predict-") and w not in MAIN_WORKLOADS)
+    return [w for w in (*MAIN_WORKLOADS, *extra) if w in present]
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.3g}" if x >= 1e-3 else f"{x:.2e}"
+
+
+def _rate(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def _reps_note(timing: dict, data: dict) -> str:
+    n, wanted = len(timing["seconds"]), data["settings"]["reps"]
+    return f" ({n} rep{'s' if n > 1 else ''}: too slow to repeat)" if n < wanted else ""
+
+
+def _params_text(params: dict) -> str:
+    """``hidden (64, 32), lr 0.01, batch 32`` (JSON turns tuples into lists)."""
+    hidden = params.get("hidden_layer_sizes")
+    parts = [f"hidden {tuple(hidden)}"] if hidden is not None else []
+    if "learning_rate_init" in params:
+        parts.append(f"lr {params['learning_rate_init']:g}")
+    if "batch_size" in params:
+        parts.append(f"batch {params['batch_size']}")
+    return ", ".join(parts)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main_table(data: dict) -> str:
+    rows = []
+    for workload in _main_workloads(data):
+        systems = _by(data, workload)
+        fnn = _median(systems["fnn"]) if "fnn" in systems else float("nan")
+        for system, t in systems.items():
+            median = _median(t)
+            gflops = t["flops"] / median / 1e9 if t.get("flops") else None
+            rows.append(
+                [
+                    workload,
+                    system,
+                    _seconds(median) + _reps_note(t, data),
+                    _rate(t["samples"] / median),
+                    "1" if system == "fnn" else f"{median / fnn:.1f}",
+                    "" if t["score"] is None else f"{t['score']:.4f}",
+                    "" if gflops is None else f"{gflops:.1f}",
+                ]
+            )
+    header = [
+        "workload",
+        "system",
+        "seconds (median)",
+        "samples/s",
+        "time ÷ fnn's",
+        "accuracy",
+        "GFLOP/s",
+    ]
+    return _table(header, rows)
+
+
+def memory_table(data: dict) -> str:
+    rows = []
+    for m in data["memory"]:
+        rows.append(
+            [
+                m["system"],
+                f"{m['x_mib']:.0f}",
+                f"{m['data_mib']:.0f}",
+                f"{m['fit_peak_mib']:.1f}",
+                f"{m['fit_peak_mib'] / m['x_mib']:.2f}",
+            ]
+        )
+    header = ["system", "X (MiB)", "RSS of the data (MiB)", "fit peak above it (MiB)", "÷ X"]
+    return _table(header, rows)
+
+
+def _pair_table(data: dict, workload: str, first_header: str, ratio_header: str) -> str:
+    entries = list(_by(data, workload).values())
+    if not entries:
+        return ""
+    reference = _median(entries[0])
+    rows = []
+    for t in entries:
+        median = _median(t)
+        rows.append(
+            [
+                t["system"],
+                _seconds(median),
+                f"{t['flops'] / median / 1e9:.1f}",
+                f"{median / reference:.2f}",
+                " ".join(f"{s:.3g}" for s in t["seconds"]),
+            ]
+        )
+    header = [first_header, "seconds (median)", "GFLOP/s", ratio_header, "every repetition (s)"]
+    return _table(header, rows)
+
+
+def threads_table(data: dict) -> str:
+    entries = list(_by(data, "threads").values())
+    if not entries:
+        return ""
+    parsed = [(t, *t["note"].split()) for t in entries]
+    one = {alpha: _median(t) for t, n, alpha in parsed if n == "1"}
+    rows = []
+    for t, n, alpha in parsed:
+        median = _median(t)
+        rows.append(
+            [
+                n,
+                alpha,
+                _seconds(median),
+                f"{t['flops'] / median / 1e9:.1f}",
+                f"{one[alpha] / median:.2f}",
+                " ".join(f"{s:.3g}" for s in t["seconds"]),
+            ]
+        )
+    header = [
+        "threads",
+        "alpha",
+        "seconds (median)",
+        "GFLOP/s",
+        "speed-up over 1 thread",
+        "every repetition (s)",
+    ]
+    return _table(header, rows)
+
+
+def linearity_table(data: dict) -> str:
+    entries = list(_by(data, "linearity").values())
+    if not entries:
+        return ""
+    largest = entries[-1]
+    per_largest = _median(largest) / largest["samples"]
+    rows = []
+    for t in entries:
+        per = _median(t) / t["samples"]
+        rows.append(
+            [
+                f"{int(t['samples']):,}",
+                _seconds(_median(t)),
+                f"{per * 1e6:.2f}",
+                f"{per / per_largest:.3f}",
+            ]
+        )
+    header = ["rows", "seconds (median)", "µs per sample", "per-sample time ÷ largest's"]
+    return _table(header, rows)
+
+
+def oversubscription_table(data: dict) -> str:
+    rows = []
+    for o in data["oversubscription"]:
+        workers = o["workers"]
+        rows.append(
+            [
+                o["config"],
+                f"{o['wall']:.2f}",
+                f"{o['cpu']:.2f}",
+                f"{o['cpu'] / o['wall']:.2f}",
+                str(len(workers)),
+                ", ".join(str(w["OMP_NUM_THREADS"]) for w in workers),
+                ", ".join(str(w["fnn_default_threads"]) for w in workers),
+                ", ".join(str(w["fnn_pool_threads"]) for w in workers),
+            ]
+        )
+    header = [
+        "configuration",
+        "wall s",
+        "CPU s",
+        "CPU ÷ wall",
+        "processes",
+        "OMP_NUM_THREADS",
+        "fnn default threads",
+        "fnn pool threads started",
+    ]
+    return _table(header, rows)
+
+
+def targets(data: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target the run has data for."""
+    out = []
+    peak = data["machine"]["peak_gflops_f32"]
+
+    def fit_ratio(workload, need, label):
+        systems = _by(data, workload)
+        others = {s: _median(t) for s, t in systems.items() if s != "fnn"}
+        if "fnn" not in systems or not others:
+            return
+        fnn = _median(systems["fnn"])
+        fastest = min(others, key=others.get)
+        ratio = others[fastest] / fnn
+        measured = f"{ratio:.1f}× (fastest other: {fastest})"
+        # fnn's own NumPy engine counts as another system; say also how fnn
+        # fares against the fastest system from outside fnn.
+        peers = {s: v for s, v in others.items() if not s.startswith("fnn")}
+        if fastest.startswith("fnn") and peers:
+            peer = min(peers, key=peers.get)
+            measured += f"; {peers[peer] / fnn:.1f}× {peer}"
+        out.append((label, measured, ratio >= need))
+
+    fit_ratio("mnist", 2, "mnist fit ≥ 2× the fastest other system")
+    mnist = _by(data, "mnist").get("fnn")
+    if mnist:
+        gflops = mnist["flops"] / _median(mnist) / 1e9
+        out.append(
+            (
+                "mnist fit ≥ 60% of the float32 FMA peak",
+                f"{gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of {peak:.0f} "
+                f"({100 * gflops / data['machine']['peak_avx2_gflops_f32']:.0f}% of the AVX2 peak)",
+                gflops >= 0.6 * peak,
+            )
+        )
+    fit_ratio("small", 10, "small fit ≥ 10× the fastest other system")
+    fit_ratio("tiny", 50, "tiny fit ≥ 50× the fastest other system")
+    search = _by(data, "search")
+    if "fnn" in search and "sklearn" in search:
+        ratio = _median(search["sklearn"]) / _median(search["fnn"])
+        f, s = search["fnn"]["score"], search["sklearn"]["score"]
+        out.append(("search ≥ 20× faster than MLPClassifier's", f"{ratio:.1f}×", ratio >= 20))
+        out.append(("search best score ≥ MLPClassifier's", f"{f:.4f} vs {s:.4f}", f >= s))
+    one = _by(data, "predict-1")
+    if "fnn" in one and "sklearn" in one:
+        f, s = _median(one["fnn"]), _median(one["sklearn"])
+        out.append(
+            (
+                "predict 1 row ≤ 1/5 of MLPClassifier's latency",
+                f"{f * 1e6:.0f} µs vs {s * 1e6:.0f} µs (1/{s / f:.1f})",
+                f <= s / 5,
+            )
+        )
+    memory = {m["system"]: m for m in data["memory"]}
+    if "fnn" in memory:
+        f = memory["fnn"]
+        if "sklearn" in memory:
+            s = memory["sklearn"]["fit_peak_mib"]
+            out.append(
+                (
+                    "mnist fit peak memory ≤ MLPClassifier's",
+                    f"+{f['fit_peak_mib']:.1f} MiB vs +{s:.1f} MiB",
+                    f["fit_peak_mib"] <= s,
+                )
+            )
+        out.append(
+            (
+                "mnist fit copies no X (float32 input: no conversion needed)",
+                f"+{f['fit_peak_mib']:.1f} MiB above the data; X is {f['x_mib']:.0f} MiB",
+                f["fit_peak_mib"] < 0.5 * f["x_mib"],
+            )
+        )
+    threads = [t for t in _by(data, "threads").values() if t["note"].endswith(" 0.0001")]
+    if len(threads) == 2:
+        ratio = _median(threads[0]) / _median(threads[1])
+        out.append(
+            (
+                f"mnist: {threads[1]['note'].split()[0]} threads ≥ 1.8× 1 thread",
+                f"{ratio:.2f}×",
+                ratio >= 1.8,
+            )
+        )
+    dtypes = _by(data, "dtype")
+    if {"float32", "float64"} <= set(dtypes):
+        ratio = _median(dtypes["float64"]) / _median(dtypes["float32"])
+        out.append(("mnist float64 within 2.2× of float32", f"{ratio:.2f}×", ratio <= 2.2))
+    lin = list(_by(data, "linearity").values())
+    if len(lin) >= 2:
+        per = [_median(t) / t["samples"] for t in lin]
+        spread = max(per) / min(per)
+        out.append(
+            (
+                "time linear in samples (per-sample time within 10%)",
+                f"max/min per-sample time {spread:.3f}",
+                spread <= 1.10,
+            )
+        )
+    over = [o for o in data["oversubscription"] if "default" in o["config"] and "=2" in o["config"]]
+    if over:
+        o = over[0]
+        ones = all(w["fnn_default_threads"] == 1 for w in o["workers"])
+        cores = data["machine"]["cores"]
+        out.append(
+            (
+                "GridSearchCV(n_jobs=2) with fnn does not oversubscribe",
+                f"each worker: fnn uses {[w['fnn_default_threads'] for w in o['workers']]} "
+                f"thread(s); CPU ÷ wall {o['cpu'] / o['wall']:.2f} on {cores} cores",
+                ones and len(o["workers"]) * 1 <= cores,
+            )
+        )
+    return out
+
+
+def markdown(data: dict) -> str:
+    m, s = data["machine"], data["settings"]
+    versions = ", ".join(
+        f"{k} {s[k]}" for k in ("fnn_version", "numpy", "sklearn", "torch") if k in s
+    )
+    parts = [
+        f"Machine: {m['model']}, {m['cores']} cores at {m['mhz'] / 1e3:.2f} GHz, {m['simd']}, "
+        f"{m['memory_gib']} GiB, virtual machine: {m['hypervisor']}; Python {m['python']}, "
+        f"{m['system']}; {versions}.\n",
+        f"Float32 FMA peak: {m['cores']} × {m['mhz'] / 1e3:.2f} GHz × 2 FMA/cycle × "
+        f"{m['f32_lanes']} lanes × 2 = {m['peak_gflops_f32']:.1f} GFLOP/s "
+        f"(AVX2: {m['peak_avx2_gflops_f32']:.1f}).\n",
+        f"{s['reps']} repetitions, systems alternating, {s['threads']} threads for every system; "
+        f"medians; run took {s.get('elapsed_seconds', float('nan')):.0f} s; load average "
+        f"(1 min) {s['load_average_before'][0]:.1f} before, "
+        f"{s.get('load_average_after', [float('nan')])[0]:.1f} after"
+        + (" (--quick)" if s["quick"] else "")
+        + ".\n",
+    ]
+    if data["timings"]:
+        parts += ["### Workloads\n", main_table(data)]
+        if data.get("search_params"):
+            best = "; ".join(
+                f"{system}: {_params_text(params)}"
+                for system, params in data["search_params"].items()
+            )
+            parts.append(f"Search best parameters — {best}.\n")
+    if data["memory"]:
+        parts += [
+            "### Peak memory of the mnist fit (fresh process per system)\n",
+            memory_table(data),
+        ]
+    table = threads_table(data)
+    if table:
+        parts += ["### Thread scaling (fnn, mnist fit)\n", table]
+    table = _pair_table(data, "dtype", "dtype", "time ÷ float32's")
+    if table:
+        parts += ["### float64 vs float32 (fnn, mnist fit)\n", table]
+    table = linearity_table(data)
+    if table:
+        parts += ["### Time against samples (fnn, mnist fit, 1 epoch)\n", table]
+    if data["oversubscription"]:
+        parts += [
+            "### GridSearchCV around fnn: threads per worker (mnist-shaped data)\n",
+            oversubscription_table(data),
+        ]
+    found = targets(data)
+    if found:
+        rows = [[t, measured, "met" if ok else "**missed**"] for t, measured, ok in found]
+        parts += ["### Targets\n", _table(["target", "measured", "verdict"], rows)]
+    return "\n".join(parts)
+
+
+def chart(data: dict, path: Path) -> Path | None:
+    """A bar chart of the main table (seconds per system, one panel per
+    workload, each bar labelled with its time ÷ fnn's); None without matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    except ImportError:
+        return None
+    workloads = _main_workloads(data)
+    if not workloads:
+        return None
+    columns = min(3, len(workloads))
+    rows = (len(workloads) + columns - 1) // columns
+    figure = Figure(figsize=(4.2 * columns, 3.0 * rows), dpi=90, layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for ax, workload in zip(axes, workloads):
+        systems = _by(data, workload)
+        names = list(systems)
+        medians = [_median(systems[n]) for n in names]
+        fnn = medians[names.index("fnn")] if "fnn" in names else None
+        unit, factor = ("ms", 1e3) if max(medians) < 1 else ("s", 1)
+        if max(medians) < 1e-3:
+            unit, factor = ("µs", 1e6)
+        bars = ax.bar(
+            names, [v * factor for v in medians], color=[COLORS.get(n, "gray") for n in names]
+        )
+        for bar, value in zip(bars, medians):
+            label = f"×{value / fnn:.1f}" if fnn else ""
+            ax.annotate(
+                label,
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+        ax.set_title(workload, fontsize=10)
+        if max(medians) > 10 * min(medians):
+            # Ratios of 2 and of 200 both readable; plain numbers on the axis.
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_ylabel(f"{unit} (log scale)", fontsize=8)
+        else:
+            ax.set_ylabel(unit, fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.margins(y=0.25)
+    for ax in axes[len(workloads) :]:
+        ax.set_visible(False)
+    m = data["machine"]
+    figure.suptitle(
+        f"Median time (lower is better; labels: time ÷ fnn's) — {m['cores']} cores, "
+        f"{data['settings']['threads']} threads each",
+        fontsize=10,
+    )
+    figure.savefig(path)
+    return path
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "results")
+    results = json.loads((out / "results.json").read_text())
+    (out / "results.md").write_text(markdown(results))
+    print(chart(results, out / "compare.png") or "no chart")
