@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import math
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -87,7 +88,7 @@ def _invalid(estimator, name, expected, got) -> InvalidParameterError:
     )
 
 
-class BaseFNN(BaseEstimator):
+class BaseFNN(BaseEstimator, ABC):
     """Base class of the fnn estimators; use `FNNClassifier` or `FNNRegressor`."""
 
     _parameter_constraints: dict = {
@@ -215,17 +216,17 @@ class BaseFNN(BaseEstimator):
     # ------------------------------------------------------------------
     # Hooks the two estimators fill in
 
+    @abstractmethod
     def _prepare_targets(self, y, *, continuing, incremental, classes):
         """Validate ``y``, settle the output layout, return targets (n, k)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _prepare_eval_targets(self, y):
         """Targets (n, k) for the validation labels of ``eval_set``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _loss_and_output(self) -> tuple[str, str]:
         """The engine's loss and output function for the fitted layout."""
-        raise NotImplementedError
 
     def _class_weight_factors(self, y, incremental):
         """Per-sample factors from ``class_weight`` (None: no class weights)."""

@@ -27,8 +27,8 @@ from ._common import (
     mean_sd,
     new_figure,
     pm,
-    quiet_training,
     resolve_settings,
+    timed_fit,
 )
 
 NAME = "activations"
@@ -118,10 +118,7 @@ def run(
                 random_state=run_seed,
                 engine=engine,
             )
-            with quiet_training():
-                t0 = time.perf_counter()
-                model.fit(X_train, y_train, eval_set=(X_val, y_val))
-                seconds = time.perf_counter() - t0
+            seconds = timed_fit(model, X_train, y_train, eval_set=(X_val, y_val))
             curves[activation, run_seed] = (model.loss_curve_, model.validation_scores_)
             records.append(
                 {

@@ -25,8 +25,8 @@ from ._common import (
     log_scale,
     new_figure,
     plot_decision_boundary,
-    quiet_training,
     resolve_settings,
+    timed_fit,
 )
 
 NAME = "binary"
@@ -131,10 +131,7 @@ def run(
         random_state=seed,
         engine=engine,
     )
-    with quiet_training():
-        t0 = time.perf_counter()
-        xor_model.fit(X, y)
-        seconds = time.perf_counter() - t0
+    seconds = timed_fit(xor_model, X, y)
     records.append(
         {
             "dataset": "xor",
@@ -175,10 +172,7 @@ def run(
             random_state=seed,
             engine=engine,
         )
-        with quiet_training():
-            t0 = time.perf_counter()
-            model.fit(X_train, y_train, eval_set=(X_test, y_test))
-            seconds = time.perf_counter() - t0
+        seconds = timed_fit(model, X_train, y_train, eval_set=(X_test, y_test))
         records.append(
             {
                 "dataset": name,

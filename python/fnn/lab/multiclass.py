@@ -22,8 +22,8 @@ from ._common import (
     check_seed,
     hidden_label,
     new_figure,
-    quiet_training,
     resolve_settings,
+    timed_fit,
 )
 
 NAME = "multiclass"
@@ -185,10 +185,7 @@ def run(
         args = (s, seed, directory) if make is _mnist else (s, seed)
         name, model, (X_train, X_test, y_train, y_test), class_names, hidden = make(*args)
         model.set_params(**{_param(model, "engine"): engine})
-        with quiet_training():
-            t0 = time.perf_counter()
-            model.fit(X_train, y_train)
-            seconds = time.perf_counter() - t0
+        seconds = timed_fit(model, X_train, y_train)
         predicted = model.predict(X_test)
         estimator = model[-1] if hasattr(model, "steps") else model
         records.append(
