@@ -20,11 +20,12 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fnn::activation::Activation;
-use fnn::linalg::{matmul, View};
+use fnn::linalg::{matmul, matmul_by, Route, View};
 use fnn::loss::{Loss, Output};
 use fnn::network::{Network, Workspace};
 use fnn::optim::Optimizer;
 use fnn::parallel::{run_with_threads, Par};
+use fnn::simd::FlushSubnormals;
 
 /// The mnist network's layer sizes and batch size.
 const SIZES: [usize; 4] = [784, 256, 128, 10];
@@ -77,14 +78,9 @@ fn gemm_shapes(c: &mut Criterion) {
         ("delta_l1", BATCH, d2, d1, Layout::TransposedRhs),
     ];
     for (name, m, k, n, layout) in shapes {
-        let a = filled(m * k);
-        let b = filled(k * n);
+        let (a, b) = (filled(m * k), filled(k * n));
+        let (lhs, rhs) = operands(&a, &b, m, k, n, layout);
         let mut out = vec![0.0f32; m * n];
-        let (lhs, rhs) = match layout {
-            Layout::Plain => (View::rows(&a, m, k), View::rows(&b, k, n)),
-            Layout::TransposedLhs => (View::transposed(&a, k, m), View::rows(&b, k, n)),
-            Layout::TransposedRhs => (View::rows(&a, m, k), View::transposed(&b, n, k)),
-        };
         let mut group = c.benchmark_group(format!("gemm_{name}_{m}x{k}_by_{k}x{n}"));
         group.throughput(Throughput::Elements((2 * m * k * n) as u64));
         for threads in thread_counts() {
@@ -94,6 +90,52 @@ fn gemm_shapes(c: &mut Criterion) {
                         matmul(&mut out, lhs, rhs, false, Par { threads })
                     })
                 })
+            });
+        }
+        group.finish();
+    }
+}
+
+/// Views of `a` (holding `m×k`) and `b` (holding `k×n`) in `layout`.
+fn operands<'a>(
+    a: &'a [f32],
+    b: &'a [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    layout: Layout,
+) -> (View<'a, f32>, View<'a, f32>) {
+    match layout {
+        Layout::Plain => (View::rows(a, m, k), View::rows(b, k, n)),
+        Layout::TransposedLhs => (View::transposed(a, k, m), View::rows(b, k, n)),
+        Layout::TransposedRhs => (View::rows(a, m, k), View::transposed(b, n, k)),
+    }
+}
+
+/// Products small enough for `small_matmul` (the tiny and small workloads'
+/// networks, the mnist net's 10-wide layer), on one thread, through the
+/// automatic route and forced through `gemm`: what the size limit rests on.
+fn small_shapes(c: &mut Criterion) {
+    let shapes = [
+        ("tiny_forward_l1", 16, 4, 16, Layout::Plain),
+        ("tiny_grad_w2", 16, 16, 3, Layout::TransposedLhs),
+        ("small_forward_l1", 64, 64, 64, Layout::Plain),
+        ("small_grad_w1", 64, 64, 64, Layout::TransposedLhs),
+        ("small_delta_l1", 64, 10, 64, Layout::TransposedRhs),
+        ("mnist_forward_l3", BATCH, 128, 10, Layout::Plain),
+        ("mnist_delta_l2", BATCH, 10, 128, Layout::TransposedRhs),
+        ("limit_128x128_by_128x16", BATCH, 128, 16, Layout::Plain),
+        ("beyond_128x128_by_128x32", BATCH, 128, 32, Layout::Plain),
+    ];
+    for (name, m, k, n, layout) in shapes {
+        let (a, b) = (filled(m * k), filled(k * n));
+        let (lhs, rhs) = operands(&a, &b, m, k, n, layout);
+        let mut out = vec![0.0f32; m * n];
+        let mut group = c.benchmark_group(format!("small_{name}"));
+        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        for (label, route) in [("auto", Route::Auto), ("gemm", Route::Gemm)] {
+            group.bench_function(label, |bench| {
+                bench.iter(|| matmul_by(route, &mut out, lhs, rhs, false, Par::SERIAL))
             });
         }
         group.finish();
@@ -151,7 +193,18 @@ fn adam_step(c: &mut Criterion) {
 /// loop without the gathering of rows, so GFLOP/s here against the GEMM
 /// figures shows what the passes between the products cost.
 fn train_step(c: &mut Criterion) {
-    let net = mnist_net();
+    train_step_of(c, "mnist", &SIZES, BATCH);
+    // The tiny and small workloads' networks (iris, digits): per-call costs.
+    train_step_of(c, "digits", &[64, 64, 10], 64);
+    train_step_of(c, "iris", &[4, 16, 3], 16);
+}
+
+/// One step (forward, backward with alpha 1e-4, Adam) of a ReLU network with
+/// layer `sizes` on batches of `batch` rows.
+fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
+    let loss = Loss::parse("log_loss", Output::Softmax, 1.0).expect("softmax log loss");
+    let hidden = vec![Activation::Relu; sizes.len() - 2];
+    let net = Network::new(sizes.to_vec(), hidden, loss).expect("network");
     let n = net.n_params();
     let mut params = vec![0.0f32; n];
     net.init_params(0, &mut params).expect("init");
@@ -164,27 +217,29 @@ fn train_step(c: &mut Criterion) {
         amsgrad: false,
         weight_decay: 0.0,
     };
-    let input: Vec<f32> = filled(BATCH * SIZES[0]).iter().map(|v| v + 0.5).collect();
-    let k = SIZES[3];
-    let mut group = c.benchmark_group(format!("train_step_mnist_batch_{BATCH}"));
-    let products: Vec<usize> = SIZES.windows(2).map(|w| w[0] * w[1]).collect();
+    let input: Vec<f32> = filled(batch * sizes[0]).iter().map(|v| v + 0.5).collect();
+    let k = net.n_outputs();
+    let mut group = c.benchmark_group(format!("train_step_{name}_batch_{batch}"));
+    let products: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
     let flops =
-        2 * BATCH * (2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>());
+        2 * batch * (2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>());
     group.throughput(Throughput::Elements(flops as u64));
     for threads in thread_counts() {
-        let mut ws = Workspace::<f32>::new(&net, BATCH, &[]).expect("workspace");
-        for r in 0..BATCH {
+        let mut ws = Workspace::<f32>::new(&net, batch, &[]).expect("workspace");
+        for r in 0..batch {
             ws.targets[r * k + r % k] = 1.0;
             ws.weights[r] = 1.0;
         }
         let mut t = 0u64;
         let par = Par { threads };
         group.bench_function(format!("{threads}_threads"), |bench| {
+            // As in training: Adam's moments decay into subnormals otherwise.
+            let _flush = FlushSubnormals::new();
             bench.iter(|| {
                 run_with_threads(threads, || -> fnn::error::Result<f64> {
-                    net.forward(&params, &mut ws, &input, BATCH, None, par)?;
+                    net.forward(&params, &mut ws, &input, batch, None, par)?;
                     let loss =
-                        net.backward(&params, &mut ws, &input, BATCH, 1e-4, 0.0, false, par)?;
+                        net.backward(&params, &mut ws, &input, batch, 1e-4, 0.0, false, par)?;
                     t += 1;
                     adam.step(&mut params, &ws.grad, &mut slots, 1e-3, t, &decayed)?;
                     Ok(loss)
@@ -355,6 +410,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = gemm_shapes, activation, adam_step, train_step, predict_one_row, fma_peak
+    targets = gemm_shapes, small_shapes, activation, adam_step, train_step, predict_one_row, fma_peak
 }
 criterion_main!(benches);

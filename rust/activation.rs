@@ -5,6 +5,7 @@
 
 use crate::error::{FnnError, Result};
 use crate::float::Float;
+use crate::simd::Kernel;
 
 /// A hidden layer's nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,25 +48,7 @@ impl Activation {
 
     /// Replaces every pre-activation in `z` by its activation.
     pub fn apply<T: Float>(self, z: &mut [T]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Sigmoid => z.iter_mut().for_each(|v| *v = sigmoid(*v)),
-            Activation::Tanh => z.iter_mut().for_each(|v| *v = v.tanh()),
-            // Not `max`, which would turn NaN into 0 and hide it (NumPy keeps it).
-            Activation::Relu => z.iter_mut().for_each(|v| {
-                if *v < T::zero() {
-                    *v = T::zero()
-                }
-            }),
-            Activation::LeakyRelu { slope } => {
-                let s = T::of(slope);
-                z.iter_mut().for_each(|v| {
-                    if *v <= T::zero() {
-                        *v *= s
-                    }
-                })
-            }
-        }
+        crate::simd::dispatch(Apply { act: self, z });
     }
 
     /// f'(z) given the output `a = f(z)`.
@@ -97,8 +80,56 @@ impl Activation {
         if self == Activation::Identity {
             return;
         }
-        for (d, &v) in delta.iter_mut().zip(a) {
-            *d *= self.derivative(v);
+        crate::simd::dispatch(MultiplyDerivative {
+            act: self,
+            a,
+            delta,
+        });
+    }
+}
+
+/// [`Activation::apply`] as a dispatched kernel.
+struct Apply<'a, T> {
+    act: Activation,
+    z: &'a mut [T],
+}
+
+impl<T: Float> Kernel for Apply<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let z = self.z;
+        match self.act {
+            Activation::Identity => {}
+            Activation::Sigmoid => z.iter_mut().for_each(|v| *v = sigmoid(*v)),
+            Activation::Tanh => z.iter_mut().for_each(|v| *v = v.tanh()),
+            // Selects, not branches (random signs mispredict half the time),
+            // and not `max`, which would turn NaN into 0 and hide it (NumPy
+            // keeps it).
+            Activation::Relu => z
+                .iter_mut()
+                .for_each(|v| *v = if *v < T::zero() { T::zero() } else { *v }),
+            Activation::LeakyRelu { slope } => {
+                let s = T::of(slope);
+                z.iter_mut()
+                    .for_each(|v| *v = if *v <= T::zero() { *v * s } else { *v })
+            }
+        }
+    }
+}
+
+/// [`Activation::multiply_derivative`] as a dispatched kernel.
+struct MultiplyDerivative<'a, T> {
+    act: Activation,
+    a: &'a [T],
+    delta: &'a mut [T],
+}
+
+impl<T: Float> Kernel for MultiplyDerivative<'_, T> {
+    #[inline(always)]
+    fn run(self) {
+        let act = self.act;
+        for (d, &v) in self.delta.iter_mut().zip(self.a) {
+            *d *= act.derivative(v);
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod optim;
 pub mod parallel;
 pub mod rng;
 pub mod simd;
+pub mod small_matmul;
 pub mod train;
 
 #[cfg(feature = "python")]

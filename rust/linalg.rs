@@ -1,5 +1,8 @@
-//! The one place that calls the GEMM library (the `gemm` crate: runtime-selected
-//! AVX2/FMA/AVX-512 kernels, rayon-parallel).
+//! The one place that computes matrix products: the `gemm` crate
+//! (runtime-selected AVX2/FMA/AVX-512 kernels, rayon-parallel) for large
+//! ones, [`crate::small_matmul`] for those too small to pay for `gemm`'s
+//! packing and threads. The choice depends on the shape only, so results
+//! never depend on the thread count.
 //!
 //! Matrices are described by strides, so transposed operands are views, never
 //! copies. The safe wrapper checks that every view fits its slice before the
@@ -8,6 +11,13 @@
 use crate::error::{FnnError, Result};
 use crate::float::Float;
 use crate::parallel::Par;
+use crate::small_matmul::{self, Operand};
+
+/// Multiply-adds below which a `gemm` product runs on one thread. On 2
+/// cores (criterion `gemm_*`, BENCHMARKS.md) the mnist net's 784-wide
+/// products (26 M) run 1.6–1.9× faster on 2 threads, the 128×256-sized ones
+/// (4.2 M) 0.9–1.3×, and the 10-wide ones (0.16 M) 2× slower.
+pub const GEMM_PARALLEL_MIN_MACS: usize = 1 << 23;
 
 /// A strided read-only matrix view over a slice.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +53,14 @@ impl<'a, T> View<'a, T> {
         }
     }
 
+    fn operand(self) -> Operand<'a, T> {
+        Operand {
+            data: self.data,
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+
     fn fits(&self) -> bool {
         if self.rows == 0 || self.cols == 0 {
             return true;
@@ -52,8 +70,29 @@ impl<'a, T> View<'a, T> {
     }
 }
 
+/// Which implementation computes a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// By shape: [`small_matmul`] where it [suits](small_matmul::suits), else `gemm`.
+    Auto,
+    /// Always `gemm` (for benchmarks that compare the two).
+    Gemm,
+}
+
 /// `dst (m × n, row-major) = lhs · rhs`, or `dst += lhs · rhs` with `accumulate`.
 pub fn matmul<T: Float>(
+    dst: &mut [T],
+    lhs: View<'_, T>,
+    rhs: View<'_, T>,
+    accumulate: bool,
+    par: Par,
+) -> Result<()> {
+    matmul_by(Route::Auto, dst, lhs, rhs, accumulate, par)
+}
+
+/// [`matmul`] through the given route.
+pub fn matmul_by<T: Float>(
+    route: Route,
     dst: &mut [T],
     lhs: View<'_, T>,
     rhs: View<'_, T>,
@@ -80,9 +119,19 @@ pub fn matmul<T: Float>(
         }
         return Ok(());
     }
+    if route == Route::Auto && small_matmul::suits(m, k, n) {
+        small_matmul::matmul(dst, lhs.operand(), rhs.operand(), (m, k, n), accumulate);
+        return Ok(());
+    }
     // Always the rayon path (with 1 thread when serial): gemm picks its column
-    // blocking by path, and one path keeps results identical at any thread count.
-    let parallelism = gemm::Parallelism::Rayon(par.threads.max(1));
+    // blocking by path, and one path keeps results identical at any thread
+    // count. Products below `GEMM_PARALLEL_MIN_MACS` stay on one thread.
+    let threads = if m.saturating_mul(k).saturating_mul(n) < GEMM_PARALLEL_MIN_MACS {
+        1
+    } else {
+        par.threads.max(1)
+    };
+    let parallelism = gemm::Parallelism::Rayon(threads);
     // SAFETY: every view was checked to lie inside its slice, `dst` holds m*n
     // elements, and `dst` cannot alias the inputs (it is borrowed mutably).
     unsafe {

@@ -135,14 +135,19 @@ impl Loss {
             }
             Loss::SoftmaxLogLoss => {
                 let max = z.iter().copied().fold(T::neg_infinity(), T::max);
-                let sum_exp: T = z.iter().map(|&v| (v - max).exp()).sum();
+                // One exp per logit: kept in `grad` for the probabilities
+                // e_j / Σe (as the NumPy engine computes them).
+                let mut sum_exp = T::zero();
+                for (g, &v) in grad.iter_mut().zip(z) {
+                    *g = (v - max).exp();
+                    sum_exp += *g;
+                }
                 let lse = max + sum_exp.ln();
                 let y_sum: T = y.iter().copied().sum();
                 let mut l = 0.0;
                 for j in 0..k {
                     l += (y[j] * (lse - z[j])).f64();
-                    let p = (z[j] - lse).exp();
-                    grad[j] = scale * (p * y_sum - y[j]);
+                    grad[j] = scale * (grad[j] / sum_exp * y_sum - y[j]);
                 }
                 l
             }

@@ -20,7 +20,7 @@ use crate::rng;
 const FORWARD_ROWS: usize = 4096;
 
 fn rows_of(len: usize, width: usize, what: &str) -> PyResult<usize> {
-    if width == 0 || len % width != 0 {
+    if width == 0 || !len.is_multiple_of(width) {
         return Err(PyValueError::new_err(format!(
             "{what} has {len} values, not a multiple of {width}"
         )));
