@@ -327,13 +327,14 @@ impl Network {
             )?;
             let bias = &params[self.bias_range(l)];
             let act = (l < last).then(|| self.activations[l]);
-            // Bias and activation in one pass over the GEMM output.
+            // Bias and activation while the GEMM output is in cache; the
+            // activation once per chunk, not per (possibly 3-wide) row.
             par.for_rows(out, d_out, |_, chunk| {
                 for row in chunk.chunks_exact_mut(d_out) {
                     row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
-                    if let Some(a) = act {
-                        a.apply(row);
-                    }
+                }
+                if let Some(a) = act {
+                    a.apply(chunk);
                 }
             });
             if let (Some(d), true) = (dropout, l < last) {

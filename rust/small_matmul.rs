@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 
+use crate::features::copy_row;
 use crate::float::Float;
 
 /// Products of at most this many multiply-adds take this path. Measured
@@ -165,7 +166,7 @@ fn pack_rows<T: Float>(pack: &mut [T], rhs: Operand<'_, T>, k: usize, n: usize, 
         let (values, padding) = row.split_at_mut(n);
         if rhs.col_stride == 1 {
             let start = p * rhs.row_stride;
-            values.copy_from_slice(&rhs.data[start..start + n]);
+            copy_row(values, &rhs.data[start..start + n]);
         } else {
             for (j, v) in values.iter_mut().enumerate() {
                 *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];

@@ -3,7 +3,7 @@
 //! scikit-learn's stopping rules.
 
 use crate::error::{check_len, FnnError, Result};
-use crate::features::Features;
+use crate::features::{copy_row, Features};
 use crate::float::Float;
 use crate::loss::{argmax, Loss, Output};
 use crate::network::{Dropout, Network, Workspace};
@@ -227,7 +227,10 @@ pub fn fit_epochs_into<T: Float>(
             let rows = chunk.len();
             for (r, &i) in chunk.iter().enumerate() {
                 train.x.write_row(i, &mut ws.input[r * d0..(r + 1) * d0]);
-                ws.targets[r * k..(r + 1) * k].copy_from_slice(&train.y[i * k..(i + 1) * k]);
+                copy_row(
+                    &mut ws.targets[r * k..(r + 1) * k],
+                    &train.y[i * k..(i + 1) * k],
+                );
                 ws.weights[r] = train.weights.map_or(T::one(), |w| w[i]);
             }
             let dropout = has_dropout.then_some(Dropout {
