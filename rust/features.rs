@@ -136,6 +136,25 @@ impl<T: Float> Features<'_, T> {
     }
 }
 
+/// Rows this short or shorter are copied element by element.
+const SHORT_ROW: usize = 16;
+
+/// `dst.copy_from_slice(src)`, without a `memcpy` call for short rows:
+/// gathering a batch of iris rows (4 features, 3 targets) spent more time
+/// calling `memcpy` than copying.
+#[inline]
+pub(crate) fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
+    if dst.len() > SHORT_ROW {
+        dst.copy_from_slice(src);
+        return;
+    }
+    assert_eq!(dst.len(), src.len(), "copy_row: lengths differ");
+    for (d, s) in dst.iter_mut().zip(src) {
+        // `black_box` keeps LLVM from turning this loop back into `memcpy`.
+        *d = std::hint::black_box(*s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,24 +190,5 @@ mod tests {
             values: &[1.0f64, 2.0],
         };
         assert!(decreasing.check(2, 3, "X").is_err());
-    }
-}
-
-/// Rows this short or shorter are copied element by element.
-const SHORT_ROW: usize = 16;
-
-/// `dst.copy_from_slice(src)`, without a `memcpy` call for short rows:
-/// gathering a batch of iris rows (4 features, 3 targets) spent more time
-/// calling `memcpy` than copying.
-#[inline]
-pub(crate) fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
-    if dst.len() > SHORT_ROW {
-        dst.copy_from_slice(src);
-        return;
-    }
-    assert_eq!(dst.len(), src.len(), "copy_row: lengths differ");
-    for (d, s) in dst.iter_mut().zip(src) {
-        // `black_box` keeps LLVM from turning this loop back into `memcpy`.
-        *d = std::hint::black_box(*s);
     }
 }
