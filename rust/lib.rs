@@ -21,6 +21,7 @@ pub mod rng;
 pub mod simd;
 pub mod small_matmul;
 pub mod train;
+pub mod vexp;
 
 #[cfg(feature = "python")]
 mod python;

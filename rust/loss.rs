@@ -5,6 +5,7 @@
 
 use crate::error::{FnnError, Result};
 use crate::float::Float;
+use crate::vexp::exp_in_place;
 
 /// The output layer's function, applied to logits for predictions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,11 +40,9 @@ impl Output {
                 .for_each(|v| *v = crate::activation::sigmoid(*v)),
             Output::Softmax => {
                 let max = z.iter().copied().fold(T::neg_infinity(), T::max);
-                let mut sum = T::zero();
-                for v in z.iter_mut() {
-                    *v = (*v - max).exp();
-                    sum += *v;
-                }
+                z.iter_mut().for_each(|v| *v = *v - max);
+                exp_in_place(z);
+                let sum: T = z.iter().copied().sum();
                 z.iter_mut().for_each(|v| *v = *v / sum);
             }
         }
@@ -137,11 +136,9 @@ impl Loss {
                 let max = z.iter().copied().fold(T::neg_infinity(), T::max);
                 // One exp per logit: kept in `grad` for the probabilities
                 // e_j / Σe (as the NumPy engine computes them).
-                let mut sum_exp = T::zero();
-                for (g, &v) in grad.iter_mut().zip(z) {
-                    *g = (v - max).exp();
-                    sum_exp += *g;
-                }
+                grad.iter_mut().zip(z).for_each(|(g, &v)| *g = v - max);
+                exp_in_place(grad);
+                let sum_exp: T = grad.iter().copied().sum();
                 let lse = max + sum_exp.ln();
                 let y_sum: T = y.iter().copied().sum();
                 let mut l = 0.0;
