@@ -40,7 +40,7 @@ impl Output {
                 .for_each(|v| *v = crate::activation::sigmoid(*v)),
             Output::Softmax => {
                 let max = z.iter().copied().fold(T::neg_infinity(), T::max);
-                z.iter_mut().for_each(|v| *v = *v - max);
+                z.iter_mut().for_each(|v| *v -= max);
                 exp_in_place(z);
                 let sum: T = z.iter().copied().sum();
                 z.iter_mut().for_each(|v| *v = *v / sum);

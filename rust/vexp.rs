@@ -45,14 +45,8 @@ fn exp_f32(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding and subtracting 1.5·2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
-    // Comparisons, not `max`/`min`, so that NaN passes through.
-    let x = if x < LO {
-        LO
-    } else if x > HI {
-        HI
-    } else {
-        x
-    };
+    // `clamp` keeps NaN (`max`/`min` would replace it).
+    let x = x.clamp(LO, HI);
     let n = (x * LOG2_E + ROUND) - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let r2 = r * r;
