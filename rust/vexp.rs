@@ -53,7 +53,7 @@ fn exp_f32(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e_r = p * r2 + r + 1.0;
     // 2^n by building the exponent field; n ∈ [-126, 127] after clamping.
     let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
