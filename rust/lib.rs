@@ -25,6 +25,8 @@ pub mod train;
 mod python;
 
 #[cfg(test)]
+mod inference_tests;
+#[cfg(test)]
 mod robustness_tests;
 
 pub use error::FnnError;
