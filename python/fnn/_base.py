@@ -39,6 +39,7 @@ from sklearn.utils.validation import (
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
 from ._lbfgs import FullBatchObjective, fit_lbfgs
+from ._plain_input import plain_float_rows
 from ._progress import EpochReporter
 from ._threads import resolve_threads
 from ._validation_split import validation_split
@@ -737,10 +738,18 @@ class BaseFNN(BaseEstimator, ABC):
 
     def _logits(self, X) -> np.ndarray:
         """Output-layer pre-activations for ``X`` (validated), no dropout."""
-        check_is_fitted(self)
-        params, config = self._params, self._config  # one model, also if a fit commits meanwhile
-        X = validate_data(self, X, accept_sparse="csr", dtype=params.dtype, reset=False)
-        config = dataclasses.replace(config, threads=resolve_threads(self.n_jobs))
+        # One model, also if a fit commits meanwhile.
+        params, config = self.__dict__.get("_params"), self.__dict__.get("_config")
+        plain = None if params is None else plain_float_rows(self, X, params.dtype)
+        if plain is None:
+            check_is_fitted(self)
+            params, config = self._params, self._config
+            X = validate_data(self, X, accept_sparse="csr", dtype=params.dtype, reset=False)
+        else:
+            X = plain
+        threads = resolve_threads(self.n_jobs)
+        if config.threads != threads:
+            config = dataclasses.replace(config, threads=threads)
         # The engines densify sparse rows a block at a time themselves.
         logits = get_engine(self.engine).logits(config, params, X)
         if not np.isfinite(logits).all():

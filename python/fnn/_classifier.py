@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit, log_softmax, softmax
+from scipy.special import expit, log_expit, log_softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from . import _labels
 from ._base import BaseFNN
 from ._docs import with_shared_docs
+from .reference import _softmax
 
 
 def _is_stochastic(estimator) -> bool:
@@ -361,8 +361,8 @@ default='log_loss'
         return self.classes_[np.argmax(scores, axis=1)]
 
     def _probability_logits(self, X):
-        check_is_fitted(self)
-        if self._config.output == "identity":
+        # Unfitted, `_logits` raises NotFittedError (cheaper than check_is_fitted).
+        if self.__sklearn_is_fitted__() and self._config.output == "identity":
             raise AttributeError(
                 f"This model was trained with loss={self._config.loss!r}, which gives no "
                 "probabilities; refit with loss='log_loss'."
@@ -387,7 +387,9 @@ default='log_loss'
         """
         logits = self._probability_logits(X)
         if self._config.output == "softmax":
-            return softmax(logits, axis=1)
+            # scipy.special.softmax's arithmetic, bit for bit, without its
+            # array-API dispatch (half of its ~7 µs on a one-row predict).
+            return _softmax(logits)
         if self._target_kind == _labels.BINARY:
             # Both columns straight from the logit: no 1 - p cancellation.
             return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])
