@@ -244,7 +244,7 @@ default='log_loss'
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True, classes=classes)
 
-    def _prepare_targets(self, y, *, continuing, incremental, classes):
+    def _prepare_targets(self, y, *, continuing, incremental, classes, dtype):
         kind = _labels.problem_kind(y)
         multilabel = kind == _labels.MULTILABEL
         if continuing:
@@ -264,7 +264,7 @@ default='log_loss'
                     "warm_start needs y with the same classes as the previous fit: "
                     f"classes_ is {self.classes_.tolist()}, y has {seen.tolist()}."
                 )
-            return _labels.encode(y, self.classes_, self._target_kind, np.float64)
+            return _labels.encode(y, self.classes_, self._target_kind, dtype)
 
         if classes is not None and not multilabel:
             all_classes = np.unique(np.asarray(classes))
@@ -287,7 +287,7 @@ default='log_loss'
             raise ValueError("class_weight is not supported for multi-label targets.")
         self.classes_ = all_classes
         self._target_kind = target_kind
-        return _labels.encode(y, all_classes, target_kind, np.float64)
+        return _labels.encode(y, all_classes, target_kind, dtype)
 
     def _prepare_eval_targets(self, y):
         y = y.toarray() if sp.issparse(y) else np.asarray(y)
