@@ -250,8 +250,9 @@ fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
     group.finish();
 }
 
-/// One row through the mnist network: as `predict` does it (a workspace
-/// made per call, as `fnn._core.forward` does) and with a workspace reused.
+/// One row through the mnist network: with a training workspace made per
+/// call (what `fnn._core.forward` did), an inference workspace made per call
+/// (what it does) and a workspace reused.
 fn predict_one_row(c: &mut Criterion) {
     let net = mnist_net();
     let mut params = vec![0.0f32; net.n_params()];
@@ -262,6 +263,13 @@ fn predict_one_row(c: &mut Criterion) {
     group.bench_function("new_workspace_per_call", |bench| {
         bench.iter(|| -> fnn::error::Result<f32> {
             let mut ws = Workspace::<f32>::new(&net, 1, &[])?;
+            net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
+            Ok(ws.logits(1, &net)[0])
+        })
+    });
+    group.bench_function("inference_workspace_per_call", |bench| {
+        bench.iter(|| -> fnn::error::Result<f32> {
+            let mut ws = Workspace::<f32>::for_inference(&net, 1)?;
             net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
             Ok(ws.logits(1, &net)[0])
         })

@@ -27,6 +27,8 @@ pub mod vexp;
 mod python;
 
 #[cfg(test)]
+mod inference_tests;
+#[cfg(test)]
 mod robustness_tests;
 
 pub use error::FnnError;

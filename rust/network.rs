@@ -269,6 +269,35 @@ impl<T: Float> Workspace<T> {
         })
     }
 
+    /// Buffers for inference only, for `net` and passes of at most
+    /// `capacity` rows: each layer's outputs and nothing for training (no
+    /// targets, deltas or gradient, which for one row cost more to allocate
+    /// and zero than the pass itself). Sparse inputs get their dense buffer
+    /// on first use; `backward` rejects this workspace.
+    pub fn for_inference(net: &Network, capacity: usize) -> Result<Self> {
+        let s = net.sizes();
+        let no_dropout = || vec![Vec::new(); net.n_layers() - 1];
+        Ok(Workspace {
+            capacity,
+            sizes: s.to_vec(),
+            input: Vec::new(),
+            targets: Vec::new(),
+            weights: Vec::new(),
+            acts: (0..net.n_layers())
+                .map(|l| zeroed(capacity, s[l + 1]))
+                .collect::<Result<_>>()?,
+            pre_dropout: no_dropout(),
+            masks: no_dropout(),
+            deltas: Vec::new(),
+            grad: Vec::new(),
+        })
+    }
+
+    /// Whether the workspace has the buffers `backward` needs.
+    fn can_train(&self, net: &Network) -> bool {
+        self.grad.len() == net.n_params() && self.deltas.len() == net.n_layers()
+    }
+
     /// The most rows one pass can take.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -410,6 +439,9 @@ impl Network {
             )));
         }
         let mut input = std::mem::take(&mut ws.input);
+        if input.len() < rows * d0 {
+            input = zeroed(ws.capacity, d0)?;
+        }
         for (r, out) in input.chunks_exact_mut(d0).take(rows).enumerate() {
             x.write_row(start + r, out);
         }
@@ -434,6 +466,11 @@ impl Network {
         par: Par,
     ) -> Result<f64> {
         self.check_batch(params, ws, input, rows)?;
+        if !ws.can_train(self) {
+            return Err(FnnError::Shape(
+                "the workspace was made for inference: it has no gradient buffers".into(),
+            ));
+        }
         if !(alpha >= 0.0 && alpha.is_finite() && l1 >= 0.0 && l1.is_finite()) {
             return Err(FnnError::Config(format!(
                 "alpha and l1 must be finite and >= 0, got {alpha} and {l1}"

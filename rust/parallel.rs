@@ -38,7 +38,34 @@ pub fn default_threads() -> usize {
     if limit > 0 {
         return limit;
     }
-    env_threads().unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    env_threads().unwrap_or_else(cores)
+}
+
+/// `read()`, called once per process and again in a forked child, which may
+/// have been started under other settings.
+fn once_per_process<T: Copy>(snapshot: &Mutex<Option<(u32, T)>>, read: impl FnOnce() -> T) -> T {
+    let mut guard = snapshot
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let pid = std::process::id();
+    match *guard {
+        Some((read_by, value)) if read_by == pid => value,
+        _ => {
+            let value = read();
+            *guard = Some((pid, value));
+            value
+        }
+    }
+}
+
+/// The cores this process may use, read once per process:
+/// `available_parallelism` reads the cgroup quota files on every call
+/// (~8 µs, half a one-row prediction).
+pub fn cores() -> usize {
+    static SNAPSHOT: Mutex<Option<(u32, usize)>> = Mutex::new(None);
+    once_per_process(&SNAPSHOT, || {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    })
 }
 
 /// `RAYON_NUM_THREADS`, else `OMP_NUM_THREADS`, read on the first call in each
@@ -50,32 +77,22 @@ pub fn default_threads() -> usize {
 /// `LocalCluster`, which would otherwise put the user's own fits on one thread.
 pub fn env_threads() -> Option<usize> {
     static SNAPSHOT: Mutex<Option<(u32, Option<usize>)>> = Mutex::new(None);
-    let mut guard = SNAPSHOT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let pid = std::process::id();
-    match *guard {
-        Some((read_by, threads)) if read_by == pid => threads,
-        _ => {
-            let from_env = |name: &str| {
-                std::env::var(name)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .filter(|&n| n > 0)
-            };
-            let threads = from_env("RAYON_NUM_THREADS").or_else(|| from_env("OMP_NUM_THREADS"));
-            *guard = Some((pid, threads));
-            threads
-        }
-    }
+    once_per_process(&SNAPSHOT, || {
+        let from_env = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+        };
+        from_env("RAYON_NUM_THREADS").or_else(|| from_env("OMP_NUM_THREADS"))
+    })
 }
 
 /// `requested` threads, at least 1 and at most 4 per core: more only add
 /// wake-ups (thousands of threads take minutes over one batch), and results
 /// do not depend on the count.
 fn capped(requested: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    requested.clamp(1, 4 * cores)
+    requested.clamp(1, 4 * cores())
 }
 
 /// The threads worth using for batches of `work` multiply-adds.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -39,6 +40,7 @@ from sklearn.utils.validation import (
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
 from ._lbfgs import FullBatchObjective, fit_lbfgs
+from ._plain_input import plain_float_rows
 from ._progress import EpochReporter
 from ._threads import resolve_threads
 from ._validation_split import validation_split
@@ -67,6 +69,25 @@ _NEVER = 2**63
 DIVERGENCE_FACTOR = 100
 
 
+#: Rows per block when computing the loss of zero outputs: the loss's
+#: temporaries for all of mnist's rows at once were the fit's peak memory.
+_LOSS_BLOCK_ROWS = 4096
+
+
+def _zero_output_loss(config, Y, weights) -> float:
+    """The (weighted) mean loss on ``Y`` of a network whose outputs are all zero."""
+    total = 0.0
+    for start in range(0, len(Y), _LOSS_BLOCK_ROWS):
+        block = Y[start : start + _LOSS_BLOCK_ROWS]
+        per_sample, _ = _per_sample_loss(
+            config.loss, config.output, np.zeros_like(block), block, config.huber_delta
+        )
+        if weights is not None:
+            per_sample = per_sample * weights[start : start + _LOSS_BLOCK_ROWS]
+        total += float(per_sample.sum(dtype=np.float64))
+    return total / (len(Y) if weights is None else float(weights.sum(dtype=np.float64)))
+
+
 @dataclass
 class _Outcome:
     """What one training call reports: per-epoch records and the final loss."""
@@ -86,6 +107,11 @@ def _invalid(estimator, name, expected, got) -> InvalidParameterError:
         f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
         f"Got {got!r} instead."
     )
+
+
+@functools.cache
+def _param_names(cls) -> tuple[str, ...]:
+    return tuple(BaseEstimator._get_param_names.__func__(cls))
 
 
 class BaseFNN(BaseEstimator, ABC):
@@ -213,12 +239,22 @@ class BaseFNN(BaseEstimator, ABC):
         self.n_jobs = n_jobs
         self.engine = engine
 
+    @classmethod
+    def _get_param_names(cls):
+        # scikit-learn reads __init__'s signature on every get_params, so on
+        # every fit (~50 µs); a class's signature does not change.
+        return list(_param_names(cls))
+
     # ------------------------------------------------------------------
     # Hooks the two estimators fill in
 
     @abstractmethod
-    def _prepare_targets(self, y, *, continuing, incremental, classes):
-        """Validate ``y``, settle the output layout, return targets (n, k)."""
+    def _prepare_targets(self, y, *, continuing, incremental, classes, dtype):
+        """Validate ``y``, settle the output layout, return targets (n, k).
+
+        The targets come C-contiguous in ``dtype``, made in it directly: a
+        float64 copy beside them would cost mnist's fit 80 bytes a row.
+        """
 
     @abstractmethod
     def _prepare_eval_targets(self, y):
@@ -507,10 +543,7 @@ class BaseFNN(BaseEstimator, ABC):
         """
         if not math.isfinite(final_loss):
             return
-        per_sample, _ = _per_sample_loss(
-            config.loss, config.output, np.zeros_like(Y), Y, config.huber_delta
-        )
-        zero_loss = float(np.average(per_sample, weights=weights))
+        zero_loss = _zero_output_loss(config, Y, weights)
         if final_loss > DIVERGENCE_FACTOR * max(zero_loss, 1e-2):
             warnings.warn(
                 f"{type(self).__name__}: training diverged: the final training loss "
@@ -545,10 +578,9 @@ class BaseFNN(BaseEstimator, ABC):
             y = column_or_1d(y, warn=True)
         dtype = self._params.dtype if continuing else X.dtype
         X = X.astype(dtype, copy=False)
-        targets = self._prepare_targets(
-            y, continuing=continuing, incremental=incremental, classes=classes
+        Y = self._prepare_targets(
+            y, continuing=continuing, incremental=incremental, classes=classes, dtype=dtype
         )
-        Y = np.ascontiguousarray(targets, dtype=dtype)
         user_weights, train_weights = self._weights(sample_weight, X, y, incremental, dtype)
         if train_weights is not None and not np.all(train_weights > 0):
             # Zero weight means absent: dropping the rows makes that exact and
@@ -737,10 +769,18 @@ class BaseFNN(BaseEstimator, ABC):
 
     def _logits(self, X) -> np.ndarray:
         """Output-layer pre-activations for ``X`` (validated), no dropout."""
-        check_is_fitted(self)
-        params, config = self._params, self._config  # one model, also if a fit commits meanwhile
-        X = validate_data(self, X, accept_sparse="csr", dtype=params.dtype, reset=False)
-        config = dataclasses.replace(config, threads=resolve_threads(self.n_jobs))
+        # One model, also if a fit commits meanwhile.
+        params, config = self.__dict__.get("_params"), self.__dict__.get("_config")
+        plain = None if params is None else plain_float_rows(self, X, params.dtype)
+        if plain is None:
+            check_is_fitted(self)
+            params, config = self._params, self._config
+            X = validate_data(self, X, accept_sparse="csr", dtype=params.dtype, reset=False)
+        else:
+            X = plain
+        threads = resolve_threads(self.n_jobs)
+        if config.threads != threads:
+            config = dataclasses.replace(config, threads=threads)
         # The engines densify sparse rows a block at a time themselves.
         logits = get_engine(self.engine).logits(config, params, X)
         if not np.isfinite(logits).all():

@@ -205,14 +205,14 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def _prepare_targets(self, y, *, continuing, incremental, classes):
+    def _prepare_targets(self, y, *, continuing, incremental, classes, dtype):
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         if continuing and targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the network was trained with "
                 f"{self.n_outputs_}."
             )
-        return targets
+        return np.ascontiguousarray(targets, dtype=dtype)
 
     def _prepare_eval_targets(self, y):
         y = y.toarray() if sp.issparse(y) else np.asarray(y, dtype=np.float64)

@@ -71,7 +71,7 @@ fn forward_typed<'py, T: Float + Element>(
     let out = py
         .detach(|| {
             run_with_threads(threads, || {
-                let mut ws = Workspace::<T>::new(net, rows.clamp(1, FORWARD_ROWS), &[])?;
+                let mut ws = Workspace::<T>::for_inference(net, rows.clamp(1, FORWARD_ROWS))?;
                 let mut out = zeroed::<T>(rows, k)?;
                 let par = Par { threads };
                 for start in (0..rows).step_by(FORWARD_ROWS) {
