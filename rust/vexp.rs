@@ -11,14 +11,23 @@
 use crate::float::Float;
 use crate::simd::{dispatch, Kernel};
 
-/// Replaces every `x` in `xs` by `e^x`. NaN stays NaN; arguments below
-/// −87.3 give ≈1.2e−38 (a normal float) rather than 0 or a subnormal,
-/// and above 88.0 give e^88 (softmax only passes `x ≤ 0`).
+/// Below this `e^x` is subnormal in `f32`; above [`HI`] close to overflow.
+const LO: f32 = -87.3365;
+const HI: f32 = 88.0;
+
+/// Replaces every `x` in `xs` by `e^x`. In `f32`, slices with every value
+/// in [−87.3, 88] take the polynomial; any other value (subnormal results,
+/// overflow, ±∞, NaN) sends the slice through libm, exact at the edges.
 pub fn exp_in_place<T: Float>(xs: &mut [T]) {
     if size_of::<T>() == size_of::<f32>() {
         // SAFETY: `T` is f32 (the only 4-byte `Float`): same layout.
         let xs = unsafe { std::slice::from_raw_parts_mut(xs.as_mut_ptr().cast::<f32>(), xs.len()) };
-        dispatch(ExpF32(xs));
+        // NaN is not in the range either.
+        if xs.iter().all(|x| (LO..=HI).contains(x)) {
+            dispatch(ExpF32(xs));
+            return;
+        }
+        xs.iter_mut().for_each(|x| *x = x.exp());
     } else {
         xs.iter_mut().for_each(|x| *x = x.exp());
     }
@@ -33,20 +42,16 @@ impl Kernel for ExpF32<'_> {
     }
 }
 
-/// Cephes `expf`: `e^x = 2^n · e^r` with `n = round(x / ln 2)` and
-/// `|r| ≤ ln 2 / 2`, `e^r` by a degree-6 polynomial.
+/// Cephes `expf` for `x` in [LO, HI]: `e^x = 2^n · e^r` with
+/// `n = round(x / ln 2)` and `|r| ≤ ln 2 / 2`, `e^r` by a degree-6 polynomial.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
-    const LO: f32 = -87.3365; // just above ln of the smallest normal f32
-    const HI: f32 = 88.0;
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that `n · LN2_HI` is exact for |n| < 2^9.
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding and subtracting 1.5·2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
-    // `clamp` keeps NaN (`max`/`min` would replace it).
-    let x = x.clamp(LO, HI);
     let n = (x * LOG2_E + ROUND) - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let r2 = r * r;
@@ -55,9 +60,8 @@ fn exp_f32(x: f32) -> f32 {
         * r
         + 0.5;
     let e_r = p * r2 + r + 1.0;
-    // 2^n by building the exponent field; n ∈ [-126, 127] after clamping.
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    e_r * two_n
+    // 2^n by building the exponent field; n ∈ [-126, 127] in this range.
+    e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
 #[cfg(test)]
@@ -83,16 +87,23 @@ mod tests {
     }
 
     #[test]
-    fn f32_edges_nan_and_extremes() {
+    fn f32_edges_nan_and_extremes_are_libm_s() {
         let mut xs = [0.0f32, -0.0, f32::NAN, f32::NEG_INFINITY, -200.0, 1.0];
         exp_in_place(&mut xs);
         assert_eq!(xs[0], 1.0);
         assert_eq!(xs[1], 1.0);
         assert!(xs[2].is_nan());
-        for tiny in [xs[3], xs[4]] {
-            assert!((f32::MIN_POSITIVE..1.2e-38).contains(&tiny), "{tiny:e}");
-        }
+        assert_eq!(xs[3], 0.0);
+        assert_eq!(xs[4], (-200.0f32).exp());
         assert!((xs[5] - std::f32::consts::E).abs() <= f32::EPSILON * 3.0);
+    }
+
+    #[test]
+    fn a_value_with_a_subnormal_result_sends_the_slice_through_libm() {
+        let mut xs = [0.0f32, -90.0, -1.5];
+        exp_in_place(&mut xs);
+        assert_eq!(xs, [1.0, (-90.0f32).exp(), (-1.5f32).exp()]);
+        assert!(xs[1] > 0.0);
     }
 
     #[test]
