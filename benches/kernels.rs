@@ -141,7 +141,15 @@ fn adam_step(c: &mut Criterion) {
     group.bench_function("f32", |bench| {
         bench.iter(|| {
             t += 1;
-            adam.step(&mut params, &grad, &mut slots, 1e-3, t, &decayed)
+            adam.step(
+                &mut params,
+                &grad,
+                &mut slots,
+                1e-3,
+                t,
+                &decayed,
+                Par::SERIAL,
+            )
         })
     });
     group.finish();
@@ -186,7 +194,7 @@ fn train_step(c: &mut Criterion) {
                     let loss =
                         net.backward(&params, &mut ws, &input, BATCH, 1e-4, 0.0, false, par)?;
                     t += 1;
-                    adam.step(&mut params, &ws.grad, &mut slots, 1e-3, t, &decayed)?;
+                    adam.step(&mut params, &ws.grad, &mut slots, 1e-3, t, &decayed, par)?;
                     Ok(loss)
                 })
             })

@@ -17,6 +17,7 @@ pub mod loss;
 pub mod network;
 pub mod optim;
 pub mod parallel;
+pub mod penalty;
 pub mod rng;
 pub mod simd;
 pub mod train;

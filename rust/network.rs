@@ -14,8 +14,8 @@ use crate::float::Float;
 use crate::linalg::{matmul, View};
 use crate::loss::Loss;
 use crate::parallel::Par;
+use crate::penalty::{Penalty, WeightSums};
 use crate::rng;
-use crate::simd::Kernel;
 
 /// The architecture: layer sizes, hidden activations and the loss.
 #[derive(Clone, Debug)]
@@ -123,68 +123,6 @@ impl Network {
             }
         }
         Ok(())
-    }
-}
-
-/// Independent partial sums in the penalty pass: they let the loop vectorise
-/// while the summation order stays fixed (and so deterministic).
-const LANES: usize = 8;
-
-/// The L2/L1 pass over all weights, once per batch: adds
-/// `(alpha·W + l1·sign(W)) / S` to the gradient and sums W² and |W|.
-struct PenaltyKernel<'a, T, R> {
-    alpha_over_s: T,
-    l1_over_s: T,
-    with_l1: bool,
-    squares: [f64; LANES],
-    absolutes: [f64; LANES],
-    params: &'a [T],
-    grad: &'a mut [T],
-    ranges: R,
-}
-
-impl<T: Float, R: Iterator<Item = Range<usize>>> PenaltyKernel<'_, T, R> {
-    fn run_dispatched(&mut self) {
-        crate::simd::dispatch(&mut *self);
-    }
-}
-
-impl<T: Float, R: Iterator<Item = Range<usize>>> Kernel for &mut PenaltyKernel<'_, T, R> {
-    #[inline(always)]
-    fn run(self) {
-        let (a, b, with_l1) = (self.alpha_over_s, self.l1_over_s, self.with_l1);
-        for range in &mut self.ranges {
-            let (w, g) = (&self.params[range.clone()], &mut self.grad[range]);
-            let mut w_chunks = w.chunks_exact(LANES);
-            let mut g_chunks = g.chunks_exact_mut(LANES);
-            for (wc, gc) in (&mut w_chunks).zip(&mut g_chunks) {
-                for lane in 0..LANES {
-                    let v = wc[lane];
-                    let sign = if v > T::zero() {
-                        T::one()
-                    } else if v < T::zero() {
-                        -T::one()
-                    } else {
-                        T::zero()
-                    };
-                    gc[lane] += if with_l1 { a * v + b * sign } else { a * v };
-                    self.squares[lane] += v.f64() * v.f64();
-                    self.absolutes[lane] += v.abs().f64();
-                }
-            }
-            for (&v, gv) in w_chunks.remainder().iter().zip(g_chunks.into_remainder()) {
-                let sign = if v > T::zero() {
-                    T::one()
-                } else if v < T::zero() {
-                    -T::one()
-                } else {
-                    T::zero()
-                };
-                *gv += if with_l1 { a * v + b * sign } else { a * v };
-                self.squares[0] += v.f64() * v.f64();
-                self.absolutes[0] += v.abs().f64();
-            }
-        }
     }
 }
 
@@ -458,6 +396,8 @@ impl Network {
                 data_loss += w.f64() * l;
             }
         }
+        let penalty = Penalty::new(alpha, l1, weight_sum);
+        let mut weight_sums = WeightSums::default();
         for l in (0..=last).rev() {
             let (d_in, d_out) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.deltas.split_at_mut(l);
@@ -476,6 +416,11 @@ impl Network {
                 false,
                 par,
             )?;
+            if let Some(penalty) = penalty {
+                // While the layer's gradient is still in cache.
+                let w = &params[w_range.clone()];
+                weight_sums = weight_sums + penalty.add_gradient(w, grad_w, par);
+            }
             let grad_b = &mut ws.grad[self.bias_range(l)];
             grad_b.fill(T::zero());
             for row in delta.chunks_exact(d_out) {
@@ -507,35 +452,7 @@ impl Network {
                 }
             }
         }
-        let penalty = self.add_penalty_gradient(params, &mut ws.grad, alpha, l1, weight_sum);
+        let penalty = 0.5 * alpha * weight_sums.squares + l1 * weight_sums.absolutes;
         Ok((data_loss + penalty) / weight_sum.f64())
-    }
-
-    /// Adds `(alpha·W + l1·sign(W)) / S` to the weight gradients and returns
-    /// the unscaled penalty `½·alpha·ΣW² + l1·Σ|W|`.
-    fn add_penalty_gradient<T: Float>(
-        &self,
-        params: &[T],
-        grad: &mut [T],
-        alpha: f64,
-        l1: f64,
-        weight_sum: T,
-    ) -> f64 {
-        if alpha == 0.0 && l1 == 0.0 {
-            return 0.0;
-        }
-        let mut penalty = PenaltyKernel {
-            alpha_over_s: T::of(alpha) / weight_sum,
-            l1_over_s: T::of(l1) / weight_sum,
-            with_l1: l1 != 0.0,
-            squares: [0.0; LANES],
-            absolutes: [0.0; LANES],
-            params,
-            grad,
-            ranges: (0..self.n_layers()).map(|l| self.weight_range(l)),
-        };
-        penalty.run_dispatched();
-        let total = |lanes: [f64; LANES]| lanes.iter().sum::<f64>();
-        0.5 * alpha * total(penalty.squares) + l1 * total(penalty.absolutes)
     }
 }

@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use crate::error::{check_len, FnnError, Result};
 use crate::float::Float;
+use crate::parallel::{Divisible, Par};
 use crate::simd::{dispatch, Kernel};
 
 /// An update rule with its settings.
@@ -83,7 +84,10 @@ impl Optimizer {
 
     /// One update of `params` with gradient `grad`; `slots` holds the three
     /// state buffers back to back. `t` is the 1-based step number; `decayed`
-    /// lists the ranges AdamW's weight decay applies to.
+    /// lists the ranges AdamW's weight decay applies to. Every parameter is
+    /// updated on its own, so sharing the work among `par`'s threads changes
+    /// no result.
+    #[allow(clippy::too_many_arguments)]
     pub fn step<T: Float>(
         &self,
         params: &mut [T],
@@ -92,15 +96,17 @@ impl Optimizer {
         lr: f64,
         t: u64,
         decayed: &[Range<usize>],
+        par: Par,
     ) -> Result<()> {
         let n = params.len();
         check_len("optimizer state", slots.len(), 3 * n)?;
         let (s0, rest) = slots.split_at_mut(n);
         let (s1, s2) = rest.split_at_mut(n);
-        self.step_with([s0, s1, s2], params, grad, lr, t, decayed)
+        self.step_with([s0, s1, s2], params, grad, lr, t, decayed, par)
     }
 
     /// [`Optimizer::step`] with the three state buffers given separately.
+    #[allow(clippy::too_many_arguments)]
     pub fn step_with<T: Float>(
         &self,
         [s0, s1, s2]: [&mut [T]; 3],
@@ -109,6 +115,7 @@ impl Optimizer {
         lr: f64,
         t: u64,
         decayed: &[Range<usize>],
+        par: Par,
     ) -> Result<()> {
         let n = params.len();
         check_len("grad", grad.len(), n)?;
@@ -132,31 +139,37 @@ impl Optimizer {
         }
         let lr = T::of(lr);
         match *self {
-            Optimizer::Sgd { momentum, nesterov } => dispatch(SgdKernel {
-                params,
-                grad,
-                buf: s0,
-                lr,
-                momentum: T::of(momentum),
-                nesterov,
-            }),
+            Optimizer::Sgd { momentum, nesterov } => divided(
+                par,
+                SgdKernel {
+                    params,
+                    grad,
+                    buf: s0,
+                    lr,
+                    momentum: T::of(momentum),
+                    nesterov,
+                },
+            ),
             Optimizer::RmsProp {
                 rho,
                 eps,
                 momentum,
                 centered,
-            } => dispatch(RmsPropKernel {
-                params,
-                grad,
-                sq: s0,
-                avg: centered.then_some(s1),
-                buf: (momentum > 0.0).then_some(s2),
-                lr,
-                rho: T::of(rho),
-                one_minus_rho: T::of(1.0 - rho),
-                eps: T::of(eps),
-                momentum: T::of(momentum),
-            }),
+            } => divided(
+                par,
+                RmsPropKernel {
+                    params,
+                    grad,
+                    sq: s0,
+                    avg: centered.then_some(s1),
+                    buf: (momentum > 0.0).then_some(s2),
+                    lr,
+                    rho: T::of(rho),
+                    one_minus_rho: T::of(1.0 - rho),
+                    eps: T::of(eps),
+                    momentum: T::of(momentum),
+                },
+            ),
             Optimizer::Adam {
                 beta1,
                 beta2,
@@ -174,24 +187,37 @@ impl Optimizer {
                 }
                 let tf = t as f64;
                 let lr64 = lr.f64();
-                dispatch(AdamKernel {
-                    params,
-                    grad,
-                    m: s0,
-                    v: s1,
-                    vmax: amsgrad.then_some(s2),
-                    step_size: T::of(lr64 / (1.0 - beta1.powf(tf))),
-                    sqrt_bc2: T::of((1.0 - beta2.powf(tf)).sqrt()),
-                    beta1: T::of(beta1),
-                    beta2: T::of(beta2),
-                    one_minus_b1: T::of(1.0 - beta1),
-                    one_minus_b2: T::of(1.0 - beta2),
-                    eps: T::of(eps),
-                })
+                divided(
+                    par,
+                    AdamKernel {
+                        params,
+                        grad,
+                        m: s0,
+                        v: s1,
+                        vmax: amsgrad.then_some(s2),
+                        step_size: T::of(lr64 / (1.0 - beta1.powf(tf))),
+                        sqrt_bc2: T::of((1.0 - beta2.powf(tf)).sqrt()),
+                        beta1: T::of(beta1),
+                        beta2: T::of(beta2),
+                        one_minus_b1: T::of(1.0 - beta1),
+                        one_minus_b2: T::of(1.0 - beta2),
+                        eps: T::of(eps),
+                    },
+                )
             }
         }
         Ok(())
     }
+}
+
+/// Runs an element-wise update on `par`'s threads, block by block.
+fn divided<K: Kernel + Divisible>(par: Par, kernel: K) {
+    par.divide(kernel, &dispatch::<K>, &|(), ()| ());
+}
+
+/// Both halves of an optional buffer cut at `mid`.
+fn cut_optional<T>(buf: Option<&mut [T]>, mid: usize) -> (Option<&mut [T]>, Option<&mut [T]>) {
+    buf.map(|b| b.split_at_mut(mid)).unzip()
 }
 
 struct SgdKernel<'a, T> {
@@ -201,6 +227,25 @@ struct SgdKernel<'a, T> {
     lr: T,
     momentum: T,
     nesterov: bool,
+}
+
+impl<T: Float> Divisible for SgdKernel<'_, T> {
+    fn elements(&self) -> usize {
+        self.params.len()
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (p, q) = self.params.split_at_mut(mid);
+        let (g, h) = self.grad.split_at(mid);
+        let (b, c) = self.buf.split_at_mut(mid);
+        let half = |params, grad, buf| SgdKernel {
+            params,
+            grad,
+            buf,
+            ..self
+        };
+        (half(p, g, b), half(q, h, c))
+    }
 }
 
 impl<T: Float> Kernel for SgdKernel<'_, T> {
@@ -245,6 +290,29 @@ struct RmsPropKernel<'a, T> {
     one_minus_rho: T,
     eps: T,
     momentum: T,
+}
+
+impl<T: Float> Divisible for RmsPropKernel<'_, T> {
+    fn elements(&self) -> usize {
+        self.params.len()
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (p, q) = self.params.split_at_mut(mid);
+        let (g, h) = self.grad.split_at(mid);
+        let (sq, sq2) = self.sq.split_at_mut(mid);
+        let (avg, avg2) = cut_optional(self.avg, mid);
+        let (buf, buf2) = cut_optional(self.buf, mid);
+        let half = |params, grad, sq, avg, buf| RmsPropKernel {
+            params,
+            grad,
+            sq,
+            avg,
+            buf,
+            ..self
+        };
+        (half(p, g, sq, avg, buf), half(q, h, sq2, avg2, buf2))
+    }
 }
 
 impl<T: Float> Kernel for RmsPropKernel<'_, T> {
@@ -311,6 +379,29 @@ struct AdamKernel<'a, T> {
     one_minus_b1: T,
     one_minus_b2: T,
     eps: T,
+}
+
+impl<T: Float> Divisible for AdamKernel<'_, T> {
+    fn elements(&self) -> usize {
+        self.params.len()
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (p, q) = self.params.split_at_mut(mid);
+        let (g, h) = self.grad.split_at(mid);
+        let (m, m2) = self.m.split_at_mut(mid);
+        let (v, v2) = self.v.split_at_mut(mid);
+        let (vmax, vmax2) = cut_optional(self.vmax, mid);
+        let half = |params, grad, m, v, vmax| AdamKernel {
+            params,
+            grad,
+            m,
+            v,
+            vmax,
+            ..self
+        };
+        (half(p, g, m, v, vmax), half(q, h, m2, v2, vmax2))
+    }
 }
 
 impl<T: Float> Kernel for AdamKernel<'_, T> {
@@ -390,10 +481,26 @@ mod tests {
     fn two_steps(opt: Optimizer) -> Vec<f64> {
         let mut p = vec![1.0, -2.0];
         let mut slots = vec![0.0; 6];
-        opt.step(&mut p, &[0.5, -1.0], &mut slots, 0.1, 1, &[0..2])
-            .unwrap();
-        opt.step(&mut p, &[0.25, 0.5], &mut slots, 0.1, 2, &[0..2])
-            .unwrap();
+        opt.step(
+            &mut p,
+            &[0.5, -1.0],
+            &mut slots,
+            0.1,
+            1,
+            &[0..2],
+            Par::SERIAL,
+        )
+        .unwrap();
+        opt.step(
+            &mut p,
+            &[0.25, 0.5],
+            &mut slots,
+            0.1,
+            2,
+            &[0..2],
+            Par::SERIAL,
+        )
+        .unwrap();
         p
     }
 
@@ -446,7 +553,7 @@ mod tests {
             amsgrad: false,
             weight_decay: 0.0,
         };
-        adam.step(&mut p, &[0.5, -1.0], &mut slots, 0.1, 1, &[])
+        adam.step(&mut p, &[0.5, -1.0], &mut slots, 0.1, 1, &[], Par::SERIAL)
             .unwrap();
         close(
             &p,
@@ -488,7 +595,8 @@ mod tests {
             momentum: 0.0,
             centered: false,
         };
-        rms.step(&mut p, &[0.5], &mut slots, 0.01, 1, &[]).unwrap();
+        rms.step(&mut p, &[0.5], &mut slots, 0.01, 1, &[], Par::SERIAL)
+            .unwrap();
         // sq = 0.01·0.25 → √sq = 0.05.
         close(&p, &[1.0 - 0.01 * 0.5 / (0.05 + 1e-8)]);
     }
@@ -505,7 +613,15 @@ mod tests {
             weight_decay: 0.5,
         };
         adamw
-            .step(&mut p, &[0.0, 0.0], &mut slots, 0.1, 1, &[0..1])
+            .step(
+                &mut p,
+                &[0.0, 0.0],
+                &mut slots,
+                0.1,
+                1,
+                &[0..1],
+                Par::SERIAL,
+            )
             .unwrap();
         close(&p, &[0.95, 1.0]);
     }
@@ -542,7 +658,7 @@ mod tests {
             nesterov: false,
         };
         assert!(sgd
-            .step(&mut p, &[0.0, 0.0], &mut slots, 0.1, 1, &[])
+            .step(&mut p, &[0.0, 0.0], &mut slots, 0.1, 1, &[], Par::SERIAL)
             .is_err());
     }
 }

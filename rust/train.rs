@@ -253,7 +253,7 @@ pub fn fit_epochs_into<T: Float>(
             let batch_weight: f64 = ws.weights[..rows].iter().map(|w| w.f64()).sum();
             counters.step += 1;
             cfg.optimizer
-                .step(params, &ws.grad, slots, lr, counters.step, &decayed)?;
+                .step(params, &ws.grad, slots, lr, counters.step, &decayed, par)?;
             counters.samples_seen += rows as u64;
             loss_sum += batch_loss * batch_weight;
             weight_total += batch_weight;
