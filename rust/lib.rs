@@ -21,6 +21,7 @@ pub mod penalty;
 pub mod rng;
 pub mod simd;
 pub mod train;
+mod update;
 
 #[cfg(feature = "python")]
 mod python;

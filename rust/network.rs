@@ -14,7 +14,7 @@ use crate::float::Float;
 use crate::linalg::{matmul, View};
 use crate::loss::Loss;
 use crate::parallel::Par;
-use crate::penalty::{Penalty, WeightSums};
+use crate::penalty::{self, Penalty, WeightSums};
 use crate::rng;
 
 /// The architecture: layer sizes, hidden activations and the loss.
@@ -212,6 +212,22 @@ impl<T: Float> Workspace<T> {
         self.capacity
     }
 
+    /// The sum `S` of the first `rows` gathered sample weights; `Err` unless
+    /// positive.
+    pub fn weight_sum(&self, rows: usize) -> Result<T> {
+        let sum: T = self.weights[..rows.min(self.capacity)]
+            .iter()
+            .copied()
+            .sum();
+        if sum > T::zero() {
+            Ok(sum)
+        } else {
+            Err(FnnError::Shape(
+                "a batch's sample weights must sum to a positive number".into(),
+            ))
+        }
+    }
+
     /// The logits of the last forward pass (`rows × outputs`).
     pub fn logits(&self, rows: usize, net: &Network) -> &[T] {
         &self.acts[net.n_layers() - 1][..rows * net.n_outputs()]
@@ -371,20 +387,11 @@ impl Network {
         par: Par,
     ) -> Result<f64> {
         self.check_batch(params, ws, input, rows)?;
-        if !(alpha >= 0.0 && alpha.is_finite() && l1 >= 0.0 && l1.is_finite()) {
-            return Err(FnnError::Config(format!(
-                "alpha and l1 must be finite and >= 0, got {alpha} and {l1}"
-            )));
-        }
+        penalty::validate(alpha, l1)?;
         let last = self.n_layers() - 1;
         let k = self.n_outputs();
         let weights = &ws.weights[..rows];
-        let weight_sum: T = weights.iter().copied().sum();
-        if !(weight_sum > T::zero()) {
-            return Err(FnnError::Shape(
-                "a batch's sample weights must sum to a positive number".into(),
-            ));
-        }
+        let weight_sum = ws.weight_sum(rows)?;
         let mut data_loss = 0.0;
         {
             let logits = &ws.acts[last][..rows * k];
@@ -452,7 +459,7 @@ impl Network {
                 }
             }
         }
-        let penalty = 0.5 * alpha * weight_sums.squares + l1 * weight_sums.absolutes;
+        let penalty = penalty.map_or(0.0, |p| p.value(weight_sums));
         Ok((data_loss + penalty) / weight_sum.f64())
     }
 }
