@@ -171,11 +171,23 @@ impl Par {
         width: usize,
         f: impl Fn(usize, &mut [T]) + Send + Sync,
     ) {
+        self.for_rows_from(PARALLEL_MIN_ELEMENTS, data, width, f);
+    }
+
+    /// [`Par::for_rows`] for a pass that costs more per element: in parallel
+    /// from `min_elements` on.
+    pub fn for_rows_from<T: Send>(
+        self,
+        min_elements: usize,
+        data: &mut [T],
+        width: usize,
+        f: impl Fn(usize, &mut [T]) + Send + Sync,
+    ) {
         if width == 0 || data.is_empty() {
             return;
         }
         let rows = data.len() / width;
-        if self.threads <= 1 || data.len() < PARALLEL_MIN_ELEMENTS || rows < 2 {
+        if self.threads <= 1 || data.len() < min_elements || rows < 2 {
             f(0, data);
             return;
         }
