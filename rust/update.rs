@@ -3,9 +3,11 @@
 //!
 //! A weight's penalty gradient and AdamW's decay are folded into the same
 //! pass, piece by piece: each piece of weights is read for the penalty,
-//! decayed and updated while it sits in L1, so neither costs a pass of its own
-//! over memory. Every element is updated on its own, and the penalty's sums
-//! follow its fixed blocks, so cutting the pass among threads changes no bit.
+//! decayed and updated while it sits in L1, and the penalty's arithmetic runs
+//! while the core waits on the update's divisions, instead of in a pass over
+//! memory of its own. Every element is updated on its own, and the penalty's
+//! sums follow its fixed blocks, so cutting the pass among threads changes no
+//! bit.
 
 use crate::float::Float;
 use crate::parallel::{Divisible, Par};
