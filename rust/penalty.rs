@@ -3,8 +3,8 @@
 //! are summed for the objective.
 //!
 //! The pass runs in fixed blocks ([`Par::divide`]), each summing into
-//! [`LANES`] independent accumulators that the loop can keep in vector
-//! registers (in the training type within a [`PIECE`], in f64 across pieces);
+//! `LANES` independent accumulators that the loop can keep in vector
+//! registers (in the training type within a `PIECE`, in f64 across pieces);
 //! lanes, then blocks, are combined in an order fixed by the layer's size, so
 //! the sums are the same on any number of threads. The
 //! training loop folds the pass into the optimizer step (`crate::update`),
