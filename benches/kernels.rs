@@ -25,6 +25,7 @@ use fnn::loss::{Loss, Output};
 use fnn::network::{Network, Workspace};
 use fnn::optim::Optimizer;
 use fnn::parallel::{run_with_threads, Par};
+use fnn::penalty::Penalty;
 use fnn::simd::FlushSubnormals;
 
 /// The mnist network's layer sizes and batch size.
@@ -162,14 +163,16 @@ fn activation(c: &mut Criterion) {
     group.finish();
 }
 
-/// One Adam step over the mnist network's parameters.
+/// One Adam step over the mnist network's parameters, on 1 and on all cores;
+/// `penalized` adds the L2 penalty's gradient (alpha 1e-4) inside the step, as
+/// the training loop does.
 fn adam_step(c: &mut Criterion) {
     let net = mnist_net();
     let n = net.n_params();
     let mut params = filled(n);
     let grad: Vec<f32> = filled(n).iter().map(|g| g * 1e-2).collect();
     let mut slots = vec![0.0f32; 3 * n];
-    let decayed = net.weight_ranges();
+    let weights = net.weight_ranges();
     let adam = Optimizer::Adam {
         beta1: 0.9,
         beta2: 0.999,
@@ -177,15 +180,30 @@ fn adam_step(c: &mut Criterion) {
         amsgrad: false,
         weight_decay: 0.0,
     };
+    let penalty = Penalty::new(1e-4, 0.0, BATCH as f32).expect("a penalty");
     let mut group = c.benchmark_group(format!("adam_step_{n}_params"));
     group.throughput(Throughput::Elements(n as u64));
     let mut t = 0u64;
-    group.bench_function("f32", |bench| {
-        bench.iter(|| {
-            t += 1;
-            adam.step(&mut params, &grad, &mut slots, 1e-3, t, &decayed)
-        })
-    });
+    for threads in thread_counts() {
+        let par = Par { threads };
+        group.bench_function(format!("f32_{threads}_threads"), |bench| {
+            bench.iter(|| {
+                t += 1;
+                run_with_threads(threads, || {
+                    adam.step(&mut params, &grad, &mut slots, 1e-3, t, &weights, par)
+                })
+            })
+        });
+        group.bench_function(format!("f32_penalized_{threads}_threads"), |bench| {
+            bench.iter(|| {
+                t += 1;
+                run_with_threads(threads, || {
+                    let (p, s) = (&mut params, &mut slots);
+                    adam.step_penalized(p, &grad, s, 1e-3, t, &weights, penalty, par)
+                })
+            })
+        });
+    }
     group.finish();
 }
 
@@ -209,7 +227,7 @@ fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
     let mut params = vec![0.0f32; n];
     net.init_params(0, &mut params).expect("init");
     let mut slots = vec![0.0f32; 3 * n];
-    let decayed = net.weight_ranges();
+    let weights = net.weight_ranges();
     let adam = Optimizer::Adam {
         beta1: 0.9,
         beta2: 0.999,
@@ -217,6 +235,7 @@ fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
         amsgrad: false,
         weight_decay: 0.0,
     };
+    let penalty = Penalty::new(1e-4, 0.0, batch as f32).expect("a penalty");
     let input: Vec<f32> = filled(batch * sizes[0]).iter().map(|v| v + 0.5).collect();
     let k = net.n_outputs();
     let mut group = c.benchmark_group(format!("train_step_{name}_batch_{batch}"));
@@ -224,6 +243,9 @@ fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
     let flops =
         2 * batch * (2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>());
     group.throughput(Throughput::Elements(flops as u64));
+    // As in training: without it the 1-thread run, on the calling thread,
+    // slows down on subnormal moments (pool threads flush them already).
+    let _flush = FlushSubnormals::new();
     for threads in thread_counts() {
         let mut ws = Workspace::<f32>::new(&net, batch, &[]).expect("workspace");
         for r in 0..batch {
@@ -233,15 +255,15 @@ fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
         let mut t = 0u64;
         let par = Par { threads };
         group.bench_function(format!("{threads}_threads"), |bench| {
-            // As in training: Adam's moments decay into subnormals otherwise.
-            let _flush = FlushSubnormals::new();
             bench.iter(|| {
                 run_with_threads(threads, || -> fnn::error::Result<f64> {
                     net.forward(&params, &mut ws, &input, batch, None, par)?;
+                    // As the training loop: the penalty joins in the step.
                     let loss =
-                        net.backward(&params, &mut ws, &input, batch, 1e-4, 0.0, false, par)?;
+                        net.backward(&params, &mut ws, &input, batch, 0.0, 0.0, false, par)?;
                     t += 1;
-                    adam.step(&mut params, &ws.grad, &mut slots, 1e-3, t, &decayed)?;
+                    let (p, s) = (&mut params, &mut slots);
+                    adam.step_penalized(p, &ws.grad, s, 1e-3, t, &weights, penalty, par)?;
                     Ok(loss)
                 })
             })

@@ -95,6 +95,7 @@ struct Apply<'a, T> {
 }
 
 impl<T: Float> Kernel for Apply<'_, T> {
+    type Output = ();
     #[inline(always)]
     fn run(self) {
         let z = self.z;
@@ -125,6 +126,7 @@ struct MultiplyDerivative<'a, T> {
 }
 
 impl<T: Float> Kernel for MultiplyDerivative<'_, T> {
+    type Output = ();
     #[inline(always)]
     fn run(self) {
         let act = self.act;

@@ -17,10 +17,12 @@ pub mod loss;
 pub mod network;
 pub mod optim;
 pub mod parallel;
+pub mod penalty;
 pub mod rng;
 pub mod simd;
 pub mod small_matmul;
 pub mod train;
+mod update;
 pub mod vexp;
 
 #[cfg(feature = "python")]

@@ -14,8 +14,8 @@ use crate::float::Float;
 use crate::linalg::{matmul, View};
 use crate::loss::Loss;
 use crate::parallel::Par;
+use crate::penalty::{self, Penalty, WeightSums};
 use crate::rng;
-use crate::simd::Kernel;
 
 /// The architecture: layer sizes, hidden activations and the loss.
 #[derive(Clone, Debug)]
@@ -126,68 +126,6 @@ impl Network {
     }
 }
 
-/// Independent partial sums in the penalty pass: they let the loop vectorise
-/// while the summation order stays fixed (and so deterministic).
-const LANES: usize = 8;
-
-/// The L2/L1 pass over all weights, once per batch: adds
-/// `(alpha·W + l1·sign(W)) / S` to the gradient and sums W² and |W|.
-struct PenaltyKernel<'a, T, R> {
-    alpha_over_s: T,
-    l1_over_s: T,
-    with_l1: bool,
-    squares: [f64; LANES],
-    absolutes: [f64; LANES],
-    params: &'a [T],
-    grad: &'a mut [T],
-    ranges: R,
-}
-
-impl<T: Float, R: Iterator<Item = Range<usize>>> PenaltyKernel<'_, T, R> {
-    fn run_dispatched(&mut self) {
-        crate::simd::dispatch(&mut *self);
-    }
-}
-
-impl<T: Float, R: Iterator<Item = Range<usize>>> Kernel for &mut PenaltyKernel<'_, T, R> {
-    #[inline(always)]
-    fn run(self) {
-        let (a, b, with_l1) = (self.alpha_over_s, self.l1_over_s, self.with_l1);
-        for range in &mut self.ranges {
-            let (w, g) = (&self.params[range.clone()], &mut self.grad[range]);
-            let mut w_chunks = w.chunks_exact(LANES);
-            let mut g_chunks = g.chunks_exact_mut(LANES);
-            for (wc, gc) in (&mut w_chunks).zip(&mut g_chunks) {
-                for lane in 0..LANES {
-                    let v = wc[lane];
-                    let sign = if v > T::zero() {
-                        T::one()
-                    } else if v < T::zero() {
-                        -T::one()
-                    } else {
-                        T::zero()
-                    };
-                    gc[lane] += if with_l1 { a * v + b * sign } else { a * v };
-                    self.squares[lane] += v.f64() * v.f64();
-                    self.absolutes[lane] += v.abs().f64();
-                }
-            }
-            for (&v, gv) in w_chunks.remainder().iter().zip(g_chunks.into_remainder()) {
-                let sign = if v > T::zero() {
-                    T::one()
-                } else if v < T::zero() {
-                    -T::one()
-                } else {
-                    T::zero()
-                };
-                *gv += if with_l1 { a * v + b * sign } else { a * v };
-                self.squares[0] += v.f64() * v.f64();
-                self.absolutes[0] += v.abs().f64();
-            }
-        }
-    }
-}
-
 fn too_large() -> FnnError {
     FnnError::Config(
         "the network's buffers do not fit in memory; use fewer or narrower layers".into(),
@@ -203,6 +141,12 @@ pub(crate) fn zeroed<T: Float>(rows: usize, width: usize) -> Result<Vec<T>> {
     v.resize(len, T::zero());
     Ok(v)
 }
+
+/// Dropout draws above which the mask is drawn on all threads.
+const PARALLEL_MIN_DRAWS: usize = 1 << 12;
+
+/// 2^53: [`rng::uniform`] draws are multiples of its inverse.
+const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
 
 /// Dropout for one forward pass: the rates per hidden layer and where in the
 /// random stream this batch's masks come from.
@@ -303,6 +247,22 @@ impl<T: Float> Workspace<T> {
         self.capacity
     }
 
+    /// The sum `S` of the first `rows` gathered sample weights; `Err` unless
+    /// positive.
+    pub fn weight_sum(&self, rows: usize) -> Result<T> {
+        let sum: T = self.weights[..rows.min(self.capacity)]
+            .iter()
+            .copied()
+            .sum();
+        if sum > T::zero() {
+            Ok(sum)
+        } else {
+            Err(FnnError::Shape(
+                "a batch's sample weights must sum to a positive number".into(),
+            ))
+        }
+    }
+
     /// The logits of the last forward pass (`rows × outputs`).
     pub fn logits(&self, rows: usize, net: &Network) -> &[T] {
         &self.acts[net.n_layers() - 1][..rows * net.n_outputs()]
@@ -379,14 +339,23 @@ impl Network {
                     pre.copy_from_slice(out);
                     let key = rng::key(d.seed, rng::DROPOUT, d.step, l as u64);
                     let keep = T::of(1.0 / (1.0 - p));
-                    for (i, (m, v)) in mask.iter_mut().zip(out.iter_mut()).enumerate() {
-                        *m = if rng::uniform(key, i as u64) >= p {
-                            keep
-                        } else {
-                            T::zero()
-                        };
-                        *v *= *m;
-                    }
+                    // `uniform(key, i) >= p` without the float conversion: the
+                    // draw is its top 53 bits times 2^-53, exactly.
+                    let threshold = (p * TWO_POW_53).ceil() as u64;
+                    // Each draw is a function of its index alone, so rows can
+                    // be drawn on any thread; at ~2 ns a draw, a few thousand
+                    // are worth sharing.
+                    par.for_rows_from(PARALLEL_MIN_DRAWS, mask, d_out, |first_row, block| {
+                        let first = first_row * d_out;
+                        for (i, m) in block.iter_mut().enumerate() {
+                            *m = if rng::bits(key, (first + i) as u64) >> 11 >= threshold {
+                                keep
+                            } else {
+                                T::zero()
+                            };
+                        }
+                    });
+                    out.iter_mut().zip(mask.iter()).for_each(|(v, &m)| *v *= m);
                 }
             }
         }
@@ -471,20 +440,11 @@ impl Network {
                 "the workspace was made for inference: it has no gradient buffers".into(),
             ));
         }
-        if !(alpha >= 0.0 && alpha.is_finite() && l1 >= 0.0 && l1.is_finite()) {
-            return Err(FnnError::Config(format!(
-                "alpha and l1 must be finite and >= 0, got {alpha} and {l1}"
-            )));
-        }
+        penalty::validate(alpha, l1)?;
         let last = self.n_layers() - 1;
         let k = self.n_outputs();
         let weights = &ws.weights[..rows];
-        let weight_sum: T = weights.iter().copied().sum();
-        if !(weight_sum > T::zero()) {
-            return Err(FnnError::Shape(
-                "a batch's sample weights must sum to a positive number".into(),
-            ));
-        }
+        let weight_sum = ws.weight_sum(rows)?;
         let mut data_loss = 0.0;
         {
             let logits = &ws.acts[last][..rows * k];
@@ -496,6 +456,8 @@ impl Network {
                 data_loss += w.f64() * l;
             }
         }
+        let penalty = Penalty::new(alpha, l1, weight_sum);
+        let mut weight_sums = WeightSums::default();
         for l in (0..=last).rev() {
             let (d_in, d_out) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.deltas.split_at_mut(l);
@@ -514,6 +476,11 @@ impl Network {
                 false,
                 par,
             )?;
+            if let Some(penalty) = penalty {
+                // While the layer's gradient is still in cache.
+                let w = &params[w_range.clone()];
+                weight_sums = weight_sums + penalty.add_gradient(w, grad_w, par);
+            }
             let grad_b = &mut ws.grad[self.bias_range(l)];
             grad_b.fill(T::zero());
             for row in delta.chunks_exact(d_out) {
@@ -545,35 +512,7 @@ impl Network {
                 }
             }
         }
-        let penalty = self.add_penalty_gradient(params, &mut ws.grad, alpha, l1, weight_sum);
+        let penalty = penalty.map_or(0.0, |p| p.value(weight_sums));
         Ok((data_loss + penalty) / weight_sum.f64())
-    }
-
-    /// Adds `(alpha·W + l1·sign(W)) / S` to the weight gradients and returns
-    /// the unscaled penalty `½·alpha·ΣW² + l1·Σ|W|`.
-    fn add_penalty_gradient<T: Float>(
-        &self,
-        params: &[T],
-        grad: &mut [T],
-        alpha: f64,
-        l1: f64,
-        weight_sum: T,
-    ) -> f64 {
-        if alpha == 0.0 && l1 == 0.0 {
-            return 0.0;
-        }
-        let mut penalty = PenaltyKernel {
-            alpha_over_s: T::of(alpha) / weight_sum,
-            l1_over_s: T::of(l1) / weight_sum,
-            with_l1: l1 != 0.0,
-            squares: [0.0; LANES],
-            absolutes: [0.0; LANES],
-            params,
-            grad,
-            ranges: (0..self.n_layers()).map(|l| self.weight_range(l)),
-        };
-        penalty.run_dispatched();
-        let total = |lanes: [f64; LANES]| lanes.iter().sum::<f64>();
-        0.5 * alpha * total(penalty.squares) + l1 * total(penalty.absolutes)
     }
 }

@@ -8,7 +8,9 @@ use std::ops::Range;
 
 use crate::error::{check_len, FnnError, Result};
 use crate::float::Float;
-use crate::simd::{dispatch, Kernel};
+use crate::parallel::Par;
+use crate::penalty::{Penalty, WeightSums};
+use crate::update::{self, Step};
 
 /// An update rule with its settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -83,7 +85,10 @@ impl Optimizer {
 
     /// One update of `params` with gradient `grad`; `slots` holds the three
     /// state buffers back to back. `t` is the 1-based step number; `decayed`
-    /// lists the ranges AdamW's weight decay applies to.
+    /// lists the ranges AdamW's weight decay applies to (in order, apart).
+    /// Every parameter is updated on its own, so sharing the work among
+    /// `par`'s threads changes no result.
+    #[allow(clippy::too_many_arguments)]
     pub fn step<T: Float>(
         &self,
         params: &mut [T],
@@ -92,24 +97,63 @@ impl Optimizer {
         lr: f64,
         t: u64,
         decayed: &[Range<usize>],
+        par: Par,
     ) -> Result<()> {
-        let n = params.len();
-        check_len("optimizer state", slots.len(), 3 * n)?;
-        let (s0, rest) = slots.split_at_mut(n);
-        let (s1, s2) = rest.split_at_mut(n);
-        self.step_with([s0, s1, s2], params, grad, lr, t, decayed)
+        let slots = split_slots(slots, params.len())?;
+        self.step_with(slots, params, grad, lr, t, decayed, par)
     }
 
     /// [`Optimizer::step`] with the three state buffers given separately.
+    #[allow(clippy::too_many_arguments)]
     pub fn step_with<T: Float>(
+        &self,
+        slots: [&mut [T]; 3],
+        params: &mut [T],
+        grad: &[T],
+        lr: f64,
+        t: u64,
+        decayed: &[Range<usize>],
+        par: Par,
+    ) -> Result<()> {
+        self.step_runs(slots, params, grad, lr, t, decayed, None, par)?;
+        Ok(())
+    }
+
+    /// [`Optimizer::step`] with `grad` the gradient of the data term alone:
+    /// `penalty`'s gradient at the `weights` ranges (the weights' ranges, in
+    /// order; AdamW decays the same ranges) is added as the step reads them,
+    /// as the backward pass would have added it. Returns the penalty's sums
+    /// over the weights before the step, as the backward pass would have.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_penalized<T: Float>(
+        &self,
+        params: &mut [T],
+        grad: &[T],
+        slots: &mut [T],
+        lr: f64,
+        t: u64,
+        weights: &[Range<usize>],
+        penalty: Penalty<T>,
+        par: Par,
+    ) -> Result<WeightSums> {
+        let slots = split_slots(slots, params.len())?;
+        self.step_runs(slots, params, grad, lr, t, weights, Some(penalty), par)
+    }
+
+    /// The step, run by run: each weight range with the penalty and the
+    /// decay, the parameters between them without.
+    #[allow(clippy::too_many_arguments)]
+    fn step_runs<T: Float>(
         &self,
         [s0, s1, s2]: [&mut [T]; 3],
         params: &mut [T],
         grad: &[T],
         lr: f64,
         t: u64,
-        decayed: &[Range<usize>],
-    ) -> Result<()> {
+        weights: &[Range<usize>],
+        penalty: Option<Penalty<T>>,
+        par: Par,
+    ) -> Result<WeightSums> {
         let n = params.len();
         check_len("grad", grad.len(), n)?;
         if [s0.len(), s1.len(), s2.len()] != [n; 3] {
@@ -125,230 +169,122 @@ impl Optimizer {
                 "the learning rate must be finite and >= 0, got {lr}"
             )));
         }
-        if decayed.iter().any(|r| r.start > r.end || r.end > n) {
-            return Err(FnnError::Shape(
-                "a weight-decay range lies outside the parameters".into(),
-            ));
+        let mut end = 0;
+        for r in weights {
+            if r.start < end || r.start > r.end || r.end > n {
+                return Err(FnnError::Shape(
+                    "weight ranges must lie inside the parameters, in order and apart".into(),
+                ));
+            }
+            end = r.end;
         }
         let lr = T::of(lr);
-        match *self {
-            Optimizer::Sgd { momentum, nesterov } => dispatch(SgdKernel {
-                params,
-                grad,
-                buf: s0,
-                lr,
-                momentum: T::of(momentum),
-                nesterov,
-            }),
-            Optimizer::RmsProp {
-                rho,
-                eps,
-                momentum,
-                centered,
-            } => dispatch(RmsPropKernel {
-                params,
-                grad,
-                sq: s0,
-                avg: centered.then_some(s1),
-                buf: (momentum > 0.0).then_some(s2),
-                lr,
-                rho: T::of(rho),
-                one_minus_rho: T::of(1.0 - rho),
-                eps: T::of(eps),
-                momentum: T::of(momentum),
-            }),
-            Optimizer::Adam {
-                beta1,
-                beta2,
-                eps,
-                amsgrad,
-                weight_decay,
-            } => {
-                if weight_decay > 0.0 {
-                    let shrink = lr * T::of(weight_decay);
-                    for range in decayed {
-                        params[range.clone()]
-                            .iter_mut()
-                            .for_each(|p| *p -= shrink * *p);
-                    }
-                }
-                let tf = t as f64;
-                let lr64 = lr.f64();
-                dispatch(AdamKernel {
-                    params,
+        let shrink = match *self {
+            Optimizer::Adam { weight_decay, .. } if weight_decay > 0.0 => {
+                Some(lr * T::of(weight_decay))
+            }
+            _ => None,
+        };
+        let mut run = |range: Range<usize>, on_weights: bool| {
+            let (params, grad) = (&mut params[range.clone()], &grad[range.clone()]);
+            let (s0, s1, s2) = (
+                &mut s0[range.clone()],
+                &mut s1[range.clone()],
+                &mut s2[range],
+            );
+            let penalty = penalty.filter(|_| on_weights);
+            let shrink = shrink.filter(|_| on_weights);
+            match *self {
+                Optimizer::Sgd { momentum, nesterov } => Step {
+                    rule: update::Sgd {
+                        params,
+                        buf: s0,
+                        lr,
+                        momentum: T::of(momentum),
+                        nesterov,
+                    },
                     grad,
-                    m: s0,
-                    v: s1,
-                    vmax: amsgrad.then_some(s2),
-                    step_size: T::of(lr64 / (1.0 - beta1.powf(tf))),
-                    sqrt_bc2: T::of((1.0 - beta2.powf(tf)).sqrt()),
-                    beta1: T::of(beta1),
-                    beta2: T::of(beta2),
-                    one_minus_b1: T::of(1.0 - beta1),
-                    one_minus_b2: T::of(1.0 - beta2),
-                    eps: T::of(eps),
-                })
+                    penalty,
+                    shrink,
+                }
+                .run(par),
+                Optimizer::RmsProp {
+                    rho,
+                    eps,
+                    momentum,
+                    centered,
+                } => Step {
+                    rule: update::RmsProp {
+                        params,
+                        sq: s0,
+                        avg: centered.then_some(s1),
+                        buf: (momentum > 0.0).then_some(s2),
+                        lr,
+                        rho: T::of(rho),
+                        one_minus_rho: T::of(1.0 - rho),
+                        eps: T::of(eps),
+                        momentum: T::of(momentum),
+                    },
+                    grad,
+                    penalty,
+                    shrink,
+                }
+                .run(par),
+                Optimizer::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    amsgrad,
+                    ..
+                } => {
+                    let tf = t as f64;
+                    Step {
+                        rule: update::Adam {
+                            params,
+                            m: s0,
+                            v: s1,
+                            vmax: amsgrad.then_some(s2),
+                            step_size: T::of(lr.f64() / (1.0 - beta1.powf(tf))),
+                            sqrt_bc2: T::of((1.0 - beta2.powf(tf)).sqrt()),
+                            beta1: T::of(beta1),
+                            beta2: T::of(beta2),
+                            one_minus_b1: T::of(1.0 - beta1),
+                            one_minus_b2: T::of(1.0 - beta2),
+                            eps: T::of(eps),
+                        },
+                        grad,
+                        penalty,
+                        shrink,
+                    }
+                    .run(par)
+                }
             }
+        };
+        if penalty.is_none() && shrink.is_none() {
+            return Ok(run(0..n, false));
         }
-        Ok(())
+        let mut sums = WeightSums::default();
+        let mut at = 0;
+        for r in weights {
+            if at < r.start {
+                run(at..r.start, false);
+            }
+            sums = sums + run(r.clone(), true);
+            at = r.end;
+        }
+        if at < n {
+            run(at..n, false);
+        }
+        Ok(sums)
     }
 }
 
-struct SgdKernel<'a, T> {
-    params: &'a mut [T],
-    grad: &'a [T],
-    buf: &'a mut [T],
-    lr: T,
-    momentum: T,
-    nesterov: bool,
-}
-
-impl<T: Float> Kernel for SgdKernel<'_, T> {
-    #[inline(always)]
-    fn run(self) {
-        let SgdKernel {
-            params,
-            grad,
-            buf,
-            lr,
-            momentum: mu,
-            nesterov,
-        } = self;
-        if mu == T::zero() {
-            for (p, &g) in params.iter_mut().zip(grad) {
-                *p -= lr * g;
-            }
-        } else if nesterov {
-            for ((p, &g), b) in params.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                *b = mu * *b + g;
-                *p -= lr * (g + mu * *b);
-            }
-        } else {
-            for ((p, &g), b) in params.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                *b = mu * *b + g;
-                *p -= lr * *b;
-            }
-        }
-    }
-}
-
-struct RmsPropKernel<'a, T> {
-    params: &'a mut [T],
-    grad: &'a [T],
-    sq: &'a mut [T],
-    /// Present when centered.
-    avg: Option<&'a mut [T]>,
-    /// Present with momentum.
-    buf: Option<&'a mut [T]>,
-    lr: T,
-    rho: T,
-    one_minus_rho: T,
-    eps: T,
-    momentum: T,
-}
-
-impl<T: Float> Kernel for RmsPropKernel<'_, T> {
-    #[inline(always)]
-    fn run(self) {
-        let RmsPropKernel {
-            params,
-            grad,
-            sq,
-            avg,
-            buf,
-            lr,
-            rho,
-            one_minus_rho,
-            eps,
-            momentum: mu,
-        } = self;
-        for (s, &g) in sq.iter_mut().zip(grad) {
-            *s = rho * *s + one_minus_rho * g * g;
-        }
-        // Rounding can push the centered variance a hair below zero: clamp it.
-        let centered_den = |s: T, a: T| (s - a * a).max(T::zero()).sqrt() + eps;
-        let rows = params.iter_mut().zip(grad).zip(sq.iter());
-        match (avg, buf) {
-            (None, None) => {
-                for ((p, &g), &s) in rows {
-                    *p -= lr * g / (s.sqrt() + eps);
-                }
-            }
-            (None, Some(buf)) => {
-                for (((p, &g), &s), b) in rows.zip(buf) {
-                    *b = mu * *b + g / (s.sqrt() + eps);
-                    *p -= lr * *b;
-                }
-            }
-            (Some(avg), None) => {
-                for (((p, &g), &s), a) in rows.zip(avg) {
-                    *a = rho * *a + one_minus_rho * g;
-                    *p -= lr * g / centered_den(s, *a);
-                }
-            }
-            (Some(avg), Some(buf)) => {
-                for ((((p, &g), &s), a), b) in rows.zip(avg).zip(buf) {
-                    *a = rho * *a + one_minus_rho * g;
-                    *b = mu * *b + g / centered_den(s, *a);
-                    *p -= lr * *b;
-                }
-            }
-        }
-    }
-}
-
-struct AdamKernel<'a, T> {
-    params: &'a mut [T],
-    grad: &'a [T],
-    m: &'a mut [T],
-    v: &'a mut [T],
-    /// Present with AMSGrad.
-    vmax: Option<&'a mut [T]>,
-    step_size: T,
-    sqrt_bc2: T,
-    beta1: T,
-    beta2: T,
-    one_minus_b1: T,
-    one_minus_b2: T,
-    eps: T,
-}
-
-impl<T: Float> Kernel for AdamKernel<'_, T> {
-    #[inline(always)]
-    fn run(self) {
-        let AdamKernel {
-            params,
-            grad,
-            m,
-            v,
-            vmax,
-            step_size,
-            sqrt_bc2,
-            beta1,
-            beta2,
-            one_minus_b1,
-            one_minus_b2,
-            eps,
-        } = self;
-        let moments = m.iter_mut().zip(v.iter_mut());
-        match vmax {
-            None => {
-                for ((p, &g), (m, v)) in params.iter_mut().zip(grad).zip(moments) {
-                    *m = beta1 * *m + one_minus_b1 * g;
-                    *v = beta2 * *v + one_minus_b2 * g * g;
-                    *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
-                }
-            }
-            Some(vmax) => {
-                for (((p, &g), (m, v)), vm) in params.iter_mut().zip(grad).zip(moments).zip(vmax) {
-                    *m = beta1 * *m + one_minus_b1 * g;
-                    *v = beta2 * *v + one_minus_b2 * g * g;
-                    *vm = vm.max(*v);
-                    *p -= step_size * *m / (vm.sqrt() / sqrt_bc2 + eps);
-                }
-            }
-        }
-    }
+/// The three state buffers of `n` parameters, from `slots` back to back.
+fn split_slots<T>(slots: &mut [T], n: usize) -> Result<[&mut [T]; 3]> {
+    check_len("optimizer state", slots.len(), 3 * n)?;
+    let (s0, rest) = slots.split_at_mut(n);
+    let (s1, s2) = rest.split_at_mut(n);
+    Ok([s0, s1, s2])
 }
 
 /// How the learning rate moves from epoch to epoch.
@@ -390,10 +326,26 @@ mod tests {
     fn two_steps(opt: Optimizer) -> Vec<f64> {
         let mut p = vec![1.0, -2.0];
         let mut slots = vec![0.0; 6];
-        opt.step(&mut p, &[0.5, -1.0], &mut slots, 0.1, 1, &[0..2])
-            .unwrap();
-        opt.step(&mut p, &[0.25, 0.5], &mut slots, 0.1, 2, &[0..2])
-            .unwrap();
+        opt.step(
+            &mut p,
+            &[0.5, -1.0],
+            &mut slots,
+            0.1,
+            1,
+            &[0..2],
+            Par::SERIAL,
+        )
+        .unwrap();
+        opt.step(
+            &mut p,
+            &[0.25, 0.5],
+            &mut slots,
+            0.1,
+            2,
+            &[0..2],
+            Par::SERIAL,
+        )
+        .unwrap();
         p
     }
 
@@ -446,7 +398,7 @@ mod tests {
             amsgrad: false,
             weight_decay: 0.0,
         };
-        adam.step(&mut p, &[0.5, -1.0], &mut slots, 0.1, 1, &[])
+        adam.step(&mut p, &[0.5, -1.0], &mut slots, 0.1, 1, &[], Par::SERIAL)
             .unwrap();
         close(
             &p,
@@ -488,7 +440,8 @@ mod tests {
             momentum: 0.0,
             centered: false,
         };
-        rms.step(&mut p, &[0.5], &mut slots, 0.01, 1, &[]).unwrap();
+        rms.step(&mut p, &[0.5], &mut slots, 0.01, 1, &[], Par::SERIAL)
+            .unwrap();
         // sq = 0.01·0.25 → √sq = 0.05.
         close(&p, &[1.0 - 0.01 * 0.5 / (0.05 + 1e-8)]);
     }
@@ -505,7 +458,15 @@ mod tests {
             weight_decay: 0.5,
         };
         adamw
-            .step(&mut p, &[0.0, 0.0], &mut slots, 0.1, 1, &[0..1])
+            .step(
+                &mut p,
+                &[0.0, 0.0],
+                &mut slots,
+                0.1,
+                1,
+                &[0..1],
+                Par::SERIAL,
+            )
             .unwrap();
         close(&p, &[0.95, 1.0]);
     }
@@ -542,7 +503,99 @@ mod tests {
             nesterov: false,
         };
         assert!(sgd
-            .step(&mut p, &[0.0, 0.0], &mut slots, 0.1, 1, &[])
+            .step(&mut p, &[0.0, 0.0], &mut slots, 0.1, 1, &[], Par::SERIAL)
             .is_err());
+    }
+
+    /// Every solver configuration whose state a penalized step touches.
+    fn all_solvers() -> Vec<Optimizer> {
+        let adam = |amsgrad, weight_decay| Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            amsgrad,
+            weight_decay,
+        };
+        let rms = |momentum, centered| Optimizer::RmsProp {
+            rho: 0.99,
+            eps: 1e-8,
+            momentum,
+            centered,
+        };
+        vec![
+            Optimizer::Sgd {
+                momentum: 0.0,
+                nesterov: false,
+            },
+            Optimizer::Sgd {
+                momentum: 0.9,
+                nesterov: true,
+            },
+            rms(0.0, false),
+            rms(0.9, true),
+            adam(false, 0.0),
+            adam(true, 0.01),
+        ]
+    }
+
+    #[test]
+    fn a_penalized_step_equals_the_penalty_in_the_gradient_then_a_step() {
+        use crate::parallel::{run_with_threads, BLOCK_ELEMENTS};
+        // Weight runs of several blocks and pieces, with a ragged end, between
+        // bias-like runs; enough elements for the parallel path.
+        let n = 3 * BLOCK_ELEMENTS + 1000;
+        let weights = [5..2 * BLOCK_ELEMENTS + 77, 2 * BLOCK_ELEMENTS + 90..n - 3];
+        let params: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 2001) as f32 - 1000.0) * 1e-3)
+            .collect();
+        let grad: Vec<f32> = (0..n)
+            .map(|i| ((i * 104_729 % 999) as f32 - 499.0) * 1e-4)
+            .collect();
+        for opt in all_solvers() {
+            for l1 in [0.0, 3e-4] {
+                let penalty = Penalty::new(1e-2, l1, 64.0f32).unwrap();
+                // The backward pass's way: penalty into the gradient, then a step.
+                let (mut p1, mut s1, mut g1) = (params.clone(), vec![0.1f32; 3 * n], grad.clone());
+                let mut sums1 = WeightSums::default();
+                for r in &weights {
+                    let (w, g) = (&p1[r.clone()], &mut g1[r.clone()]);
+                    sums1 = sums1 + penalty.add_gradient(w, g, Par::SERIAL);
+                }
+                opt.step(&mut p1, &g1, &mut s1, 0.05, 3, &weights, Par::SERIAL)
+                    .unwrap();
+                for threads in [1, 2] {
+                    let (mut p2, mut s2) = (params.clone(), vec![0.1f32; 3 * n]);
+                    let par = Par { threads };
+                    let sums2 = run_with_threads(threads, || {
+                        opt.step_penalized(&mut p2, &grad, &mut s2, 0.05, 3, &weights, penalty, par)
+                    })
+                    .unwrap()
+                    .unwrap();
+                    let what = format!("{opt:?}, l1 {l1}, {threads} threads");
+                    assert!(
+                        p1.iter().zip(&p2).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{what}"
+                    );
+                    assert!(
+                        s1.iter().zip(&s2).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{what}"
+                    );
+                    assert_eq!(sums1, sums2, "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weight_ranges_out_of_order_or_overlapping_are_errors() {
+        let sgd = Optimizer::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+        };
+        for weights in [[2..4, 0..1], [0..3, 2..4]] {
+            let (mut p, mut slots) = (vec![0.0; 4], vec![0.0; 12]);
+            let err = sgd.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &weights, Par::SERIAL);
+            assert!(matches!(err, Err(FnnError::Shape(_))), "{weights:?}");
+        }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Each thread count gets one rayon pool, built on first use and reused, so a
 //! call costs no thread start-up. Pools are rebuilt after a `fork` (the child
-//! inherits the cache but not the threads). Work is split into fixed chunks, and
-//! no helper here reduces across chunks, so results never depend on the count.
+//! inherits the cache but not the threads). Work is split into chunks, and a
+//! pass that sums across them ([`Par::divide`]) cuts and combines them in a
+//! way fixed by the length alone, so results never depend on the count.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,13 @@ use crate::error::{FnnError, Result};
 /// Rows below which element-wise passes stay on the calling thread: splitting
 /// smaller work costs more in wake-ups than it gives.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// Elements per block of a [`Par::divide`]d pass. Sums are taken per block
+/// and combined along a tree fixed by the length, so this constant, never the
+/// thread count, decides the rounding. 16 K elements (64 KiB of f32 per
+/// buffer) take a few microseconds: far more than handing a block to another
+/// thread costs.
+pub const BLOCK_ELEMENTS: usize = 1 << 14;
 
 /// Work (multiply-adds) per batch below which training stays on one thread:
 /// on 2 cores, digits-sized batches (~0.3 M) gain nothing from a second
@@ -180,11 +188,23 @@ impl Par {
         width: usize,
         f: impl Fn(usize, &mut [T]) + Send + Sync,
     ) {
+        self.for_rows_from(PARALLEL_MIN_ELEMENTS, data, width, f);
+    }
+
+    /// [`Par::for_rows`] for a pass that costs more per element: in parallel
+    /// from `min_elements` on.
+    pub fn for_rows_from<T: Send>(
+        self,
+        min_elements: usize,
+        data: &mut [T],
+        width: usize,
+        f: impl Fn(usize, &mut [T]) + Send + Sync,
+    ) {
         if width == 0 || data.is_empty() {
             return;
         }
         let rows = data.len() / width;
-        if self.threads <= 1 || data.len() < PARALLEL_MIN_ELEMENTS || rows < 2 {
+        if self.threads <= 1 || data.len() < min_elements || rows < 2 {
             f(0, data);
             return;
         }
@@ -192,5 +212,109 @@ impl Par {
         data.par_chunks_mut(rows_per_chunk * width)
             .enumerate()
             .for_each(|(c, chunk)| f(c * rows_per_chunk, chunk));
+    }
+}
+
+/// A pass over slices that can be cut at any element into two independent
+/// passes, so that [`Par::divide`] can share it among threads.
+pub trait Divisible: Sized + Send {
+    /// Elements the pass covers.
+    fn elements(&self) -> usize;
+    /// The pass over elements `..mid` and the pass over `mid..`.
+    fn split_at(self, mid: usize) -> (Self, Self);
+}
+
+impl Par {
+    /// Runs `run` on `work` cut into blocks of [`BLOCK_ELEMENTS`], in
+    /// parallel when the pass is large enough, and folds the blocks' results
+    /// with `combine` (left, right).
+    ///
+    /// The cuts and the order of the folds depend on `work.elements()` only: a
+    /// serial run cuts and folds exactly as a parallel one does, so sums come
+    /// out bit for bit the same on any number of threads.
+    pub fn divide<W: Divisible, R: Send>(
+        self,
+        work: W,
+        run: &(impl Fn(W) -> R + Sync),
+        combine: &(impl Fn(R, R) -> R + Sync),
+    ) -> R {
+        let parallel = self.threads > 1 && work.elements() >= PARALLEL_MIN_ELEMENTS;
+        divide_blocks(work, parallel, run, combine)
+    }
+}
+
+fn divide_blocks<W: Divisible, R: Send>(
+    work: W,
+    parallel: bool,
+    run: &(impl Fn(W) -> R + Sync),
+    combine: &(impl Fn(R, R) -> R + Sync),
+) -> R {
+    let blocks = work.elements().div_ceil(BLOCK_ELEMENTS);
+    if blocks <= 1 {
+        return run(work);
+    }
+    let (left, right) = work.split_at(blocks / 2 * BLOCK_ELEMENTS);
+    let halves = |w| divide_blocks(w, parallel, run, combine);
+    let (l, r) = if parallel {
+        rayon::join(|| halves(left), || halves(right))
+    } else {
+        (halves(left), halves(right))
+    };
+    combine(l, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sum over a slice, cut like any other divided pass.
+    struct Summed<'a>(&'a [f32]);
+
+    impl Divisible for Summed<'_> {
+        fn elements(&self) -> usize {
+            self.0.len()
+        }
+        fn split_at(self, mid: usize) -> (Self, Self) {
+            let (a, b) = self.0.split_at(mid);
+            (Summed(a), Summed(b))
+        }
+    }
+
+    fn sum_on(threads: usize, data: &[f32]) -> (f32, Vec<usize>) {
+        run_with_threads(threads, || {
+            let par = Par { threads };
+            par.divide(
+                Summed(data),
+                &|s: Summed<'_>| (s.0.iter().sum::<f32>(), vec![s.0.len()]),
+                &|(a, mut la), (b, lb)| {
+                    la.extend(lb);
+                    (a + b, la)
+                },
+            )
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn divide_cuts_by_length_alone_and_folds_in_order() {
+        // Values whose f32 sum depends on the order they are added in.
+        let data: Vec<f32> = (0..5 * BLOCK_ELEMENTS + 17)
+            .map(|i| 1.0 + (i % 97) as f32 * 1e-7 * (i as f32))
+            .collect();
+        let (serial, blocks) = sum_on(1, &data);
+        assert_eq!(blocks.iter().sum::<usize>(), data.len());
+        assert!(blocks.iter().all(|&b| b <= BLOCK_ELEMENTS));
+        for threads in [2, 3] {
+            let (sum, cut) = sum_on(threads, &data);
+            assert_eq!(sum.to_bits(), serial.to_bits(), "{threads} threads");
+            assert_eq!(cut, blocks);
+        }
+    }
+
+    #[test]
+    fn divide_runs_short_work_in_one_piece() {
+        let data = [1.0f32, 2.0, 3.0];
+        assert_eq!(sum_on(2, &data), (6.0, vec![3]));
+        assert_eq!(sum_on(2, &[]), (0.0, vec![0]));
     }
 }

@@ -557,7 +557,7 @@ mod inconsistent_shapes {
             let mut p = vec![1.0f64; 4];
             let mut slots = vec![0.0f64; 12];
             assert!(opt
-                .step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4])
+                .step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4], Par::SERIAL)
                 .is_ok());
             assert!(is_shape_or_config(opt.step(
                 &mut p,
@@ -565,7 +565,8 @@ mod inconsistent_shapes {
                 &mut slots,
                 0.1,
                 1,
-                &[]
+                &[],
+                Par::SERIAL
             )));
             assert!(is_shape_or_config(opt.step(
                 &mut p,
@@ -573,7 +574,8 @@ mod inconsistent_shapes {
                 &mut slots[..11],
                 0.1,
                 1,
-                &[]
+                &[],
+                Par::SERIAL
             )));
             assert!(is_shape_or_config(opt.step(
                 &mut p,
@@ -581,13 +583,20 @@ mod inconsistent_shapes {
                 &mut slots,
                 0.1,
                 1,
-                &[2..5]
+                &[2..5],
+                Par::SERIAL
             )));
             #[allow(clippy::reversed_empty_ranges)]
             let reversed = [3..1];
-            assert!(is_shape_or_config(
-                opt.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &reversed)
-            ));
+            assert!(is_shape_or_config(opt.step(
+                &mut p,
+                &[0.1; 4],
+                &mut slots,
+                0.1,
+                1,
+                &reversed,
+                Par::SERIAL
+            )));
             for lr in [-0.1, f64::NAN, f64::INFINITY] {
                 assert!(is_shape_or_config(opt.step(
                     &mut p,
@@ -595,7 +604,8 @@ mod inconsistent_shapes {
                     &mut slots,
                     lr,
                     1,
-                    &[]
+                    &[],
+                    Par::SERIAL
                 )));
             }
             let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 3]);
@@ -606,7 +616,8 @@ mod inconsistent_shapes {
                 &[0.1; 4],
                 0.1,
                 1,
-                &[]
+                &[],
+                Par::SERIAL
             )));
             assert_eq!(p, opt_result_unchanged_by_errors(opt));
         }
@@ -616,7 +627,7 @@ mod inconsistent_shapes {
     fn opt_result_unchanged_by_errors(opt: Optimizer) -> Vec<f64> {
         let mut p = vec![1.0f64; 4];
         let mut slots = vec![0.0f64; 12];
-        opt.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4])
+        opt.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4], Par::SERIAL)
             .unwrap();
         p
     }

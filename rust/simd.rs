@@ -9,27 +9,28 @@
 /// An element-wise pass. Implementations mark `run` `#[inline(always)]` so it
 /// is compiled into each instruction-set version.
 pub trait Kernel {
-    fn run(self);
+    /// What the pass returns (sums, or nothing).
+    type Output;
+    fn run(self) -> Self::Output;
 }
 
 /// Runs `kernel` with the widest instruction set this CPU offers.
 #[inline]
-pub fn dispatch<K: Kernel>(kernel: K) {
+pub fn dispatch<K: Kernel>(kernel: K) -> K::Output {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU was just checked to support AVX2.
-            unsafe { run_avx2(kernel) };
-            return;
+            return unsafe { run_avx2(kernel) };
         }
     }
-    kernel.run();
+    kernel.run()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn run_avx2<K: Kernel>(kernel: K) {
-    kernel.run();
+fn run_avx2<K: Kernel>(kernel: K) -> K::Output {
+    kernel.run()
 }
 
 /// While alive, the current thread flushes subnormal floats to zero (MXCSR's

@@ -9,6 +9,7 @@ use crate::loss::{argmax, Loss, Output};
 use crate::network::{Dropout, Network, Workspace};
 use crate::optim::{Optimizer, Schedule};
 use crate::parallel::{threads_for_work, Par};
+use crate::penalty::{self, Penalty};
 use crate::rng;
 use crate::simd::FlushSubnormals;
 
@@ -191,6 +192,7 @@ pub fn fit_epochs_into<T: Float>(
         return Err(FnnError::Config("dropout rates must be in [0, 1)".into()));
     }
     cfg.optimizer.validate()?;
+    penalty::validate(cfg.alpha, cfg.l1)?;
     if cfg.stopping == Stopping::ValScore && validation.is_none() {
         return Err(FnnError::Config(
             "stopping on the validation score needs validation data".into(),
@@ -205,7 +207,7 @@ pub fn fit_epochs_into<T: Float>(
     let mut order: Vec<usize> = (0..train.rows).collect();
     let mut sort_scratch = Vec::with_capacity(if cfg.shuffle { train.rows } else { 0 });
     let mut best: Option<Vec<T>> = None;
-    let decayed = net.weight_ranges();
+    let weights = net.weight_ranges();
     let has_dropout = cfg.dropout.iter().any(|&p| p > 0.0);
     // The threads the caller's pool has (see `run_with_threads`): asking the
     // GEMM for more would spill into rayon's global pool.
@@ -225,8 +227,14 @@ pub fn fit_epochs_into<T: Float>(
         for chunk in order.chunks(batch) {
             monitor.poll()?;
             let rows = chunk.len();
+            // Rows are scattered over X: copying them waits on memory, which
+            // every thread adds its own share of requests to.
+            par.for_rows(&mut ws.input[..rows * d0], d0, |first, block| {
+                for (out, &i) in block.chunks_exact_mut(d0).zip(&chunk[first..]) {
+                    train.x.write_row(i, out);
+                }
+            });
             for (r, &i) in chunk.iter().enumerate() {
-                train.x.write_row(i, &mut ws.input[r * d0..(r + 1) * d0]);
                 copy_row(
                     &mut ws.targets[r * k..(r + 1) * k],
                     &train.y[i * k..(i + 1) * k],
@@ -241,22 +249,34 @@ pub fn fit_epochs_into<T: Float>(
             // The gathered batch is moved out so the network can borrow the rest of the workspace.
             let input = std::mem::take(&mut ws.input);
             net.forward(params, &mut ws, &input, rows, dropout, par)?;
-            let batch_loss = net.backward(
-                params,
-                &mut ws,
-                &input,
-                rows,
-                cfg.alpha,
-                cfg.l1,
-                has_dropout,
-                par,
-            );
+            // The data term's gradient only: the optimizer step adds the
+            // penalty's as it reads each weight, where the work hides under its
+            // divisions instead of costing a pass over memory of its own.
+            let data_loss = net.backward(params, &mut ws, &input, rows, 0.0, 0.0, has_dropout, par);
             ws.input = input;
-            let batch_loss = batch_loss?;
+            let mut batch_loss = data_loss?;
             let batch_weight: f64 = ws.weights[..rows].iter().map(|w| w.f64()).sum();
             counters.step += 1;
-            cfg.optimizer
-                .step(params, &ws.grad, slots, lr, counters.step, &decayed)?;
+            let weight_sum = ws.weight_sum(rows)?;
+            match Penalty::new(cfg.alpha, cfg.l1, weight_sum) {
+                Some(penalty) => {
+                    let sums = cfg.optimizer.step_penalized(
+                        params,
+                        &ws.grad,
+                        slots,
+                        lr,
+                        counters.step,
+                        &weights,
+                        penalty,
+                        par,
+                    )?;
+                    batch_loss += penalty.value(sums) / weight_sum.f64();
+                }
+                None => {
+                    cfg.optimizer
+                        .step(params, &ws.grad, slots, lr, counters.step, &weights, par)?
+                }
+            }
             counters.samples_seen += rows as u64;
             loss_sum += batch_loss * batch_weight;
             weight_total += batch_weight;

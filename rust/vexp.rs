@@ -36,6 +36,7 @@ pub fn exp_in_place<T: Float>(xs: &mut [T]) {
 struct ExpF32<'a>(&'a mut [f32]);
 
 impl Kernel for ExpF32<'_> {
+    type Output = ();
     #[inline(always)]
     fn run(self) {
         self.0.iter_mut().for_each(|x| *x = exp_f32(*x));

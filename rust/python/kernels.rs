@@ -263,6 +263,7 @@ fn step<T: Float + Element>(
         lr,
         t,
         &everything,
+        Par::SERIAL,
     )
     .map_err(to_py)
 }
