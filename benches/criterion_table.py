@@ -18,6 +18,7 @@ from pathlib import Path
 #: Benchmark group prefix -> (unit of one element, factor to the printed unit).
 UNITS = {
     "gemm_": ("GFLOP/s", 1e-9),
+    "small_": ("GFLOP/s", 1e-9),
     "train_step_": ("GFLOP/s", 1e-9),
     "fma_peak_": ("GFLOP/s", 1e-9),
     "activation_": ("G values/s", 1e-9),
