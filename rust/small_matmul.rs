@@ -1,8 +1,8 @@
 //! Matrix products too small for the `gemm` crate to pay off.
 //!
-//! On the shapes of small networks (16×4 by 4×16, 64×64 by 64×64, the
-//! 10-column output layers), `gemm`'s dispatch, packing and per-call
-//! allocations cost more than the arithmetic. This path packs only the
+//! On the shapes of tiny networks (16×4 by 4×16, 16×16 by 16×3), `gemm`'s
+//! dispatch, packing and per-call allocations cost more than the
+//! arithmetic. This path packs only the
 //! right-hand matrix, into a reused per-thread buffer padded to whole
 //! vectors, and keeps an `MR × NR` block of the result in registers while it
 //! walks the shared dimension, broadcasting one left-hand value per row.
@@ -18,10 +18,11 @@ use crate::features::copy_row;
 use crate::float::Float;
 
 /// Products of at most this many multiply-adds take this path. Measured
-/// against `gemm` on one thread (criterion `small_*`, AVX-512): 1.5–3× faster
-/// on the tiny network's 16×4·4×16 and 16×16·16×3, even at 128×128·128×16,
-/// but 15% slower at 64×64·64×64 and up to 2× slower when the shared
-/// dimension is ~10, where `gemm`'s packed panels win.
+/// against `gemm` on one thread (criterion `small_*`, AVX-512): 2.9× faster
+/// on 16×4·4×16 and 1.3× on 16×16·16×3; about as fast up to 128×128·128×16;
+/// 15% slower at 64×64·64×64 (where `gemm` reaches ~170 GFLOP/s) and up to
+/// 2× slower when the shared dimension is ~10, where `gemm`'s packed panels
+/// win.
 pub const SMALL_MAX_MACS: usize = 1 << 15;
 
 /// A matrix operand as raw strides over a slice that holds all of it.
