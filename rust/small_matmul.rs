@@ -134,8 +134,8 @@ fn matmul_on<T: Float>(
         });
         return;
     }
-    // Otherwise a copy padded to whole two-vector blocks.
-    let n_pad = n.div_ceil(2 * vector) * 2 * vector;
+    // Otherwise a copy padded to what the blocks read.
+    let n_pad = padded_width(n, vector);
     PACK.with(|cell| {
         let mut storage = cell.borrow_mut();
         let words = (k * n_pad * size_of::<T>()).div_ceil(size_of::<f64>());
@@ -158,6 +158,17 @@ fn matmul_on<T: Float>(
             accumulate,
         });
     });
+}
+
+/// How far into each row the column blocks of [`Job::run`] read: whole
+/// two-vector blocks, the last one a single vector when that covers the rest.
+fn padded_width(n: usize, lanes: usize) -> usize {
+    let (whole, rest) = (n / (2 * lanes), n % (2 * lanes));
+    match rest {
+        0 => n,
+        r if r <= lanes => whole * 2 * lanes + lanes,
+        _ => (whole + 1) * 2 * lanes,
+    }
 }
 
 /// Copies `rhs` (k × n) into `pack` as row-major `k × n_pad`, zeroing the
@@ -394,7 +405,7 @@ impl<T: Float> Job<'_, T> {
                 if self.accumulate {
                     out.iter_mut().zip(&values).for_each(|(o, &v)| *o += v);
                 } else {
-                    out.copy_from_slice(&values[..cols]);
+                    copy_row(out, &values[..cols]);
                 }
             }
         }
@@ -555,6 +566,22 @@ mod tests {
     #[test]
     fn f64_products_are_the_plain_fma_chain() {
         matches_reference::<f64>();
+    }
+
+    #[test]
+    fn padding_covers_exactly_what_the_blocks_read() {
+        for lanes in [4, 8, 16] {
+            for n in 1..100 {
+                // Replays `Job::run`'s walk over the columns.
+                let (mut j, mut end) = (0, 0);
+                while j < n {
+                    let width = if n - j > lanes { 2 * lanes } else { lanes };
+                    end = j + width;
+                    j += width;
+                }
+                assert_eq!(padded_width(n, lanes), end, "n = {n}, lanes = {lanes}");
+            }
+        }
     }
 
     #[test]
