@@ -23,7 +23,7 @@ pub mod simd;
 pub mod small_matmul;
 pub mod train;
 mod update;
-pub mod vexp;
+pub mod vmath;
 
 #[cfg(feature = "python")]
 mod python;

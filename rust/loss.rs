@@ -5,7 +5,7 @@
 
 use crate::error::{FnnError, Result};
 use crate::float::Float;
-use crate::vexp::exp_in_place;
+use crate::vmath::{exp_in_place, ln_in_place};
 
 /// The output layer's function, applied to logits for predictions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +100,32 @@ impl Loss {
             Loss::SigmoidLogLoss => Output::Sigmoid,
             _ => Output::Identity,
         }
+    }
+
+    /// [`Loss::row`] over a batch: rows of `z` and `y` (`weights.len()` rows),
+    /// each row's gradient times `w / weight_sum` into `grad`; returns
+    /// `Σ w·ℓ`. Softmax rows share their exponentials' and logarithms' calls.
+    pub fn rows<T: Float>(
+        self,
+        z: &[T],
+        y: &[T],
+        weights: &[T],
+        weight_sum: T,
+        grad: &mut [T],
+    ) -> f64 {
+        if weights.is_empty() {
+            return 0.0;
+        }
+        let k = z.len() / weights.len();
+        if self == Loss::SoftmaxLogLoss && k > 0 {
+            return softmax_rows(z, y, weights, weight_sum, grad, k);
+        }
+        let rows = z.chunks_exact(k).zip(y.chunks_exact(k));
+        let mut total = 0.0;
+        for ((z, y), (&w, g)) in rows.zip(weights.iter().zip(grad.chunks_exact_mut(k))) {
+            total += w.f64() * self.row(z, y, w / weight_sum, g);
+        }
+        total
     }
 
     /// The loss ℓ of one row of logits `z` against targets `y`, and its gradient
@@ -214,6 +240,71 @@ pub fn argmax<T: Float>(row: &[T]) -> usize {
     best
 }
 
+/// Rows the batched softmax loss takes at a time (its per-row sums live on
+/// the stack).
+const SOFTMAX_CHUNK: usize = 64;
+
+/// [`Loss::rows`] for the softmax log loss: the same arithmetic as
+/// [`Loss::row`], with the exponentials of a chunk of rows in one
+/// [`exp_in_place`] call and their rows' logarithms in one [`ln_in_place`].
+fn softmax_rows<T: Float>(
+    z: &[T],
+    y: &[T],
+    weights: &[T],
+    weight_sum: T,
+    grad: &mut [T],
+    k: usize,
+) -> f64 {
+    let mut total = 0.0;
+    let chunks = z
+        .chunks(SOFTMAX_CHUNK * k)
+        .zip(y.chunks(SOFTMAX_CHUNK * k))
+        .zip(
+            weights
+                .chunks(SOFTMAX_CHUNK)
+                .zip(grad.chunks_mut(SOFTMAX_CHUNK * k)),
+        );
+    for ((z, y), (weights, grad)) in chunks {
+        let n = weights.len();
+        let (mut maxes, mut sums, mut logs) = (
+            [T::zero(); SOFTMAX_CHUNK],
+            [T::zero(); SOFTMAX_CHUNK],
+            [T::zero(); SOFTMAX_CHUNK],
+        );
+        for ((zr, g), max) in z
+            .chunks_exact(k)
+            .zip(grad.chunks_exact_mut(k))
+            .zip(&mut maxes)
+        {
+            *max = zr.iter().copied().fold(T::neg_infinity(), T::max);
+            g.iter_mut().zip(zr).for_each(|(g, &v)| *g = v - *max);
+        }
+        exp_in_place(grad);
+        for (g, (sum, log)) in grad.chunks_exact(k).zip(sums.iter_mut().zip(&mut logs)) {
+            *sum = g.iter().copied().sum();
+            *log = *sum;
+        }
+        ln_in_place(&mut logs[..n]);
+        let rows = z
+            .chunks_exact(k)
+            .zip(y.chunks_exact(k))
+            .zip(grad.chunks_exact_mut(k));
+        for (r, ((zr, yr), g)) in rows.enumerate() {
+            let (w, sum_exp) = (weights[r], sums[r]);
+            let lse = maxes[r] + logs[r];
+            let y_sum: T = yr.iter().copied().sum();
+            let scale = w / weight_sum;
+            let mut l = 0.0;
+            for j in 0..k {
+                l += (yr[j] * (lse - zr[j])).f64();
+                g[j] = scale * (g[j] / sum_exp * y_sum - yr[j]);
+            }
+            total += w.f64() * l;
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +357,73 @@ mod tests {
     fn log_loss_with_identity_output_is_rejected() {
         assert!(Loss::parse("log_loss", Output::Identity, 1.0).is_err());
         assert!(Loss::parse("huber", Output::Identity, 0.0).is_err());
+    }
+
+    /// `rows` rows of `k` logits, soft targets and sample weights, varied.
+    fn batch(rows: usize, k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let z = (0..rows * k)
+            .map(|i| ((i * 7919 % 200) as f64 - 100.0) / 9.0)
+            .collect();
+        let y = (0..rows * k)
+            .map(|i| ((i * 104_729 % 7) as f64) / 7.0)
+            .collect();
+        let w = (0..rows).map(|r| 0.25 + (r % 5) as f64).collect();
+        (z, y, w)
+    }
+
+    /// `row` one row at a time, as `rows` must add up.
+    fn row_by_row<T: Float>(loss: Loss, z: &[T], y: &[T], w: &[T], sum: T) -> (f64, Vec<T>) {
+        let k = z.len() / w.len();
+        let mut g = vec![T::zero(); z.len()];
+        let mut total = 0.0;
+        for (r, gr) in g.chunks_exact_mut(k).enumerate() {
+            let (zr, yr) = (&z[r * k..(r + 1) * k], &y[r * k..(r + 1) * k]);
+            total += w[r].f64() * loss.row(zr, yr, w[r] / sum, gr);
+        }
+        (total, g)
+    }
+
+    #[test]
+    fn rows_in_f64_are_row_by_row_exactly() {
+        // 150 rows: two full chunks of the batched softmax and a short one.
+        let losses = [
+            Loss::SoftmaxLogLoss,
+            Loss::SigmoidLogLoss,
+            Loss::SquaredError,
+            Loss::Huber { delta: 1.0 },
+            Loss::Hinge,
+            Loss::SquaredHinge,
+        ];
+        for loss in losses {
+            for k in [1, 3, 10] {
+                let (z, y, w) = batch(150, k);
+                let sum: f64 = w.iter().sum();
+                let mut g = vec![0.0; z.len()];
+                let total = loss.rows(&z, &y, &w, sum, &mut g);
+                assert_eq!(
+                    (total, g),
+                    row_by_row(loss, &z, &y, &w, sum),
+                    "{loss:?}, k = {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_rows_in_f32_agree_with_row_by_row_to_rounding() {
+        let (z, y, w) = batch(150, 10);
+        let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let (z, y, w) = (narrow(&z), narrow(&y), narrow(&w));
+        let sum: f32 = w.iter().sum();
+        let mut g = vec![0.0f32; z.len()];
+        let total = Loss::SoftmaxLogLoss.rows(&z, &y, &w, sum, &mut g);
+        let (expect_total, expect_g) = row_by_row(Loss::SoftmaxLogLoss, &z, &y, &w, sum);
+        assert!(
+            (total - expect_total).abs() <= 1e-6 * expect_total.abs(),
+            "{total} vs {expect_total}"
+        );
+        for (a, b) in g.iter().zip(&expect_g) {
+            assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-3), "{a} vs {b}");
+        }
     }
 }

@@ -445,17 +445,13 @@ impl Network {
         let k = self.n_outputs();
         let weights = &ws.weights[..rows];
         let weight_sum = ws.weight_sum(rows)?;
-        let mut data_loss = 0.0;
-        {
-            let logits = &ws.acts[last][..rows * k];
-            let targets = &ws.targets[..rows * k];
-            let delta = &mut ws.deltas[last][..rows * k];
-            let rows_iter = logits.chunks_exact(k).zip(targets.chunks_exact(k));
-            for ((z, y), (&w, d)) in rows_iter.zip(weights.iter().zip(delta.chunks_exact_mut(k))) {
-                let l = self.loss.row(z, y, w / weight_sum, d);
-                data_loss += w.f64() * l;
-            }
-        }
+        let data_loss = self.loss.rows(
+            &ws.acts[last][..rows * k],
+            &ws.targets[..rows * k],
+            weights,
+            weight_sum,
+            &mut ws.deltas[last][..rows * k],
+        );
         let penalty = Penalty::new(alpha, l1, weight_sum);
         let mut weight_sums = WeightSums::default();
         for l in (0..=last).rev() {
