@@ -48,8 +48,25 @@ fn thread_counts() -> Vec<usize> {
 }
 
 fn mnist_net() -> Network {
+    relu_net(&SIZES)
+}
+
+/// A ReLU network with layer `sizes` and a softmax log loss.
+fn relu_net(sizes: &[usize]) -> Network {
     let loss = Loss::parse("log_loss", Output::Softmax, 1.0).expect("softmax log loss");
-    Network::new(SIZES.to_vec(), vec![Activation::Relu; 2], loss).expect("the mnist network")
+    let hidden = vec![Activation::Relu; sizes.len() - 2];
+    Network::new(sizes.to_vec(), hidden, loss).expect("the network")
+}
+
+/// Adam with PyTorch's defaults.
+fn adam() -> Optimizer {
+    Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        amsgrad: false,
+        weight_decay: 0.0,
+    }
 }
 
 /// How a product's operands are laid out in memory.
@@ -173,13 +190,7 @@ fn adam_step(c: &mut Criterion) {
     let grad: Vec<f32> = filled(n).iter().map(|g| g * 1e-2).collect();
     let mut slots = vec![0.0f32; 3 * n];
     let weights = net.weight_ranges();
-    let adam = Optimizer::Adam {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        amsgrad: false,
-        weight_decay: 0.0,
-    };
+    let adam = adam();
     let penalty = Penalty::new(1e-4, 0.0, BATCH as f32).expect("a penalty");
     let mut group = c.benchmark_group(format!("adam_step_{n}_params"));
     group.throughput(Throughput::Elements(n as u64));
@@ -220,21 +231,13 @@ fn train_step(c: &mut Criterion) {
 /// One step (forward, backward with alpha 1e-4, Adam) of a ReLU network with
 /// layer `sizes` on batches of `batch` rows.
 fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
-    let loss = Loss::parse("log_loss", Output::Softmax, 1.0).expect("softmax log loss");
-    let hidden = vec![Activation::Relu; sizes.len() - 2];
-    let net = Network::new(sizes.to_vec(), hidden, loss).expect("network");
+    let net = relu_net(sizes);
     let n = net.n_params();
     let mut params = vec![0.0f32; n];
     net.init_params(0, &mut params).expect("init");
     let mut slots = vec![0.0f32; 3 * n];
     let weights = net.weight_ranges();
-    let adam = Optimizer::Adam {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        amsgrad: false,
-        weight_decay: 0.0,
-    };
+    let adam = adam();
     let penalty = Penalty::new(1e-4, 0.0, batch as f32).expect("a penalty");
     let input: Vec<f32> = filled(batch * sizes[0]).iter().map(|v| v + 0.5).collect();
     let k = net.n_outputs();

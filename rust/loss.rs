@@ -118,7 +118,8 @@ impl Loss {
         }
         let k = z.len() / weights.len();
         if self == Loss::SoftmaxLogLoss && k > 0 {
-            return softmax_rows(z, y, weights, weight_sum, grad, k);
+            let scale = |r: usize| weights[r] / weight_sum;
+            return softmax_rows(z, y, grad, k, scale, |r| weights[r].f64());
         }
         let rows = z.chunks_exact(k).zip(y.chunks_exact(k));
         let mut total = 0.0;
@@ -158,22 +159,7 @@ impl Loss {
                 }
                 l
             }
-            Loss::SoftmaxLogLoss => {
-                let max = z.iter().copied().fold(T::neg_infinity(), T::max);
-                // One exp per logit: kept in `grad` for the probabilities
-                // e_j / Σe (as the NumPy engine computes them).
-                grad.iter_mut().zip(z).for_each(|(g, &v)| *g = v - max);
-                exp_in_place(grad);
-                let sum_exp: T = grad.iter().copied().sum();
-                let lse = max + sum_exp.ln();
-                let y_sum: T = y.iter().copied().sum();
-                let mut l = 0.0;
-                for j in 0..k {
-                    l += (y[j] * (lse - z[j])).f64();
-                    grad[j] = scale * (grad[j] / sum_exp * y_sum - y[j]);
-                }
-                l
-            }
+            Loss::SoftmaxLogLoss => softmax_rows(z, y, grad, k, |_| scale, |_| 1.0),
             Loss::SigmoidLogLoss => {
                 let mut l = 0.0;
                 for j in 0..k {
@@ -244,28 +230,26 @@ pub fn argmax<T: Float>(row: &[T]) -> usize {
 /// the stack).
 const SOFTMAX_CHUNK: usize = 64;
 
-/// [`Loss::rows`] for the softmax log loss: the same arithmetic as
-/// [`Loss::row`], with the exponentials of a chunk of rows in one
-/// [`exp_in_place`] call and their rows' logarithms in one [`ln_in_place`].
+/// The softmax log loss of the rows of `z` against `y` (`k` outputs each):
+/// row `r`'s gradient times `scale(r)` into `grad`, and `Σ weight(r)·ℓ_r`
+/// returned. The exponentials of a chunk of rows take one [`exp_in_place`]
+/// call and their rows' logarithms one [`ln_in_place`]; the probabilities
+/// are `e_j / Σe`, as the NumPy engine computes them.
 fn softmax_rows<T: Float>(
     z: &[T],
     y: &[T],
-    weights: &[T],
-    weight_sum: T,
     grad: &mut [T],
     k: usize,
+    scale: impl Fn(usize) -> T,
+    weight: impl Fn(usize) -> f64,
 ) -> f64 {
     let mut total = 0.0;
     let chunks = z
         .chunks(SOFTMAX_CHUNK * k)
         .zip(y.chunks(SOFTMAX_CHUNK * k))
-        .zip(
-            weights
-                .chunks(SOFTMAX_CHUNK)
-                .zip(grad.chunks_mut(SOFTMAX_CHUNK * k)),
-        );
-    for ((z, y), (weights, grad)) in chunks {
-        let n = weights.len();
+        .zip(grad.chunks_mut(SOFTMAX_CHUNK * k));
+    for (c, ((z, y), grad)) in chunks.enumerate() {
+        let n = z.len() / k;
         let (mut maxes, mut sums, mut logs) = (
             [T::zero(); SOFTMAX_CHUNK],
             [T::zero(); SOFTMAX_CHUNK],
@@ -290,16 +274,16 @@ fn softmax_rows<T: Float>(
             .zip(y.chunks_exact(k))
             .zip(grad.chunks_exact_mut(k));
         for (r, ((zr, yr), g)) in rows.enumerate() {
-            let (w, sum_exp) = (weights[r], sums[r]);
-            let lse = maxes[r] + logs[r];
+            let row = c * SOFTMAX_CHUNK + r;
+            let (sum_exp, lse) = (sums[r], maxes[r] + logs[r]);
             let y_sum: T = yr.iter().copied().sum();
-            let scale = w / weight_sum;
+            let s = scale(row);
             let mut l = 0.0;
             for j in 0..k {
                 l += (yr[j] * (lse - zr[j])).f64();
-                g[j] = scale * (g[j] / sum_exp * y_sum - yr[j]);
+                g[j] = s * (g[j] / sum_exp * y_sum - yr[j]);
             }
-            total += w.f64() * l;
+            total += weight(row) * l;
         }
     }
     total
