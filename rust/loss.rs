@@ -5,6 +5,7 @@
 
 use crate::error::{FnnError, Result};
 use crate::float::Float;
+use crate::simd::{dispatch, Kernel};
 use crate::vmath::{exp_in_place, ln_in_place};
 
 /// The output layer's function, applied to logits for predictions.
@@ -243,50 +244,90 @@ fn softmax_rows<T: Float>(
     scale: impl Fn(usize) -> T,
     weight: impl Fn(usize) -> f64,
 ) -> f64 {
-    let mut total = 0.0;
-    let chunks = z
-        .chunks(SOFTMAX_CHUNK * k)
-        .zip(y.chunks(SOFTMAX_CHUNK * k))
-        .zip(grad.chunks_mut(SOFTMAX_CHUNK * k));
-    for (c, ((z, y), grad)) in chunks.enumerate() {
-        let n = z.len() / k;
-        let (mut maxes, mut sums, mut logs) = (
-            [T::zero(); SOFTMAX_CHUNK],
-            [T::zero(); SOFTMAX_CHUNK],
-            [T::zero(); SOFTMAX_CHUNK],
-        );
-        for ((zr, g), max) in z
-            .chunks_exact(k)
-            .zip(grad.chunks_exact_mut(k))
-            .zip(&mut maxes)
-        {
-            *max = zr.iter().copied().fold(T::neg_infinity(), T::max);
-            g.iter_mut().zip(zr).for_each(|(g, &v)| *g = v - *max);
-        }
-        exp_in_place(grad);
-        for (g, (sum, log)) in grad.chunks_exact(k).zip(sums.iter_mut().zip(&mut logs)) {
-            *sum = g.iter().copied().sum();
-            *log = *sum;
-        }
-        ln_in_place(&mut logs[..n]);
-        let rows = z
-            .chunks_exact(k)
-            .zip(y.chunks_exact(k))
-            .zip(grad.chunks_exact_mut(k));
-        for (r, ((zr, yr), g)) in rows.enumerate() {
-            let row = c * SOFTMAX_CHUNK + r;
-            let (sum_exp, lse) = (sums[r], maxes[r] + logs[r]);
-            let y_sum: T = yr.iter().copied().sum();
-            let s = scale(row);
-            let mut l = 0.0;
-            for j in 0..k {
-                l += (yr[j] * (lse - zr[j])).f64();
-                g[j] = s * (g[j] / sum_exp * y_sum - yr[j]);
+    dispatch(SoftmaxRows {
+        z,
+        y,
+        grad,
+        k,
+        scale,
+        weight,
+    })
+}
+
+/// [`softmax_rows`]'s arguments, as a kernel compiled for AVX2 too: the
+/// per-element loops then run 8 floats wide (the per-row maxima, sums and
+/// the `f64` loss stay in their order, so the bits do not change).
+struct SoftmaxRows<'a, T, S, W> {
+    z: &'a [T],
+    y: &'a [T],
+    grad: &'a mut [T],
+    k: usize,
+    scale: S,
+    weight: W,
+}
+
+impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_, T, S, W> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run(self) -> f64 {
+        let SoftmaxRows {
+            z,
+            y,
+            grad,
+            k,
+            scale,
+            weight,
+        } = self;
+        let mut total = 0.0;
+        let chunks = z
+            .chunks(SOFTMAX_CHUNK * k)
+            .zip(y.chunks(SOFTMAX_CHUNK * k))
+            .zip(grad.chunks_mut(SOFTMAX_CHUNK * k));
+        for (c, ((z, y), grad)) in chunks.enumerate() {
+            let n = z.len() / k;
+            let (mut maxes, mut sums, mut logs) = (
+                [T::zero(); SOFTMAX_CHUNK],
+                [T::zero(); SOFTMAX_CHUNK],
+                [T::zero(); SOFTMAX_CHUNK],
+            );
+            for ((zr, g), max) in z
+                .chunks_exact(k)
+                .zip(grad.chunks_exact_mut(k))
+                .zip(&mut maxes)
+            {
+                *max = zr.iter().copied().fold(T::neg_infinity(), T::max);
+                g.iter_mut().zip(zr).for_each(|(g, &v)| *g = v - *max);
             }
-            total += weight(row) * l;
+            exp_in_place(grad);
+            for (g, (sum, log)) in grad.chunks_exact(k).zip(sums.iter_mut().zip(&mut logs)) {
+                *sum = g.iter().copied().sum();
+                *log = *sum;
+            }
+            ln_in_place(&mut logs[..n]);
+            let rows = z
+                .chunks_exact(k)
+                .zip(y.chunks_exact(k))
+                .zip(grad.chunks_exact_mut(k));
+            for (r, ((zr, yr), g)) in rows.enumerate() {
+                let row = c * SOFTMAX_CHUNK + r;
+                let (sum_exp, lse) = (sums[r], maxes[r] + logs[r]);
+                let y_sum: T = yr.iter().copied().sum();
+                let s = scale(row);
+                // The loss's f64 sum is a chain; the gradient, apart from
+                // it, vectorises.
+                let mut l = 0.0;
+                for (&yj, &zj) in yr.iter().zip(zr) {
+                    l += (yj * (lse - zj)).f64();
+                }
+                for (g, &yj) in g.iter_mut().zip(yr) {
+                    *g = s * (*g / sum_exp * y_sum - yj);
+                }
+                total += weight(row) * l;
+            }
         }
+        total
     }
-    total
 }
 
 #[cfg(test)]

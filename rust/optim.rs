@@ -245,7 +245,7 @@ impl Optimizer {
                             v: s1,
                             vmax: amsgrad.then_some(s2),
                             step_size: T::of(lr.f64() / (1.0 - beta1.powf(tf))),
-                            sqrt_bc2: T::of((1.0 - beta2.powf(tf)).sqrt()),
+                            inv_sqrt_bc2: T::of(1.0 / (1.0 - beta2.powf(tf)).sqrt()),
                             beta1: T::of(beta1),
                             beta2: T::of(beta2),
                             one_minus_b1: T::of(1.0 - beta1),

@@ -252,7 +252,11 @@ impl<T: Float> Rule<T> for RmsProp<'_, T> {
 }
 
 /// `m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;`
-/// `θ −= (lr/(1−β1^t))·m / (√v̂/√(1−β2^t) + ε)`, v̂ = max v with AMSGrad.
+/// `θ −= (lr/(1−β1^t))·m / (√v̂·(1/√(1−β2^t)) + ε)`, v̂ = max v with AMSGrad.
+///
+/// The bias correction multiplies by a reciprocal computed once per step:
+/// a second division per element would make the step divider-bound (the
+/// square root and one division already are, when the data is in cache).
 pub(crate) struct Adam<'a, T> {
     pub params: &'a mut [T],
     pub m: &'a mut [T],
@@ -261,8 +265,8 @@ pub(crate) struct Adam<'a, T> {
     pub vmax: Option<&'a mut [T]>,
     /// `lr/(1−β1^t)`.
     pub step_size: T,
-    /// `√(1−β2^t)`.
-    pub sqrt_bc2: T,
+    /// `1/√(1−β2^t)`.
+    pub inv_sqrt_bc2: T,
     pub beta1: T,
     pub beta2: T,
     pub one_minus_b1: T,
@@ -304,7 +308,7 @@ impl<T: Float> Rule<T> for Adam<'_, T> {
             v,
             vmax,
             step_size,
-            sqrt_bc2,
+            inv_sqrt_bc2,
             beta1,
             beta2,
             one_minus_b1,
@@ -317,7 +321,7 @@ impl<T: Float> Rule<T> for Adam<'_, T> {
                 for ((p, &g), (m, v)) in params.iter_mut().zip(grad).zip(moments) {
                     *m = beta1 * *m + one_minus_b1 * g;
                     *v = beta2 * *v + one_minus_b2 * g * g;
-                    *p -= step_size * *m / (v.sqrt() / sqrt_bc2 + eps);
+                    *p -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
                 }
             }
             Some(vmax) => {
@@ -325,7 +329,7 @@ impl<T: Float> Rule<T> for Adam<'_, T> {
                     *m = beta1 * *m + one_minus_b1 * g;
                     *v = beta2 * *v + one_minus_b2 * g * g;
                     *vm = vm.max(*v);
-                    *p -= step_size * *m / (vm.sqrt() / sqrt_bc2 + eps);
+                    *p -= step_size * *m / (vm.sqrt() * inv_sqrt_bc2 + eps);
                 }
             }
         }

@@ -37,13 +37,33 @@ fn map_in_place<T: Float>(
     if size_of::<T>() == size_of::<f32>() {
         // SAFETY: `T` is f32 (the only 4-byte `Float`): same layout.
         let xs = unsafe { std::slice::from_raw_parts_mut(xs.as_mut_ptr().cast::<f32>(), xs.len()) };
-        // NaN is in no range.
-        if xs.iter().all(|x| fast_range.contains(x)) {
+        // NaN is in no range. A fold without early exit, so that the check
+        // vectorises (`all` stops at the first miss, one compare at a time).
+        let (lo, hi) = (*fast_range.start(), *fast_range.end());
+        if dispatch(InRange { xs, lo, hi }) {
             dispatch(MapF32 { xs, f: fast });
             return;
         }
     }
     xs.iter_mut().for_each(|x| *x = libm(*x));
+}
+
+/// Whether every value of `xs` lies in `lo..=hi` (NaN does not).
+struct InRange<'a> {
+    xs: &'a [f32],
+    lo: f32,
+    hi: f32,
+}
+
+impl Kernel for InRange<'_> {
+    type Output = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        let (lo, hi) = (self.lo, self.hi);
+        self.xs
+            .iter()
+            .fold(true, |ok, &x| ok & (x >= lo) & (x <= hi))
+    }
 }
 
 struct MapF32<'a, F> {

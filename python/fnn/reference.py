@@ -706,8 +706,9 @@ def adam_step(
         v_hat = v
     # Both moments start at zero; these factors undo that bias early on.
     step_size = lr / (1 - beta_1**step)
-    root_correction = math.sqrt(1 - beta_2**step)
-    params -= step_size * (m / (np.sqrt(v_hat) / root_correction + eps))
+    # A reciprocal, multiplied: one division per element fewer (spec section 6).
+    inv_root_correction = 1 / math.sqrt(1 - beta_2**step)
+    params -= step_size * (m / (np.sqrt(v_hat) * inv_root_correction + eps))
 
 
 # ---------------------------------------------------------------------------
