@@ -68,6 +68,11 @@ _NEVER = 2**63
 #: all zero (no weights needed, no penalty) means training diverged.
 DIVERGENCE_FACTOR = 100
 
+#: The zero-output loss below which the divergence check compares against
+#: this instead (a zero network that fits the targets well, e.g. targets near
+#: zero, would otherwise flag any ordinary loss).
+_DIVERGENCE_LOSS_FLOOR = 1e-2
+
 
 #: Rows per block when computing the loss of zero outputs: the loss's
 #: temporaries for all of mnist's rows at once were the fit's peak memory.
@@ -541,10 +546,15 @@ class BaseFNN(BaseEstimator, ABC):
         `DIVERGENCE_FACTOR` times its loss means the updates overshot, though
         every number stayed finite (e.g. Adam with a huge learning rate).
         """
-        if not math.isfinite(final_loss):
+        # Below this no zero-output loss can make it a divergence: skip the
+        # pass over every target row (a fifth of a small fit's Python time).
+        if (
+            not math.isfinite(final_loss)
+            or final_loss <= DIVERGENCE_FACTOR * _DIVERGENCE_LOSS_FLOOR
+        ):
             return
         zero_loss = _zero_output_loss(config, Y, weights)
-        if final_loss > DIVERGENCE_FACTOR * max(zero_loss, 1e-2):
+        if final_loss > DIVERGENCE_FACTOR * max(zero_loss, _DIVERGENCE_LOSS_FLOOR):
             warnings.warn(
                 f"{type(self).__name__}: training diverged: the final training loss "
                 f"{final_loss:.3g} is over {DIVERGENCE_FACTOR} times the {zero_loss:.3g} of a "
