@@ -412,61 +412,25 @@ mod inconsistent_shapes {
         assert!(net
             .forward_rows(&params, &mut ws, &x, 1, 3, Par::SERIAL)
             .is_ok());
-        assert!(is_shape_or_config(net.forward_rows(
-            &params,
-            &mut ws,
-            &x,
-            2,
-            3,
-            Par::SERIAL
-        )));
-        assert!(is_shape_or_config(net.forward_rows(
-            &params,
-            &mut ws,
-            &x,
-            usize::MAX,
-            2,
-            Par::SERIAL
-        )));
-        let bad_column = Features::Csr {
-            indptr: &[0, 1],
-            indices: &[7],
+        let csr = |indptr: &'static [i64], indices: &'static [i64]| Features::Csr {
+            indptr,
+            indices,
             values: &[1.0f64],
         };
-        assert!(is_shape_or_config(net.forward_rows(
-            &params,
-            &mut ws,
-            &bad_column,
-            0,
-            1,
-            Par::SERIAL
-        )));
-        let bad_indptr = Features::Csr {
-            indptr: &[0, 5],
-            indices: &[0],
-            values: &[1.0f64],
-        };
-        assert!(is_shape_or_config(net.forward_rows(
-            &params,
-            &mut ws,
-            &bad_indptr,
-            0,
-            1,
-            Par::SERIAL
-        )));
-        let negative = Features::Csr {
-            indptr: &[-1, 0],
-            indices: &[0],
-            values: &[1.0f64],
-        };
-        assert!(is_shape_or_config(net.forward_rows(
-            &params,
-            &mut ws,
-            &negative,
-            0,
-            1,
-            Par::SERIAL
-        )));
+        // (input, first row, rows): past the end, an overflowing start, a
+        // column outside the network's inputs, an indptr past the values, a
+        // negative indptr.
+        let rejected = [
+            (Features::Dense(&dense), 2, 3),
+            (Features::Dense(&dense), usize::MAX, 2),
+            (csr(&[0, 1], &[7]), 0, 1),
+            (csr(&[0, 5], &[0]), 0, 1),
+            (csr(&[-1, 0], &[0]), 0, 1),
+        ];
+        for (input, start, rows) in &rejected {
+            let result = net.forward_rows(&params, &mut ws, input, *start, *rows, Par::SERIAL);
+            assert!(is_shape_or_config(result), "start {start}, rows {rows}");
+        }
         let empty: Features<'_, f64> = Features::Csr {
             indptr: &[],
             indices: &[],
