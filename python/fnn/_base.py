@@ -39,6 +39,7 @@ from sklearn.utils.validation import (
 
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
+from ._errors import DivergedError
 from ._lbfgs import FullBatchObjective, fit_lbfgs
 from ._plain_input import plain_float_rows
 from ._progress import EpochReporter
@@ -681,10 +682,8 @@ class BaseFNN(BaseEstimator, ABC):
             except KeyboardInterrupt:
                 # The caller commits the weights reached, then raises it again.
                 interrupted = True
-            except ValueError as error:
-                if "training diverged" not in str(error):
-                    raise
-                raise ValueError(
+            except DivergedError as error:
+                raise DivergedError(
                     f"{name}: {error} (e.g. with StandardScaler). The estimator keeps its "
                     "previous fitted state, if it had one."
                 ) from error

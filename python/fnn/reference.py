@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ._config import EpochLog, TrainConfig, TrainState
+from ._errors import DivergedError
 
 # ---------------------------------------------------------------------------
 # Random numbers (spec section 2)
@@ -980,7 +981,7 @@ class NumpyEngine:
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = _run_epoch(config, params, state, X, Y, w, lr)
             if not math.isfinite(loss):
-                raise ValueError(
+                raise DivergedError(
                     f"training diverged: the loss is not finite at epoch {state.epoch + 1}; "
                     "lower the learning rate or scale the inputs"
                 )
