@@ -69,11 +69,14 @@ def test_declared_dependencies_are_exactly_what_the_package_imports():
     declared = {_name(r) for r in project["dependencies"]}
     extras = project["optional-dependencies"]
     package = ROOT / "python" / "fnn"
-    lab = package / "lab"
-    core_files = [p for p in package.rglob("*.py") if lab not in p.parents]
+    lab, onnx = package / "lab", package / "onnx"
+    core_files = [p for p in package.rglob("*.py") if not {lab, onnx} & set(p.parents)]
     assert _third_party_imports(core_files) == declared
     lab_needs = _third_party_imports(lab.rglob("*.py")) - declared
     assert lab_needs == {_name(r) for r in extras["lab"]}
+    # The onnx extra adds the runtime that serves the graphs, which fnn never imports.
+    onnx_needs = _third_party_imports(onnx.rglob("*.py")) - declared
+    assert onnx_needs | {"onnxruntime"} == {_name(r) for r in extras["onnx"]}
     assert TOOL_EXTRAS <= set(extras)
 
 
@@ -161,7 +164,7 @@ def test_wheel_is_abi3_with_the_extension_and_the_declared_metadata(wheel):
     requires = re.findall(r"^Requires-Dist: (.+)$", meta, re.M)
     plain = {_name(r) for r in requires if "extra ==" not in r}
     assert plain == {_name(r) for r in _pyproject()["project"]["dependencies"]}
-    assert set(re.findall(r"^Provides-Extra: (.+)$", meta, re.M)) >= TOOL_EXTRAS | {"lab"}
+    assert set(re.findall(r"^Provides-Extra: (.+)$", meta, re.M)) >= TOOL_EXTRAS | {"lab", "onnx"}
 
 
 WORKS_WITHOUT_RUST = r"""

@@ -7,6 +7,7 @@ implementations: ``"rust"`` (``fnn._core``) and ``"numpy"`` (``fnn.reference``).
 from ._classifier import FNNClassifier
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import Engine, get_engine
+from ._export import to_onnx
 from ._regressor import FNNRegressor
 from ._threads import resolve_threads
 from ._version import __version__
@@ -24,4 +25,5 @@ __all__ = [
     "load",
     "resolve_threads",
     "save",
+    "to_onnx",
 ]
