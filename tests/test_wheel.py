@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from readme_blocks import readme_block
 
 import fnn
 
@@ -220,21 +221,10 @@ def test_wheel_trains_predicts_saves_and_loads_in_a_fresh_venv_without_rust(inst
     assert check.returncode == 0, check.stdout
 
 
-def _readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(
-        r"<!-- install-example:start -->\n```python\n(.*?)```\n<!-- install-example:end -->",
-        readme,
-        re.S,
-    )
-    assert block, "README.md lost its install-example markers"
-    return block.group(1)
-
-
 def test_readme_install_commands_and_five_line_example_work_verbatim(installed):
     readme = (ROOT / "README.md").read_text()
     assert "make wheel" in readme and "pip install dist/fnn-*.whl" in readme
-    example = _readme_example()
+    example = readme_block("install-example")
     assert len(example.strip().splitlines()) == 5
     printed = installed(example).split()
     assert float(printed[-1]) > 0.98
