@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from readme_blocks import readme_block
 from sklearn.datasets import make_classification, make_multilabel_classification
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -325,6 +326,21 @@ def test_an_unfitted_model_is_refused_as_unfitted():
 
     with pytest.raises(NotFittedError):
         fnn.to_onnx(FNNRegressor(), X3[:1])
+
+
+# ---------------------------------------------------------------------------
+# The README's example
+
+
+def test_readme_export_and_serve_example_prints_what_its_comment_says(tmp_path):
+    example = readme_block("onnx-example")
+    out = subprocess.run(
+        [sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    promised = example.strip().splitlines()[-1].split("#", 1)[1].strip()
+    assert out.stdout.strip() == promised
+    assert (tmp_path / "digits.onnx").stat().st_size > 0
 
 
 # ---------------------------------------------------------------------------
