@@ -6,6 +6,12 @@ anywhere in a scikit-learn pipeline or meta-estimator, as it converts
 ``MLPClassifier`` and ``MLPRegressor``: same output names, same options.
 Needs the ``onnx`` extra (``pip install "fnn[onnx]"``); ``import fnn``
 works without it.
+
+Graphs compute in the model's dtype. Of the operators they use, ONNX Runtime
+has no float64 kernel for ``LeakyRelu`` (a float64 graph builds it from
+``Greater``, ``Mul`` and ``Where``), and ONNX's ``ZipMap`` takes float32
+only (a float64 classifier is exported with ``zipmap=False`` or
+``'columns'``).
 """
 
 from __future__ import annotations
