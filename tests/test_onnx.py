@@ -321,6 +321,14 @@ def test_an_output_function_the_converter_does_not_know_is_named():
         fnn.to_onnx(regressor, X3[:1])
 
 
+def test_a_hidden_activation_the_converter_does_not_know_is_named():
+    clf = FNNClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X3, Y3)
+    # TrainConfig is frozen and checked; a future fnn might fit a new activation.
+    object.__setattr__(clf._config, "activations", ("softplus",))
+    with pytest.raises(ValueError, match="activation='softplus'"):
+        fnn.to_onnx(clf, X3[:1].astype(np.float32), **NO_ZIPMAP)
+
+
 def test_an_unfitted_model_is_refused_as_unfitted():
     from sklearn.exceptions import NotFittedError
 
@@ -341,6 +349,26 @@ def test_readme_export_and_serve_example_prints_what_its_comment_says(tmp_path):
     promised = example.strip().splitlines()[-1].split("#", 1)[1].strip()
     assert out.stdout.strip() == promised
     assert (tmp_path / "digits.onnx").stat().st_size > 0
+
+
+REGISTRATION_ONLY = """
+import numpy as np, skl2onnx
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+import fnn.onnx  # registers; fnn.to_onnx is never called here
+from fnn import FNNRegressor
+X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+pipeline = make_pipeline(StandardScaler(), FNNRegressor(max_iter=5)).fit(X, X[:, 0])
+onx = skl2onnx.to_onnx(pipeline, X[:1])
+print([n.op_type for n in onx.graph.node], [o.name for o in onx.graph.output])
+"""
+
+
+def test_import_fnn_onnx_alone_registers_the_converters_with_skl2onnx():
+    out = subprocess.run([sys.executable, "-c", REGISTRATION_ONLY], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-4000:]
+    ops, outputs = out.stdout.strip().split("] [")
+    assert "'Gemm', 'Relu', 'Gemm'" in ops and outputs == "'variable']"
 
 
 # ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def hidden_activations(estimator) -> tuple[str, ...]:
     """The fitted network's hidden activations, checked to be exportable."""
     names = tuple(estimator._config.activations)
     for name in names:
-        if name != "identity" and name != "leaky_relu" and name not in _PLAIN_ACTIVATIONS:
+        if name not in {"identity", "leaky_relu", *_PLAIN_ACTIVATIONS}:
             raise ValueError(
                 f"Cannot export {type(estimator).__name__} with activation={name!r} to ONNX: "
                 f"the converter knows identity, logistic/sigmoid, tanh, relu and leaky_relu."
