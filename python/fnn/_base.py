@@ -341,6 +341,11 @@ class BaseFNN(BaseEstimator, ABC):
                 UserWarning,
                 stacklevel=2,
             )
+        params = state.get("_params")
+        if isinstance(params, np.ndarray) and not params.flags.aligned:
+            # Unpickled from a byte stream (e.g. by a dask worker) at an address
+            # the engines cannot read whole elements from.
+            state["_params"] = params.copy()
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

@@ -150,6 +150,14 @@ class TrainState:
     best_score: float = -math.inf
     no_improve: int = 0
 
+    def __setstate__(self, state) -> None:
+        slots = state.get("slots")
+        if isinstance(slots, np.ndarray) and not slots.flags.aligned:
+            # Unpickled from a byte stream at an address the engines cannot
+            # read whole elements from (see BaseFNN.__setstate__).
+            state = {**state, "slots": slots.copy()}
+        self.__dict__.update(state)
+
     @classmethod
     def fresh(cls, config: TrainConfig, dtype) -> TrainState:
         """The state before the first step."""

@@ -10,11 +10,14 @@ from ._config import EpochLog, TrainConfig, TrainState
 
 
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
-    """A C-contiguous 1-D view of ``a`` in ``dtype``; copies only when it must.
+    """A C-contiguous, aligned 1-D view of ``a`` in ``dtype``; copies only when it must.
 
-    Read-only inputs (memmaps) are fine: Rust only reads them.
+    Read-only inputs (memmaps) are fine: Rust only reads them. Contiguous is
+    not enough: arrays rebuilt from a byte stream (a dask block received by a
+    worker) can start at an address that is no multiple of the item size,
+    and Rust reads whole elements.
     """
-    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+    return np.require(a, dtype=dtype, requirements=("C", "A")).reshape(-1)
 
 
 def _2d(a: np.ndarray, what: str) -> np.ndarray:
@@ -34,9 +37,9 @@ def _features(X, dtype, what: str):
             # Rust writes each stored value into its column: duplicates must be summed.
             csr = csr.copy()
             csr.sum_duplicates()
-        values = np.ascontiguousarray(csr.data, dtype=dtype)
-        indices = np.ascontiguousarray(csr.indices, dtype=np.int64)
-        indptr = np.ascontiguousarray(csr.indptr, dtype=np.int64)
+        values = _flat(csr.data, dtype)
+        indices = _flat(csr.indices, np.int64)
+        indptr = _flat(csr.indptr, np.int64)
         return csr.shape[0], (values, indices, indptr)
     X = _2d(X, what)
     return X.shape[0], _flat(X, dtype)
