@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _layout
+
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 LOSSES = ("squared_error", "huber", "log_loss", "hinge", "squared_hinge")
 OUTPUTS = ("identity", "sigmoid", "softmax")
@@ -82,9 +84,8 @@ class TrainConfig:
 
     @property
     def n_params(self) -> int:
-        """Length of the flat parameter buffer."""
-        sizes = self.layer_sizes
-        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        """Length of the flat parameter buffer (spec section 1)."""
+        return _layout.n_params(self.layer_sizes)
 
     def dropout_rates(self) -> tuple[float, ...]:
         """One dropout rate per hidden layer (zeros when dropout is off)."""

@@ -51,6 +51,23 @@ class Engine(Protocol):
         """Output-layer pre-activations, no dropout."""
         ...
 
+    def loss_and_gradients(
+        self,
+        config: TrainConfig,
+        params: np.ndarray,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """The objective over all rows of ``(X, Y)``, penalty included, and its gradient.
+
+        The spec's objective (section 4) with every row in one batch, no
+        dropout, ``config.alpha`` and ``config.l1`` as the penalty: what
+        full-batch solvers (L-BFGS) minimise. ``X`` may be sparse; the
+        gradient is flat (spec section 1) and float64. See `fnn._full_batch`.
+        """
+        ...
+
 
 def get_engine(name: str) -> Engine:
     """The engine called ``name``: ``"rust"`` or ``"numpy"``."""

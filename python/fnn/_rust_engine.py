@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _core
 from ._config import EpochLog, TrainConfig, TrainState
+from ._full_batch import full_batch_objective
 
 
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
@@ -101,6 +102,23 @@ class RustEngine:
 
     def logits(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return self._forward(config, params, X, apply_output=False)
+
+    def loss_and_gradients(
+        self,
+        config: TrainConfig,
+        params: np.ndarray,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        dtype = params.dtype
+
+        def data_term(X_rows, Y_rows, w_rows):
+            x, y, w = _flat(X_rows, dtype), _flat(Y_rows, dtype), _flat(w_rows, dtype)
+            # No penalty here: full_batch_objective adds it once for all rows.
+            return _core.loss_and_gradients(config, params, x, y, w, 0.0, 0.0)
+
+        return full_batch_objective(config, params, X, Y, sample_weight, data_term)
 
     def _forward(self, config, params, X, *, apply_output):
         n_rows, x = _features(X, params.dtype, "X")

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import scipy.sparse as sp
 
-from . import _core
+from . import _core, _layout
 
 __all__ = [
     "activate",
@@ -81,24 +81,15 @@ def _dtype(coefs) -> np.dtype:
 def _pack(coefs, intercepts, dtype) -> np.ndarray:
     if len(coefs) != len(intercepts) or not coefs:
         raise ValueError("coefs and intercepts need one entry per layer")
-    parts = []
+    Ws, bs = [], []
     for W, b in zip(coefs, intercepts):
         W = _array(W, "coefs").astype(dtype, copy=False)
         b = _array(b, "intercepts").astype(dtype, copy=False)
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"layer shapes do not fit: coef {W.shape}, intercept {b.shape}")
-        parts += [W.reshape(-1), b]
-    return _finite(np.concatenate(parts), "coefs and intercepts")
-
-
-def _unpack(flat: np.ndarray, sizes) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    coefs, intercepts, at = [], [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        coefs.append(flat[at : at + n_in * n_out].reshape(n_in, n_out))
-        at += n_in * n_out
-        intercepts.append(flat[at : at + n_out])
-        at += n_out
-    return coefs, intercepts
+        Ws.append(W)
+        bs.append(b)
+    return _finite(_layout.pack(Ws, bs), "coefs and intercepts")
 
 
 def _spec(coefs, activation, loss, output, negative_slope, huber_delta, n_outputs):
@@ -235,7 +226,7 @@ def loss_and_gradients(
         float(alpha),
         float(l1),
     )
-    coef_grads, intercept_grads = _unpack(grad, spec.layer_sizes)
+    coef_grads, intercept_grads = _layout.unpack(spec.layer_sizes, grad)
     return value, coef_grads, intercept_grads
 
 

@@ -33,9 +33,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import FNNClassifier
 from ._config import TrainConfig, TrainState
+from ._layout import pack
 from ._regressor import FNNRegressor
 from ._version import __version__
-from .reference import pack
 
 __all__ = ["load", "save"]
 

@@ -1,0 +1,79 @@
+"""The package's shape, held by tests.
+
+Only the engine registry imports the NumPy reference engine: the estimators
+reach it through `fnn.get_engine`, and it stays a leaf a learner can read.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "python" / "fnn"
+
+#: The modules allowed to import `fnn.reference`.
+REFERENCE_IMPORTERS = {"fnn._engine"}
+
+
+def module_name(path: pathlib.Path) -> str:
+    """The dotted name of a module file under python/."""
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every module that ``source`` (the code of ``module``) imports, as absolute names.
+
+    ``from a import b`` counts as importing both ``a`` and ``a.b`` (``b`` may
+    be a submodule); imports inside functions count too.
+    """
+    package = module if is_package else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1]
+            origin = ".".join((base if node.level else []) + ([node.module] if node.module else []))
+            found.add(origin)
+            found.update(f"{origin}.{alias.name}" for alias in node.names)
+    return found
+
+
+def package_imports() -> dict[str, set[str]]:
+    return {
+        module_name(path): imported_modules(
+            path.read_text(), module_name(path), is_package=path.name == "__init__.py"
+        )
+        for path in sorted(PACKAGE.rglob("*.py"))
+    }
+
+
+def test_the_import_check_sees_every_way_of_importing_a_module():
+    ways = [
+        "from .reference import NumpyEngine",
+        "from . import reference",
+        "from fnn import reference",
+        "import fnn.reference as R",
+        "from fnn.reference import forward",
+        "def f():\n    from .reference import NumpyEngine",
+    ]
+    for way in ways:
+        assert "fnn.reference" in imported_modules(way, "fnn._base"), way
+    assert "fnn.reference" in imported_modules("from ..reference import x", "fnn.lab.cli")
+    assert "fnn.reference" not in imported_modules("from ._rng import key", "fnn._base")
+
+
+def test_only_the_engine_registry_imports_the_reference_engine():
+    importers = {m for m, imports in package_imports().items() if "fnn.reference" in imports}
+    assert importers == REFERENCE_IMPORTERS
+
+
+def test_the_reference_engine_imports_only_the_shared_low_level_modules():
+    # It may build on the data and math every part of fnn shares, never on
+    # the estimators or the Rust engine.
+    allowed = {"fnn._config", "fnn._full_batch", "fnn._layout", "fnn._losses", "fnn._rng"}
+    imports = {m for m in package_imports()["fnn.reference"] if m.startswith("fnn")}
+    outside = {m for m in imports if not any(m == a or m.startswith(f"{a}.") for a in allowed)}
+    assert not outside
