@@ -1,16 +1,20 @@
-"""The package's shape, held by tests.
+"""The package's shape, held by tests (docs/architecture.md).
 
-Only the engine registry imports the NumPy reference engine: the estimators
-reach it through `fnn.get_engine`, and it stays a leaf a learner can read.
+- Only the engine registry imports the NumPy reference engine: the estimators
+  reach it through `fnn.get_engine`, and it stays a leaf a learner can read.
+- docs/architecture.md, the module map, has one line for every file under
+  rust/ and python/fnn/, and none for a file that is gone.
 """
 
 from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "python" / "fnn"
+MODULE_MAP = ROOT / "docs" / "architecture.md"
 
 #: The modules allowed to import `fnn.reference`.
 REFERENCE_IMPORTERS = {"fnn._engine"}
@@ -77,3 +81,29 @@ def test_the_reference_engine_imports_only_the_shared_low_level_modules():
     imports = {m for m in package_imports()["fnn.reference"] if m.startswith("fnn")}
     outside = {m for m in imports if not any(m == a or m.startswith(f"{a}.") for a in allowed)}
     assert not outside
+
+
+def module_files() -> list[str]:
+    """Every module file under rust/ and python/fnn/, relative to the repository."""
+    files = [*(ROOT / "rust").rglob("*.rs"), *PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.pyi")]
+    return sorted(str(path.relative_to(ROOT)) for path in files)
+
+
+def mapped_files() -> list[str]:
+    """The files the module map has a line for: lines that start with ``- `path`:``."""
+    return re.findall(r"^- `([^`]+)`:", MODULE_MAP.read_text(), flags=re.MULTILINE)
+
+
+def test_the_module_map_has_a_line_for_every_module():
+    missing = sorted(set(module_files()) - set(mapped_files()))
+    assert not missing, (
+        f"docs/architecture.md has no line for {missing}: add one line per new file "
+        "(- `path`: what it is) under its section."
+    )
+
+
+def test_the_module_map_names_only_files_that_exist_and_each_once():
+    mapped = mapped_files()
+    gone = [path for path in mapped if not (ROOT / path).is_file()]
+    assert not gone, f"docs/architecture.md lists files that are gone: {gone}"
+    assert len(mapped) == len(set(mapped)), "a file has two lines in docs/architecture.md"
