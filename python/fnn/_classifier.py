@@ -320,7 +320,7 @@ default='log_loss'
     # Prediction
 
     def decision_function(self, X):
-        """The network's outputs (logits) for ``X``.
+        """Return the network's outputs (logits) for ``X``.
 
         Parameters
         ----------

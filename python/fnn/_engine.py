@@ -17,7 +17,7 @@ class Engine(Protocol):
     """A training engine: stateless, every buffer comes in and goes out."""
 
     def init_params(self, config: TrainConfig, dtype) -> np.ndarray:
-        """A fresh flat parameter buffer (spec section 2)."""
+        """Return a fresh flat parameter buffer (spec section 2)."""
         ...
 
     def fit_epochs(
@@ -59,7 +59,7 @@ class Engine(Protocol):
         Y: np.ndarray,
         sample_weight: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray]:
-        """The objective over all rows of ``(X, Y)``, penalty included, and its gradient.
+        """Return the objective over all rows of ``(X, Y)``, penalty included, and its gradient.
 
         The spec's objective (section 4) with every row in one batch, no
         dropout, ``config.alpha`` and ``config.l1`` as the penalty: what
@@ -70,7 +70,26 @@ class Engine(Protocol):
 
 
 def get_engine(name: str) -> Engine:
-    """The engine called ``name``: ``"rust"`` or ``"numpy"``."""
+    """Return the engine called ``name``.
+
+    This registry is the one place that imports the NumPy engine
+    (`fnn.reference`); everything else reaches it through here.
+
+    Parameters
+    ----------
+    name : {"rust", "numpy"}
+        ``"rust"``: the multi-threaded Rust engine (`fnn._core`);
+        ``"numpy"``: the readable reference engine (`fnn.reference`).
+
+    Returns
+    -------
+    Engine
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is neither.
+    """
     if name == "rust":
         from ._rust_engine import RustEngine
 

@@ -1,5 +1,8 @@
-"""The Rust engine behind the `Engine` interface: shapes and dtypes are
-settled here, the work happens in `fnn._core` with the GIL released."""
+"""The Rust engine behind the `Engine` interface.
+
+Shapes and dtypes are settled here; the work happens in `fnn._core` with the
+GIL released.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from ._full_batch import full_batch_objective
 
 
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
-    """A C-contiguous 1-D view of ``a`` in ``dtype``; copies only when it must.
+    """Return a C-contiguous 1-D view of ``a`` in ``dtype``, copying only when it must.
 
     Read-only inputs (memmaps) are fine: Rust only reads them.
     """
@@ -26,9 +29,12 @@ def _2d(a: np.ndarray, what: str) -> np.ndarray:
 
 
 def _features(X, dtype, what: str):
-    """``(n_rows, argument for _core)``: a flat dense array, or for a SciPy
-    sparse matrix the CSR triple ``(values, indices, indptr)`` that Rust
-    densifies one minibatch at a time."""
+    """Return ``(n_rows, argument for _core)`` for the feature matrix ``X``.
+
+    The argument is a flat dense array or, for a SciPy sparse matrix, the CSR
+    triple ``(values, indices, indptr)`` that Rust densifies one minibatch at
+    a time.
+    """
     if hasattr(X, "tocsr") and hasattr(X, "toarray"):
         csr = X.tocsr()
         if not csr.has_canonical_format:

@@ -266,7 +266,7 @@ def _parse_container(data: bytes) -> tuple[dict, dict, memoryview]:
 
 
 def _read_tensors(header: dict, buffer: memoryview) -> dict[str, np.ndarray]:
-    """The tensors, after checking that they tile the buffer exactly."""
+    """Return the tensors, after checking that they tile the buffer exactly."""
     spans = []
     for name, entry in header.items():
         _require(isinstance(entry, dict), f"tensor {name!r} is not described by an object")

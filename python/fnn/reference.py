@@ -157,7 +157,7 @@ def forward(coefs, intercepts, X, *, activation, output=None, negative_slope=0.0
 
 
 def _sizes(coefs):
-    """The layer sizes ``(d0, ..., dL)`` of a list of weight matrices."""
+    """Return the layer sizes ``(d0, ..., dL)`` of a list of weight matrices."""
     return [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
 
 
@@ -283,7 +283,7 @@ def loss_and_gradients(
 
 
 def _objective_terms(config, **overrides):
-    """The keyword arguments `_backprop` takes from ``config``."""
+    """Return the keyword arguments `_backprop` takes from ``config``."""
     terms = dict(
         names=list(config.activations), loss=config.loss, output=config.output,
         alpha=config.alpha, l1=config.l1, negative_slope=config.negative_slope,
@@ -440,7 +440,19 @@ def _optimizer_step(config, params, grad, state, lr):
 
 
 def learning_rate(config, state):
-    """Return the learning rate of the epoch that ``state`` is about to run."""
+    """Return the learning rate of the epoch that ``state`` is about to run.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The schedule and its settings.
+    state : TrainState
+        ``lr_base``, ``epoch`` and ``samples_seen`` when the epoch starts.
+
+    Returns
+    -------
+    float
+    """
     base = state.lr_base
     epoch = state.epoch
     if config.schedule in ("constant", "adaptive"):
@@ -772,6 +784,20 @@ def shuffle_order(seed, epoch, n):
 
     A stable argsort of random keys, so ties (astronomically rare) keep
     index order and both engines agree on them.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    epoch : int
+        The global epoch number (``state.epoch`` when the epoch starts).
+    n : int
+        Number of samples.
+
+    Returns
+    -------
+    ndarray of int of shape (n,)
+        A permutation of ``range(n)``.
     """
     draws = bits(key(seed, SHUFFLE, epoch, 0), np.arange(n, dtype=np.uint64))
     return np.argsort(draws, kind="stable")
