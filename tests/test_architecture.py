@@ -2,6 +2,7 @@
 
 - Only the engine registry imports the NumPy reference engine: the estimators
   reach it through `fnn.get_engine`, and it stays a leaf a learner can read.
+- Both engines implement exactly the `Engine` protocol, signatures included.
 - docs/architecture.md, the module map, has one line for every file under
   rust/ and python/fnn/, and none for a file that is gone.
 """
@@ -9,8 +10,13 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import pathlib
 import re
+
+from fnn._engine import Engine
+from fnn._rust_engine import RustEngine
+from fnn.reference import NumpyEngine
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "python" / "fnn"
@@ -81,6 +87,23 @@ def test_the_reference_engine_imports_only_the_shared_low_level_modules():
     imports = {m for m in package_imports()["fnn.reference"] if m.startswith("fnn")}
     outside = {m for m in imports if not any(m == a or m.startswith(f"{a}.") for a in allowed)}
     assert not outside
+
+
+def test_both_engines_implement_exactly_the_engine_protocol():
+    protocol = {
+        name: inspect.signature(method)
+        for name, method in vars(Engine).items()
+        if callable(method) and not name.startswith("_")
+    }
+    assert set(protocol) == {"init_params", "fit_epochs", "predict", "logits", "loss_and_gradients"}
+    for engine in (RustEngine, NumpyEngine):
+        public = {name for name in vars(engine) if not name.startswith("_")} - {"name"}
+        assert public == set(protocol), engine
+        for name, signature in protocol.items():
+            got = inspect.signature(getattr(engine, name))
+            assert list(got.parameters) == list(signature.parameters), (engine, name)
+            defaults = [p.default for p in got.parameters.values()]
+            assert defaults == [p.default for p in signature.parameters.values()], (engine, name)
 
 
 def module_files() -> list[str]:

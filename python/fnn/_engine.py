@@ -44,11 +44,11 @@ class Engine(Protocol):
         ...
 
     def predict(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Output-layer activations (after the output function), no dropout."""
+        """Return the output-layer activations (after the output function), no dropout."""
         ...
 
     def logits(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Output-layer pre-activations, no dropout."""
+        """Return the output-layer pre-activations, no dropout."""
         ...
 
     def loss_and_gradients(
