@@ -34,7 +34,7 @@ def _temporary_name(path: str) -> str:
 
 
 def _open_unnamed(directory: str) -> int | None:
-    """An ``O_TMPFILE`` descriptor in ``directory``, or None where there is none."""
+    """Return an ``O_TMPFILE`` descriptor in ``directory``, or None where there is none."""
     flag = getattr(os, "O_TMPFILE", None)
     if flag is None:
         return None
@@ -79,7 +79,7 @@ def _link_unnamed(descriptor: int, path: str) -> str | None:
 
 
 def _copy_to_named(descriptor: int, path: str, mode: int | None) -> str:
-    """A named temporary file beside ``path`` with the unnamed file's bytes."""
+    """Return a named temporary file beside ``path`` with the unnamed file's bytes."""
     target, name = _open_named(path)
     try:
         size, offset = os.fstat(descriptor).st_size, 0

@@ -42,9 +42,9 @@ from sklearn.utils.validation import check_is_fitted
 from ._atomic import write_atomically
 from ._classifier import FNNClassifier
 from ._config import TrainConfig, TrainState
+from ._layout import pack
 from ._regressor import FNNRegressor
 from ._version import __version__
-from .reference import pack
 
 __all__ = ["load", "save"]
 
@@ -245,7 +245,7 @@ def _tensors_and_metadata(estimator) -> tuple[dict, dict]:
 
 
 def _encoded_chunks(tensors: dict, metadata: dict):
-    """The file's bytes: length, header, then each tensor, in pieces of `_CHUNK_BYTES`.
+    """Return the file's bytes: length, header, then each tensor, in pieces of `_CHUNK_BYTES`.
 
     Written here rather than by ``safetensors.numpy.save``, which orders the
     metadata differently on every call (a hash map), so that the same model

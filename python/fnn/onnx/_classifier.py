@@ -93,7 +93,7 @@ def parse(scope, model, inputs, custom_parsers=None):
 
 
 def _declare_zipmap(scope, model, labels, zipmap, outputs):
-    """The ZipMap step after the classifier (skl2onnx's converters emit it)."""
+    """Return the ZipMap step after the classifier (skl2onnx's converters emit it)."""
     columns = zipmap == "columns"
     zipmap_op = scope.declare_local_operator("SklearnZipMapColumns" if columns else "SklearnZipMap")
     zipmap_op.inputs = list(outputs)
@@ -180,7 +180,7 @@ def _add_label(scope, container, estimator, labels, decision, output) -> None:
 
 
 def convert(scope, operator, container) -> None:
-    """The classifier's nodes: network, scores, then labels from the scores."""
+    """Return the classifier's nodes: network, scores, then labels from the scores."""
     estimator = operator.raw_operator
     options = container.get_options(estimator, dict(_DEFAULTS))
     labels = onnx_labels(estimator, nocl=options["nocl"])

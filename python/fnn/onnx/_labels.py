@@ -14,7 +14,7 @@ from .. import _labels
 
 
 def onnx_labels(estimator, *, nocl: bool) -> np.ndarray:
-    """The labels the graph outputs: an int64 array or an object array of str.
+    """Return the labels the graph outputs: an int64 array or an object array of str.
 
     With ``nocl`` the labels are the class indices 0..k-1.
 

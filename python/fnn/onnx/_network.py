@@ -19,13 +19,13 @@ _PLAIN_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
 
 
 def model_dtype(estimator) -> np.dtype:
-    """The dtype the fitted estimator computes in (float32 or float64)."""
+    """Return the dtype the fitted estimator computes in (float32 or float64)."""
     check_is_fitted(estimator)
     return estimator._params.dtype
 
 
 def hidden_activations(estimator) -> tuple[str, ...]:
-    """The fitted network's hidden activations, checked to be exportable."""
+    """Return the fitted network's hidden activations, checked to be exportable."""
     names = tuple(estimator._config.activations)
     for name in names:
         if name not in {"identity", "leaky_relu", *_PLAIN_ACTIVATIONS}:
@@ -37,7 +37,7 @@ def hidden_activations(estimator) -> tuple[str, ...]:
 
 
 def constant(scope, container, seed, array) -> str:
-    """An initializer holding ``array`` exactly (its bytes, not a list of floats)."""
+    """Return an initializer holding ``array`` exactly (its bytes, not a list of floats)."""
     name = scope.get_unique_variable_name(seed)
     array = np.asarray(array)
     if array.dtype.kind in "OU":

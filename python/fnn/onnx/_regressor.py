@@ -60,7 +60,7 @@ def calculate_shapes(operator) -> None:
 
 
 def convert(scope, operator, container) -> None:
-    """The network, then the output function."""
+    """Return the network, then the output function."""
     estimator = operator.raw_operator
     logits = add_logits(scope, operator, container)
     output = operator.outputs[0].full_name
