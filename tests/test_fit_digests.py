@@ -524,7 +524,7 @@ DIGESTS = {
     "clf-wide-adam/numpy/predict": "eed0dd8d471ec7c33fff339b",
     "clf-wide-adam/numpy/scores": "3ac0d7cbd677a4e2b8e7250d",
     "reg-wide-1-output-sgd-f32/rust/fit": "b3779f97f00616cf4045fdfc",
-    "reg-wide-1-output-sgd-f32/rust/predict": "2a982077c3dbca7bb2a6fe92",
+    "reg-wide-1-output-sgd-f32/rust/predict": "a05dfb05ab99bacfe7a09072",
     "reg-wide-1-output-sgd-f32/numpy/fit": "3b724591f27a77583c7057cd",
     "reg-wide-1-output-sgd-f32/numpy/predict": "5387d73bd71bf0d744a222b9",
     "reg-wide-lbfgs/rust/fit": "9aa3a920c89663a82fcd9615",
@@ -538,9 +538,9 @@ DIGESTS = {
 # (NPY_DISABLE_CPU_FEATURES, OPENBLAS_CORETYPE=Nehalem) so that only the Rust
 # engine's instruction set differed. Only these core digests changed: training
 # cuts this batch into row blocks small enough for `small_matmul`, but
-# predicting 400 rows at once is one 1-column `gemm` product.
+# predicting cuts 400 rows into two blocks of 200, each a 1-column `gemm` product.
 AVX2_DIGESTS = {
-    "reg-wide-1-output-sgd-f32/rust/predict": "749d00fc2cd2243c3c4bdb7b",
+    "reg-wide-1-output-sgd-f32/rust/predict": "48e2a3eb3c5c6cb762e40617",
 }
 
 
