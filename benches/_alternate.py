@@ -24,10 +24,12 @@ def alternate(labels, reps, run_one) -> dict[str, list[float]]:
     labels = list(labels)
     for rep in range(reps):
         order = labels[rep % len(labels) :] + labels[: rep % len(labels)]
+        ran = []
         for label in order:
             if times[label] and times[label][0] > SLOW_RUN_SECONDS:
                 continue
             times[label].append(run_one(label))
-        summary = ", ".join(f"{label} {times[label][-1]:.4g}s" for label in labels)
+            ran.append(label)
+        summary = ", ".join(f"{label} {times[label][-1]:.4g}s" for label in labels if label in ran)
         log(f"    rep {rep + 1}/{reps}: {summary}")
     return times

@@ -150,7 +150,7 @@ def defaults_table(data: dict) -> str:
         details = any_entry["details"]
         cells = [details["data"] + (" (regressor)" if details["regression"] else "")]
         for entry in (fnn, serial, mlp):
-            cells.append(_time_unit(_median(entry)) if entry else "")
+            cells.append(_time_unit(_median(entry)) + _reps_note(entry, data) if entry else "")
         if fnn and mlp:
             per_epoch = (_median(mlp) / mlp["details"]["n_iter"]) / (
                 _median(fnn) / fnn["details"]["n_iter"]

@@ -206,16 +206,21 @@ def main(argv=None) -> int:
     threads = args.threads
 
     machine = _machine.describe()
+
+    def systems_of(names):
+        return [s for s in systems if any(s in WORKLOAD_SYSTEMS[w] for w in names)]
+
+    # memory and oversubscription start fresh processes of their own.
+    needed = systems_of([w for w in workloads if w not in ("memory", "oversubscription")])
     settings = {
         "quick": args.quick,
         "reps": scale.reps,
         "threads": threads,
-        "systems": systems,
+        "systems": systems_of(workloads),
         "workloads": workloads,
         "processes": "one per system",
     }
     results = Results(machine=machine.as_dict(), settings=settings)
-    needed = [s for s in systems if any(s in WORKLOAD_SYSTEMS[w] for w in workloads)]
     log(
         f"{machine.model}, {machine.cores} cores, {threads} threads each; systems: {needed}; "
         f"{scale.reps} reps; starting one process per system"
