@@ -39,13 +39,15 @@ from sklearn.utils.validation import (
 
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
-from ._lbfgs import FullBatchObjective, fit_lbfgs
+from ._errors import DivergedError
+from ._layout import unpack
+from ._lbfgs import fit_lbfgs
+from ._losses import per_sample_loss as _per_sample_loss
 from ._plain_input import plain_float_rows
 from ._progress import EpochReporter
 from ._threads import resolve_threads
 from ._validation_split import validation_split
 from ._version import __version__ as fnn_version
-from .reference import _per_sample_loss, unpack
 
 #: Activation names accepted by the estimators -> the engines' names.
 ACTIVATIONS = {
@@ -340,6 +342,11 @@ class BaseFNN(BaseEstimator, ABC):
                 UserWarning,
                 stacklevel=2,
             )
+        params = state.get("_params")
+        if isinstance(params, np.ndarray) and not params.flags.aligned:
+            # Unpickled from a byte stream (e.g. by a dask worker) at an address
+            # the engines cannot read whole elements from.
+            state["_params"] = params.copy()
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
@@ -681,10 +688,8 @@ class BaseFNN(BaseEstimator, ABC):
             except KeyboardInterrupt:
                 # The caller commits the weights reached, then raises it again.
                 interrupted = True
-            except ValueError as error:
-                if "training diverged" not in str(error):
-                    raise
-                raise ValueError(
+            except DivergedError as error:
+                raise DivergedError(
                     f"{name}: {error} (e.g. with StandardScaler). The estimator keeps its "
                     "previous fitted state, if it had one."
                 ) from error
@@ -704,14 +709,15 @@ class BaseFNN(BaseEstimator, ABC):
 
     def _train_lbfgs(self, config, params, state, X, Y, weights):
         name = type(self).__name__
-        if weights is None:
-            weights = np.ones(X.shape[0], dtype=params.dtype)
-        objective = FullBatchObjective(config, X, Y, weights, self.engine, params.dtype)
         reporter = EpochReporter(self.verbose, self.max_iter, name, unit="iteration")
         with reporter:
             result = fit_lbfgs(
-                objective,
+                get_engine(self.engine),
+                config,
                 params,
+                X,
+                Y,
+                weights,
                 max_iter=int(self.max_iter),
                 max_fun=int(self.max_fun),
                 tol=float(self.tol),

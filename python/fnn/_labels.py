@@ -47,7 +47,7 @@ def problem_kind(y) -> str:
 
 
 def classes_of(y, kind: str) -> np.ndarray:
-    """The sorted class labels of ``y`` (column indices for an indicator matrix)."""
+    """Return the sorted class labels of ``y`` (column indices for an indicator matrix)."""
     if kind == MULTILABEL:
         return np.arange(y.shape[1])
     if isinstance(y, np.ndarray) and y.dtype.kind in "biuf":
@@ -58,7 +58,7 @@ def classes_of(y, kind: str) -> np.ndarray:
 
 
 def kind_for(classes: np.ndarray, multilabel: bool) -> str:
-    """The layout for these classes: binary, multiclass or multilabel."""
+    """Return the layout for these classes: binary, multiclass or multilabel."""
     if multilabel:
         return MULTILABEL
     return BINARY if len(classes) == 2 else MULTICLASS
@@ -85,7 +85,7 @@ def class_indices(y, classes: np.ndarray) -> np.ndarray:
 
 
 def encode(y, classes: np.ndarray, kind: str, dtype) -> np.ndarray:
-    """The training targets for ``y``: shape (n, outputs), C-contiguous ``dtype``."""
+    """Return the training targets for ``y``: shape (n, outputs), C-contiguous ``dtype``."""
     if kind == MULTILABEL:
         y = y.toarray() if sp.issparse(y) else np.asarray(y)
         if y.ndim != 2 or y.shape[1] != len(classes):

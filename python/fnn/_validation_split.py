@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .reference import SPLIT, key, uniform
+from ._rng import SPLIT, key, uniform
 
 
 def _row_draws(seed: int, n_samples: int) -> np.ndarray:
