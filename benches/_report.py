@@ -28,8 +28,19 @@ COLORS = {
 #: Systems that are fnn itself; every other system is a peer.
 FNN_SYSTEMS = ("fnn", "fnn-1thread", "fnn-numpy")
 
-#: Library versions a run records (settings keys), in the order printed.
-VERSION_KEYS = ("fnn", "numpy", "sklearn", "torch", "jax", "jaxlib", "onnxruntime", "skl2onnx")
+#: Library versions a run records (settings keys; runs before 2026-12 said
+#: ``fnn_version``), in the order printed.
+VERSION_KEYS = (
+    "fnn",
+    "fnn_version",
+    "numpy",
+    "sklearn",
+    "torch",
+    "jax",
+    "jaxlib",
+    "onnxruntime",
+    "skl2onnx",
+)
 
 
 def _median(timing: dict) -> float:
@@ -481,8 +492,9 @@ def markdown(data: dict) -> str:
         f"Float32 FMA peak: {m['cores']} × {m['mhz'] / 1e3:.2f} GHz × 2 FMA/cycle × "
         f"{m['f32_lanes']} lanes × 2 = {m['peak_gflops_f32']:.1f} GFLOP/s "
         f"(AVX2: {m['peak_avx2_gflops_f32']:.1f}).\n",
-        f"{s['reps']} repetitions, systems alternating, each system in its own process, "
-        f"{s['threads']} threads for every system; "
+        f"{s['reps']} repetitions, systems alternating, "
+        + ("each system in its own process, " if s.get("processes") == "one per system" else "")
+        + f"{s['threads']} threads for every system; "
         f"medians; run took {s.get('elapsed_seconds', float('nan')):.0f} s; load average "
         f"(1 min) {s['load_average_before'][0]:.1f} before, "
         f"{s.get('load_average_after', [float('nan')])[0]:.1f} after"

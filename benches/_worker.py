@@ -72,15 +72,21 @@ class Worker:
         self.process.stdin.flush()
         return self._receive()
 
+    def end_input(self) -> None:
+        """Tell the worker to exit (the end of its input); does not wait."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
     def close(self) -> None:
-        """End the worker (end of its input), killing it if it does not exit."""
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.close()
-                self.process.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+        """End the worker, killing it if it has not exited within 30 s."""
+        self.end_input()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def start_workers(systems, threads: int, quick: bool) -> dict[str, Worker]:
@@ -90,10 +96,17 @@ def start_workers(systems, threads: int, quick: bool) -> dict[str, Worker]:
         for worker in workers.values():
             worker.wait_ready()
     except BaseException:
-        for worker in workers.values():
-            worker.close()
+        close_workers(workers)
         raise
     return workers
+
+
+def close_workers(workers: dict[str, Worker]) -> None:
+    """End every worker; their interpreters shut down side by side."""
+    for worker in workers.values():
+        worker.end_input()
+    for worker in workers.values():
+        worker.close()
 
 
 def _versions(system: str) -> dict[str, str]:

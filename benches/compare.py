@@ -47,7 +47,7 @@ from _systems import (  # noqa: E402
     SEARCH_SYSTEMS,
     available_systems,
 )
-from _worker import start_workers  # noqa: E402
+from _worker import close_workers, start_workers  # noqa: E402
 from _workloads import FULL, QUICK, variants  # noqa: E402
 
 DEFAULTS_WORKLOADS = tuple(f"defaults-{name}" for name in _defaults.NAMES)
@@ -243,8 +243,7 @@ def main(argv=None) -> int:
             elif workload not in ("memory", "oversubscription"):
                 results.timings += measure(workload, labels, workers, scale.reps)
     finally:
-        for worker in workers.values():
-            worker.close()
+        close_workers(workers)
     search = [t for t in results.timings if t.workload == "search"]
     results.search_params = {t.system: t.details["best_params"] for t in search}
     if "memory" in workloads:
