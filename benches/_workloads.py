@@ -160,6 +160,8 @@ class Session:
         for hyper in (MNIST_HYPER, Hyper((16,), 16, 1)):
             make_estimator(self.system, hyper, self.threads).fit(X, y).predict(X[:1])
         if self.system in ("fnn", "fnn-1thread", "sklearn"):
+            # The defaults workloads train in float64, like the data users pass.
+            X = X.astype(np.float64)
             _defaults.make_pipeline_for(self.system, regression=True).fit(X[:, :20], X[:, 20])
 
     def run(self, workload: str, variant: str | None = None) -> dict:
