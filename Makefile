@@ -79,7 +79,7 @@ test:
 lab: build-dev
 	$(BIN)/python -m fnn.lab $(LAB_ARGS)
 
-# The benchmark environment: the dev requirements plus PyTorch and matplotlib.
+# The benchmark environment: the dev requirements plus the peers (PyTorch, JAX, ONNX Runtime).
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.requirements.stamp
 BENCH_REQUIREMENTS := benches/requirements.txt
@@ -92,7 +92,7 @@ $(BENCH_STAMP): $(BENCH_REQUIREMENTS) $(REQUIREMENTS)
 	$(BENCH_VENV)/bin/python -m pip install --disable-pip-version-check -r $(BENCH_REQUIREMENTS)
 	@touch $@
 
-.PHONY: bench-venv  ## Create .venv-bench for `make bench`: dev requirements + PyTorch (a multi-GB download) + matplotlib
+.PHONY: bench-venv  ## Create .venv-bench for `make bench`: dev requirements + PyTorch (a multi-GB download), JAX, ONNX Runtime, skl2onnx
 bench-venv: $(BENCH_STAMP)
 
 .PHONY: bench  ## Release build, then benches/compare.py (in .venv-bench if it has torch, else .venv), pytest-benchmark, cargo bench

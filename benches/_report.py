@@ -16,7 +16,31 @@ import numpy as np
 #: The workloads of the main table, in order.
 MAIN_WORKLOADS = ("tiny", "small", "mnist", "predict-1", "predict-10k", "search")
 
-COLORS = {"fnn": "#d95f02", "fnn-numpy": "#7570b3", "sklearn": "#1b9e77", "torch": "#e7298a"}
+COLORS = {
+    "fnn": "#d95f02",
+    "fnn-numpy": "#7570b3",
+    "sklearn": "#1b9e77",
+    "torch": "#e7298a",
+    "jax": "#66a61e",
+    "onnxruntime": "#e6ab02",
+}
+
+#: Systems that are fnn itself; every other system is a peer.
+FNN_SYSTEMS = ("fnn", "fnn-1thread", "fnn-numpy")
+
+#: Library versions a run records (settings keys; runs before 2026-12 said
+#: ``fnn_version``), in the order printed.
+VERSION_KEYS = (
+    "fnn",
+    "fnn_version",
+    "numpy",
+    "sklearn",
+    "torch",
+    "jax",
+    "jaxlib",
+    "onnxruntime",
+    "skl2onnx",
+)
 
 
 def _median(timing: dict) -> float:
@@ -28,9 +52,34 @@ def _by(data: dict, workload: str) -> dict[str, dict]:
 
 
 def _main_workloads(data: dict) -> list[str]:
+    """The main table's workloads present, in order (a ``--quick`` run's
+    batch predict, e.g. ``predict-2k``, takes ``predict-10k``'s place)."""
     present = {t["workload"] for t in data["timings"]}
-    extra = sorted(w for w in present if w.startswith("predict-") and w not in MAIN_WORKLOADS)
-    return [w for w in (*MAIN_WORKLOADS, *extra) if w in present]
+    order = []
+    for workload in MAIN_WORKLOADS:
+        order.append(workload)
+        if workload == "predict-10k":
+            order += sorted(w for w in present if w.startswith("predict-") and w not in order)
+    return [w for w in order if w in present]
+
+
+def _ratio(x: float) -> str:
+    """A ratio of times: two decimals below 10, one above."""
+    return f"{x:.2f}×" if x < 10 else f"{x:.1f}×"
+
+
+def _peers(systems: dict) -> dict:
+    """The entries of ``systems`` that are not fnn (see `FNN_SYSTEMS`)."""
+    return {s: t for s, t in systems.items() if s not in FNN_SYSTEMS}
+
+
+def _time_unit(x: float) -> str:
+    """``4.76 ms``, ``29 µs``, ``1.88 s``: three significant digits."""
+    if x >= 1:
+        return f"{x:.3g} s"
+    if x >= 1e-3:
+        return f"{x * 1e3:.3g} ms"
+    return f"{x * 1e6:.3g} µs"
 
 
 def _seconds(x: float) -> str:
@@ -91,6 +140,84 @@ def main_table(data: dict) -> str:
         "accuracy",
         "GFLOP/s",
     ]
+    return _table(header, rows)
+
+
+def _defaults_workloads(data: dict) -> list[str]:
+    seen = []
+    for t in data["timings"]:
+        if t["workload"].startswith("defaults-") and t["workload"] not in seen:
+            seen.append(t["workload"])
+    return seen
+
+
+def defaults_table(data: dict) -> str:
+    """fnn at every default against MLPClassifier / MLPRegressor, per data set."""
+    rows = []
+    for workload in _defaults_workloads(data):
+        systems = _by(data, workload)
+        fnn, mlp, serial = (systems.get(s) for s in ("fnn", "sklearn", "fnn-1thread"))
+        any_entry = fnn or mlp or serial
+        details = any_entry["details"]
+        cells = [details["data"] + (" (regressor)" if details["regression"] else "")]
+        for entry in (fnn, serial, mlp):
+            cells.append(_time_unit(_median(entry)) + _reps_note(entry, data) if entry else "")
+        if fnn and mlp:
+            per_epoch = (_median(mlp) / mlp["details"]["n_iter"]) / (
+                _median(fnn) / fnn["details"]["n_iter"]
+            )
+            cells.append(_ratio(_median(mlp) / _median(fnn)))
+            cells.append(_ratio(per_epoch))
+        else:
+            cells += ["", ""]
+        cells.append(f"{_median(serial) / _median(fnn):.2f}×" if fnn and serial else "")
+        epochs = [str(e["details"]["n_iter"]) if e else "–" for e in (fnn, mlp)]
+        scores = [f"{e['score']:.3f}" if e else "–" for e in (fnn, mlp)]
+        kind = "R²" if details["regression"] else "accuracy"
+        where = "held out" if details["held_out"] else "training"
+        cells += [" / ".join(epochs), f"{' / '.join(scores)} ({kind}, {where})"]
+        rows.append(cells)
+    header = [
+        "data (float64, every default)",
+        "fnn fit",
+        "fnn n_jobs=1",
+        "MLP* fit",
+        "fnn is faster by",
+        "per epoch",
+        "speed-up, default n_jobs over 1",
+        "epochs fnn / MLP*",
+        "score fnn / MLP*",
+    ]
+    return _table(header, rows)
+
+
+def peers_table(data: dict) -> str:
+    """One row per workload: every system's median time and its ratio to
+    fnn's, and how much faster fnn is than the fastest peer (not fnn)."""
+    workloads = _main_workloads(data)
+    systems = []
+    for workload in workloads:
+        systems += [s for s in _by(data, workload) if s not in systems]
+    rows = []
+    for workload in workloads:
+        entries = _by(data, workload)
+        fnn = _median(entries["fnn"]) if "fnn" in entries else float("nan")
+        cells = [workload]
+        for system in systems:
+            if system not in entries:
+                cells.append("")
+                continue
+            median = _median(entries[system])
+            ratio = "" if system == "fnn" else f" ({_ratio(median / fnn)})"
+            cells.append(_time_unit(median) + ratio)
+        peers = {s: _median(t) for s, t in _peers(entries).items()}
+        if peers:
+            fastest = min(peers, key=peers.get)
+            cells += [fastest, _ratio(peers[fastest] / fnn)]
+        else:
+            cells += ["", ""]
+        rows.append(cells)
+    header = ["workload", *systems, "fastest peer", "fnn is faster by"]
     return _table(header, rows)
 
 
@@ -216,24 +343,43 @@ def targets(data: dict) -> list[tuple[str, str, bool]]:
     out = []
     peak = data["machine"]["peak_gflops_f32"]
 
-    def fit_ratio(workload, need, label):
+    def peer_ratio(workload, need, label):
+        """fnn against the fastest peer (JAX included; fnn's NumPy engine is
+        fnn itself, quoted beside it)."""
         systems = _by(data, workload)
-        others = {s: _median(t) for s, t in systems.items() if s != "fnn"}
-        if "fnn" not in systems or not others:
+        peers = {s: _median(t) for s, t in _peers(systems).items()}
+        if "fnn" not in systems or not peers:
             return
         fnn = _median(systems["fnn"])
-        fastest = min(others, key=others.get)
-        ratio = others[fastest] / fnn
-        measured = f"{ratio:.1f}× (fastest other: {fastest})"
-        # fnn's own NumPy engine counts as another system; say also how fnn
-        # fares against the fastest system from outside fnn.
-        peers = {s: v for s, v in others.items() if not s.startswith("fnn")}
-        if fastest.startswith("fnn") and peers:
-            peer = min(peers, key=peers.get)
-            measured += f"; {peers[peer] / fnn:.1f}× {peer}"
+        fastest = min(peers, key=peers.get)
+        ratio = peers[fastest] / fnn
+        measured = f"{_ratio(ratio)} (fastest peer: {fastest})"
+        if "fnn-numpy" in systems:
+            measured += f"; fnn-numpy {_median(systems['fnn-numpy']) / fnn:.1f}×"
         out.append((label, measured, ratio >= need))
 
-    fit_ratio("mnist", 2, "mnist fit ≥ 2× the fastest other system")
+    for workload in _defaults_workloads(data):
+        systems = _by(data, workload)
+        if "fnn" in systems and "sklearn" in systems:
+            details = systems["fnn"]["details"]
+            generated = details["data"].startswith("make_")
+            need = 5 if generated else 10
+            ratio = _median(systems["sklearn"]) / _median(systems["fnn"])
+            mlp = "MLPRegressor" if details["regression"] else "MLPClassifier"
+            name = workload.removeprefix("defaults-")
+            out.append((f"defaults, {name}: ≥ {need}× {mlp}", _ratio(ratio), ratio >= need))
+    scaling = _by(data, "defaults-make_classification")
+    if "fnn" in scaling and "fnn-1thread" in scaling:
+        ratio = _median(scaling["fnn-1thread"]) / _median(scaling["fnn"])
+        out.append(
+            (
+                f"defaults, make_classification: n_jobs={data['settings']['threads']} "
+                "≥ 1.8× n_jobs=1",
+                f"{ratio:.2f}×",
+                ratio >= 1.8,
+            )
+        )
+    peer_ratio("mnist", 2, "mnist fit ≥ 2× the fastest peer")
     mnist = _by(data, "mnist").get("fnn")
     if mnist:
         gflops = mnist["flops"] / _median(mnist) / 1e9
@@ -245,8 +391,21 @@ def targets(data: dict) -> list[tuple[str, str, bool]]:
                 gflops >= 0.6 * peak,
             )
         )
-    fit_ratio("small", 10, "small fit ≥ 10× the fastest other system")
-    fit_ratio("tiny", 50, "tiny fit ≥ 50× the fastest other system")
+    peer_ratio("small", 5, "small fit ≥ 5× the fastest peer")
+    peer_ratio("tiny", 15, "tiny fit ≥ 15× the fastest peer")
+    one = _by(data, "predict-1")
+    if "fnn" in one and "onnxruntime" in one:
+        f, o = _median(one["fnn"]), _median(one["onnxruntime"])
+        out.append(
+            (
+                "predict 1 row no slower than ONNX Runtime",
+                f"{f * 1e6:.0f} µs vs {o * 1e6:.0f} µs",
+                f <= o,
+            )
+        )
+    batch = [w for w in _main_workloads(data) if w.startswith("predict-") and w != "predict-1"]
+    for workload in batch:
+        peer_ratio(workload, 1.25, f"{workload} ≥ 1.25× the fastest peer")
     search = _by(data, "search")
     if "fnn" in search and "sklearn" in search:
         ratio = _median(search["sklearn"]) / _median(search["fnn"])
@@ -325,9 +484,7 @@ def targets(data: dict) -> list[tuple[str, str, bool]]:
 
 def markdown(data: dict) -> str:
     m, s = data["machine"], data["settings"]
-    versions = ", ".join(
-        f"{k} {s[k]}" for k in ("fnn_version", "numpy", "sklearn", "torch") if k in s
-    )
+    versions = ", ".join(f"{k} {s[k]}" for k in VERSION_KEYS if k in s)
     parts = [
         f"Machine: {m['model']}, {m['cores']} cores at {m['mhz'] / 1e3:.2f} GHz, {m['simd']}, "
         f"{m['memory_gib']} GiB, virtual machine: {m['hypervisor']}; Python {m['python']}, "
@@ -335,14 +492,22 @@ def markdown(data: dict) -> str:
         f"Float32 FMA peak: {m['cores']} × {m['mhz'] / 1e3:.2f} GHz × 2 FMA/cycle × "
         f"{m['f32_lanes']} lanes × 2 = {m['peak_gflops_f32']:.1f} GFLOP/s "
         f"(AVX2: {m['peak_avx2_gflops_f32']:.1f}).\n",
-        f"{s['reps']} repetitions, systems alternating, {s['threads']} threads for every system; "
+        f"{s['reps']} repetitions, systems alternating, "
+        + ("each system in its own process, " if s.get("processes") == "one per system" else "")
+        + f"{s['threads']} threads for every system; "
         f"medians; run took {s.get('elapsed_seconds', float('nan')):.0f} s; load average "
         f"(1 min) {s['load_average_before'][0]:.1f} before, "
         f"{s.get('load_average_after', [float('nan')])[0]:.1f} after"
         + (" (--quick)" if s["quick"] else "")
         + ".\n",
     ]
-    if data["timings"]:
+    if _defaults_workloads(data):
+        parts += [
+            "### Every default: fnn against MLPClassifier / MLPRegressor\n",
+            defaults_table(data),
+        ]
+    if _main_workloads(data):
+        parts += ["### fnn and its peers\n", peers_table(data)]
         parts += ["### Workloads\n", main_table(data)]
         if data.get("search_params"):
             best = "; ".join(

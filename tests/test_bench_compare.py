@@ -1,0 +1,146 @@
+"""benches/compare.py as a smoke run: a subset of ``--quick`` with one
+repetition on one thread, each system in its own process, with the peers this
+interpreter has (fnn, its NumPy engine and scikit-learn always; ONNX Runtime,
+JAX and PyTorch when installed). Asserts the results file's structure and the
+values that must hold whatever the machine's speed; no timing assertion."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHES = Path(__file__).resolve().parents[1] / "benches"
+
+#: One data set of each kind of the defaults family, every other timed
+#: workload kind once (memory and oversubscription have their own fresh
+#: processes and are left to `make bench`).
+WORKLOADS = ("defaults-wine", "defaults-diabetes", "tiny", "mnist", "predict", "search", "threads")
+
+
+def importable(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def expected_systems(workload: str) -> set[str]:
+    """The systems the run must have measured on ``workload`` here."""
+    if workload.startswith("defaults-"):
+        return {"fnn", "fnn-1thread", "sklearn"}
+    systems = {"fnn", "fnn-numpy", "sklearn"}
+    if importable("torch"):
+        systems.add("torch")
+    if workload in ("tiny", "mnist") and importable("jax"):
+        systems.add("jax")
+    if workload.startswith("predict-"):
+        systems.discard("jax")
+        if importable("onnxruntime", "skl2onnx"):
+            systems.add("onnxruntime")
+    return systems
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """(results.json as a dict, the printed Markdown) of one smoke run."""
+    out = tmp_path_factory.mktemp("compare")
+    command = [
+        sys.executable,
+        str(BENCHES / "compare.py"),
+        "--quick",
+        "--reps",
+        "1",
+        "--threads",
+        "1",
+        "--workloads",
+        ",".join(WORKLOADS),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads((out / "results.json").read_text()), done.stdout
+
+
+def by_workload(data: dict) -> dict[str, dict[str, dict]]:
+    found: dict[str, dict[str, dict]] = {}
+    for timing in data["timings"]:
+        found.setdefault(timing["workload"], {})[timing["system"]] = timing
+    return found
+
+
+def test_every_workload_has_every_system_once(run):
+    data, _ = run
+    timings = by_workload(data)
+    workloads = [w for w in WORKLOADS if w not in ("predict", "threads")]
+    workloads += ["predict-1", "predict-2k"]
+    for workload in workloads:
+        assert set(timings[workload]) == expected_systems(workload), workload
+    assert set(timings) == {*workloads, "threads"}
+    for timing in data["timings"]:
+        assert len(timing["seconds"]) == 1
+        assert all(math.isfinite(s) and s > 0 for s in timing["seconds"])
+        assert timing["samples"] > 0
+    assert data["settings"]["quick"] is True
+    assert data["settings"]["processes"] == "one per system"
+
+
+def test_defaults_keep_every_default_and_the_same_bits_on_one_thread(run):
+    data, _ = run
+    timings = by_workload(data)
+    wine, diabetes = timings["defaults-wine"], timings["defaults-diabetes"]
+    assert wine["fnn"]["details"]["data"] == "wine 133×13"
+    assert diabetes["fnn"]["details"]["data"] == "diabetes 331×10"
+    assert diabetes["sklearn"]["details"]["regression"] is True
+    for entries in (wine, diabetes):
+        for timing in entries.values():
+            details = timing["details"]
+            assert details["dtype"] == "float64" and details["held_out"] is True
+            assert 1 <= details["n_iter"] <= 200  # max_iter's default
+        # n_jobs changes no bits: the same epochs and the same score.
+        serial, default = entries["fnn-1thread"], entries["fnn"]
+        assert serial["details"]["n_iter"] == default["details"]["n_iter"]
+        assert serial["score"] == default["score"]
+    # Wine is easy: both libraries classify the held-out quarter well.
+    assert wine["fnn"]["score"] >= 0.9 and wine["sklearn"]["score"] >= 0.9
+    # Diabetes at the defaults is far from converged (200 epochs at lr 1e-3
+    # on targets in the hundreds); both reach about the same held-out R².
+    assert abs(diabetes["fnn"]["score"] - diabetes["sklearn"]["score"]) < 0.2
+
+
+def test_fits_learn_and_both_fnn_engines_agree(run):
+    data, _ = run
+    timings = by_workload(data)
+    for workload, floor in (("tiny", 0.7), ("mnist", 0.8)):
+        entries = timings[workload]
+        assert all(t["score"] >= floor for t in entries.values()), workload
+        assert abs(entries["fnn"]["score"] - entries["fnn-numpy"]["score"]) <= 0.01
+        assert all(t["flops"] > 0 for t in entries.values())
+    search = timings["search"]
+    assert all(t["score"] >= 0.85 for t in search.values())
+    assert set(data["search_params"]) == set(search)
+
+
+def test_onnx_runtime_serves_the_converted_model(run):
+    if not importable("onnxruntime", "skl2onnx"):
+        pytest.skip("ONNX Runtime or skl2onnx not installed")
+    data, _ = run
+    for workload in ("predict-1", "predict-2k"):
+        details = by_workload(data)[workload]["onnxruntime"]["details"]
+        assert details["agrees_with_mlpclassifier"] >= 0.99
+
+
+def test_report_leads_with_the_defaults_and_peers_tables(run):
+    data, markdown = run
+    sections = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert sections[:2] == [
+        "### Every default: fnn against MLPClassifier / MLPRegressor",
+        "### fnn and its peers",
+    ]
+    assert "| wine 133×13 |" in markdown and "| diabetes 331×10 (regressor) |" in markdown
+    assert "defaults, wine: ≥ 10× MLPClassifier" in markdown
+    threads = by_workload(data)["threads"]
+    assert set(threads) == {"fnn, 1 thread, alpha=0.0001", "fnn, 1 thread, alpha=0"}
