@@ -24,6 +24,7 @@ UNITS = {
     "activation_": ("G values/s", 1e-9),
     "adam_step_": ("G params/s", 1e-9),
     "predict_1_row_": ("rows/s", 1.0),
+    "handoff": ("joins/s", 1.0),
 }
 
 

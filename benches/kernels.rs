@@ -315,6 +315,44 @@ fn predict_one_row(c: &mut Criterion) {
     group.finish();
 }
 
+/// What sharing work with another thread costs inside the fit's pool: a
+/// `rayon::join` of two empty halves from inside the pool, called back to
+/// back (the workers still awake, as between a fit's steps), and after the
+/// calling worker has slept 100 µs and 1 ms (the other one gone to sleep).
+/// Elements: joins.
+fn handoff(c: &mut Criterion) {
+    let threads = *thread_counts().last().unwrap_or(&1);
+    if threads < 2 {
+        return;
+    }
+    let mut group = c.benchmark_group("handoff");
+    group.throughput(Throughput::Elements(1));
+    let join = || rayon::join(|| black_box(1), || black_box(2));
+    // From inside the pool, as the training loop calls it.
+    let timed_in_pool = |iters: u64, idle: Duration| {
+        run_with_threads(threads, || {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                if !idle.is_zero() {
+                    std::thread::sleep(idle);
+                }
+                let start = std::time::Instant::now();
+                black_box(join());
+                total += start.elapsed();
+            }
+            total
+        })
+        .expect("the pool")
+    };
+    for idle_us in [0u64, 100, 1000] {
+        let idle = Duration::from_micros(idle_us);
+        group.bench_function(format!("join_after_{idle_us}us_idle"), |bench| {
+            bench.iter_custom(|iters| timed_in_pool(iters, idle))
+        });
+    }
+    group.finish();
+}
+
 /// Independent FMA chains kept in registers: the machine's float32 FMA peak.
 ///
 /// Written in assembly, so the instructions are exactly the ones named: the
@@ -449,6 +487,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = gemm_shapes, small_shapes, activation, adam_step, train_step, predict_one_row, fma_peak
+    targets = gemm_shapes, small_shapes, activation, adam_step, train_step, predict_one_row, handoff, fma_peak
 }
 criterion_main!(benches);
