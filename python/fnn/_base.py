@@ -59,7 +59,12 @@ ACTIVATIONS = {
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 #: scikit-learn's name for each output function (``out_activation_``).
-OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+OUT_ACTIVATION_NAMES = {
+    "softmax": "softmax",
+    "sigmoid": "logistic",
+    "identity": "identity",
+    "exp": "exp",
+}
 
 #: Stands in for ``n_iter_no_change=np.inf``: more epochs than will ever run.
 _NEVER = 2**63

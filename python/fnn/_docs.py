@@ -228,7 +228,8 @@ ATTRIBUTES = """\
         Number of outputs of the network.
 
     out_activation_ : str
-        Output function: 'softmax', 'logistic' or 'identity'."""
+        Output function: 'softmax', 'logistic', 'identity', or 'exp' for
+        ``loss='poisson'``."""
 
 FAILURE_NOTES = """\
     When training fails, the estimator's state is defined:

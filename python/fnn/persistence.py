@@ -31,6 +31,7 @@ import numpy as np
 import sklearn
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import OUT_ACTIVATION_NAMES
 from ._classifier import FNNClassifier
 from ._config import TrainConfig, TrainState
 from ._regressor import FNNRegressor
@@ -403,9 +404,7 @@ def _restore_fitted(estimator, config, tensors, metadata) -> None:
     estimator.n_features_in_ = n_features
     estimator.n_layers_ = len(sizes)
     estimator.n_outputs_ = sizes[-1]
-    estimator.out_activation_ = {"softmax": "softmax", "sigmoid": "logistic"}.get(
-        config.output, "identity"
-    )
+    estimator.out_activation_ = OUT_ACTIVATION_NAMES[config.output]
     estimator.n_iter_ = _number(fitted["n_iter_"], "n_iter_", integer=True)
     estimator.t_ = _number(fitted["t_"], "t_", integer=True)
     estimator.loss_ = float(_number(fitted["loss_"], "loss_"))

@@ -252,6 +252,8 @@ ACTIVATIONS = {
     "relu": lambda Z, slope: np.maximum(Z, 0),
     "leaky_relu": lambda Z, slope: np.where(Z > 0, Z, slope * Z),
     "softmax": lambda Z, slope: _softmax(Z),
+    # The Poisson mean under a log link (an output function only).
+    "exp": lambda Z, slope: np.exp(Z),
 }
 
 # Each derivative is written in terms of the output a = f(z), so the backward
@@ -344,6 +346,14 @@ def _log_loss_sigmoid(Z, Y, delta):
     return (_softplus(Z) - Y * Z).sum(axis=1), _sigmoid(Z) - Y
 
 
+def _poisson(Z, Y, delta):
+    # Half the Poisson deviance of mu = e^z: y log(y / mu) - y + mu. The part
+    # without z, y log y - y, makes a perfect fit cost 0 (scikit-learn's value).
+    mu = np.exp(Z)
+    y_log_y = Y * np.log(np.where(Y > 0, Y, 1))
+    return (mu - Y * Z + y_log_y - Y).sum(axis=1), mu - Y
+
+
 def _binary_hinge(Z, Y, squared):
     T = 2 * Y - 1  # targets in {0, 1} become signs in {-1, +1}
     M = np.maximum(1 - T * Z, 0)
@@ -391,6 +401,7 @@ LOSSES = {
     ("log_loss", "sigmoid"): _log_loss_sigmoid,
     ("hinge", "identity"): _hinge,
     ("squared_hinge", "identity"): _squared_hinge,
+    ("poisson", "exp"): _poisson,
 }
 
 
@@ -398,6 +409,8 @@ def _resolve_output(loss, output, n_outputs):
     if output is None:
         if loss == "log_loss":
             output = "softmax" if n_outputs > 1 else "sigmoid"
+        elif loss == "poisson":
+            output = "exp"
         else:
             output = "identity"
     if (loss, output) not in LOSSES:
@@ -460,7 +473,7 @@ def forward(coefs, intercepts, X, *, activation, output=None, negative_slope=0.0
         Inputs.
     activation : str or sequence of str
         Hidden activation: one name for every hidden layer, or one per layer.
-    output : {'identity', 'sigmoid', 'softmax'} or None, default=None
+    output : {'identity', 'sigmoid', 'softmax', 'exp'} or None, default=None
         Output function; None means 'identity' (the logits).
     negative_slope : float, default=0.01
         Slope of ``leaky_relu``.
@@ -551,11 +564,11 @@ def loss_and_gradients(
         Targets (one-hot, indicators or values).
     activation : str or sequence of str
         Hidden activation(s), as in `forward`.
-    loss : {'squared_error', 'huber', 'log_loss', 'hinge', 'squared_hinge'}
+    loss : {'squared_error', 'huber', 'log_loss', 'hinge', 'squared_hinge', 'poisson'}
         The per-sample loss, computed from the logits.
-    output : {'identity', 'sigmoid', 'softmax'} or None, default=None
+    output : {'identity', 'sigmoid', 'softmax', 'exp'} or None, default=None
         None picks softmax for log_loss with several outputs, sigmoid for
-        log_loss with one, identity otherwise.
+        log_loss with one, exp for poisson, identity otherwise.
     alpha, l1 : float, default=0.0
         L2 and L1 penalty strengths (weights only).
     sample_weight : ndarray of shape (n,) or None, default=None
@@ -796,7 +809,9 @@ def _evaluate(config, params, X, Y, w):
     val_loss = float(w @ losses / w.sum())
     if config.score == "accuracy":
         return val_loss, _accuracy(config, logits, Y, w)
-    return val_loss, _r2(logits, Y, w)
+    # R² of the predictions: the logits, or e^z under poisson's log link.
+    predictions = np.exp(logits) if config.output == "exp" else logits
+    return val_loss, _r2(predictions, Y, w)
 
 
 # ---------------------------------------------------------------------------
