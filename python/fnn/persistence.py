@@ -424,6 +424,7 @@ def _restore_classes(estimator, config, metadata) -> None:
     classes = _decode_classes(encoded["labels"])
     n_outputs = config.layer_sizes[-1]
     consistent = {
+        "one_class": len(classes) == 1 and n_outputs == 1,
         "binary": len(classes) == 2 and n_outputs == 1,
         "multiclass": len(classes) > 2 and n_outputs == len(classes),
         "multilabel": n_outputs == len(classes) and np.array_equal(classes, np.arange(n_outputs)),
