@@ -66,6 +66,13 @@ OUT_ACTIVATION_NAMES = {
     "exp": "exp",
 }
 
+#: scikit-learn's words for a fit whose numbers left the finite range (its
+#: tests match them); fnn's advice follows.
+NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
 #: Stands in for ``n_iter_no_change=np.inf``: more epochs than will ever run.
 _NEVER = 2**63
 
@@ -528,17 +535,19 @@ class BaseFNN(BaseEstimator, ABC):
             incremental=incremental,
             stopping=stopping,
         )
-        params, state = self._starting_point(config, X.dtype, continuing, incremental)
+        start = functools.partial(self._starting_point, config, X.dtype, continuing, incremental)
+        params, state = start()
         if stochastic:
             outcome = self._train_stochastic(
-                config, params, state, X, Y, train_weights, validation, incremental
+                config, params, state, X, Y, train_weights, validation, incremental, start
             )
         else:
             outcome = self._train_lbfgs(config, params, state, X, Y, train_weights)
         if not np.isfinite(params).all():
             raise ValueError(
-                f"{type(self).__name__}: training produced non-finite weights. Scale the "
-                "inputs (e.g. with StandardScaler) or lower learning_rate_init."
+                f"{NON_FINITE_WEIGHTS} {type(self).__name__}: training produced non-finite "
+                "weights. Scale the inputs (e.g. with StandardScaler) or lower "
+                "learning_rate_init."
             )
         self._warn_if_diverged(config, Y, train_weights, outcome.final_loss)
         self._commit(config, params, state, seed, continuing, validation is not None, outcome)
@@ -671,7 +680,10 @@ class BaseFNN(BaseEstimator, ABC):
             state.best_score = -math.inf
         return params, state
 
-    def _train_stochastic(self, config, params, state, X, Y, weights, validation, incremental):
+    def _train_stochastic(
+        self, config, params, state, X, Y, weights, validation, incremental, start
+    ):
+        """Train with a stochastic solver; ``start()`` gives the starting point again."""
         engine = get_engine(self.engine)
         name = type(self).__name__
         reporter = EpochReporter(self.verbose, config.max_epochs, name, bar=not incremental)
@@ -679,7 +691,7 @@ class BaseFNN(BaseEstimator, ABC):
         # back in `log` either way, also when training stops with an exception.
         callback = reporter if self.verbose else None
         log = EpochLog()
-        interrupted = False
+        interrupted = diverged = False
         with reporter:
             try:
                 engine.fit_epochs(config, params, state, X, Y, weights, validation, callback, log)
@@ -689,10 +701,30 @@ class BaseFNN(BaseEstimator, ABC):
             except ValueError as error:
                 if "training diverged" not in str(error):
                     raise
-                raise ValueError(
-                    f"{name}: {error} (e.g. with StandardScaler). The estimator keeps its "
-                    "previous fitted state, if it had one."
-                ) from error
+                if config.stopping != "val_score":
+                    raise ValueError(
+                        f"{NON_FINITE_WEIGHTS} {name}: {error} (e.g. with StandardScaler). The "
+                        "estimator keeps its previous fitted state, if it had one."
+                    ) from error
+                diverged = True
+        if diverged:
+            # Early stopping has a model to fall back on: the one it would
+            # have restored (or the last finite one). One grid-search
+            # candidate with too high a learning rate then scores badly
+            # instead of failing the search.
+            data = (X, Y, weights, validation)
+            kept = self._replay(engine, config, params, state, data, log, start)
+            warnings.warn(
+                f"{name}: training diverged at epoch {len(log.loss) + 1} of this fit (the loss "
+                f"is not finite); early stopping keeps the model of epoch {kept}"
+                + (", the best validation score so far" if config.restore_best else "")
+                + ". Lower learning_rate_init or scale the inputs (e.g. with StandardScaler).",
+                ConvergenceWarning,
+                stacklevel=5,  # the user's fit call
+            )
+            for record in (log.loss, log.val_loss, log.val_score):
+                record.append(math.nan)
+            log.converged = True
         n_iter = len(log.loss)
         if not (incremental or log.converged or interrupted) and n_iter == config.max_epochs:
             criterion = "validation score" if config.stopping == "val_score" else "training loss"
@@ -706,6 +738,33 @@ class BaseFNN(BaseEstimator, ABC):
         return _Outcome(
             list(log.loss), list(log.val_loss), list(log.val_score), n_iter, final_loss, interrupted
         )
+
+    @staticmethod
+    def _replay(engine, config, params, state, data, log, start):
+        """Train again from ``start()`` to the epoch early stopping keeps.
+
+        That epoch is the best-scoring one under ``restore_best`` (the first of
+        equal scores, as the engines snapshot), else the last finite one.
+        Training is deterministic, so this rebuilds its parameters and state
+        exactly, into ``params`` and ``state``; ``data`` is ``(X, Y, weights,
+        validation)`` as the first run had them. Returns the epoch's number
+        (0: the starting point).
+        """
+        scores = np.asarray(log.val_score, dtype=np.float64)
+        if not config.restore_best:
+            epochs = len(scores)
+        elif np.isfinite(scores).any():
+            epochs = int(np.nanargmax(np.where(np.isfinite(scores), scores, np.nan))) + 1
+        else:
+            epochs = 0
+        replayed, replayed_state = start()
+        if epochs:
+            settings = dataclasses.replace(config, max_epochs=epochs, restore_best=False)
+            engine.fit_epochs(settings, replayed, replayed_state, *data)
+        params[...] = replayed
+        for field in dataclasses.fields(state):
+            setattr(state, field.name, getattr(replayed_state, field.name))
+        return epochs
 
     def _train_lbfgs(self, config, params, state, X, Y, weights):
         name = type(self).__name__
@@ -726,9 +785,9 @@ class BaseFNN(BaseEstimator, ABC):
             raise KeyboardInterrupt  # before any iterate: nothing to keep
         if not math.isfinite(result.loss) or not np.isfinite(result.params).all():
             raise ValueError(
-                f"{name}: training diverged (the L-BFGS objective is {result.loss}). Scale "
-                "the inputs (e.g. with StandardScaler). The estimator keeps its previous "
-                "fitted state, if it had one."
+                f"{NON_FINITE_WEIGHTS} {name}: training diverged (the L-BFGS objective is "
+                f"{result.loss}). Scale the inputs (e.g. with StandardScaler). The estimator "
+                "keeps its previous fitted state, if it had one."
             )
         if not (result.converged or result.interrupted):
             warnings.warn(

@@ -235,9 +235,16 @@ FAILURE_NOTES = """\
     When training fails, the estimator's state is defined:
 
     - Divergence. If the training loss stops being finite, `fit` and
-      `partial_fit` raise ValueError ("training diverged") and leave the
+      `partial_fit` raise ValueError (scikit-learn's "Solver produced
+      non-finite parameter weights", then "training diverged") and leave the
       estimator as it was before the call: unfitted after a first fit, else
-      the previous model. Weights are never NaN. If the loss stays finite
+      the previous model. Weights are never NaN. With ``early_stopping``, a
+      stochastic fit instead stops there, keeps the model early stopping
+      would keep (the best validation score's, or the last finite epoch's
+      without ``restore_best_weights``), records the diverged epoch as NaN
+      in ``loss_curve_`` and ``validation_scores_``, and warns with a
+      ConvergenceWarning: one diverging candidate of a search then scores
+      badly instead of failing the search. If the loss stays finite
       but ends over 100 times that of a network whose outputs are all zero
       (e.g. Adam with a huge learning rate), the fit warns with a
       ConvergenceWarning ("training diverged") and keeps the finite weights
