@@ -385,9 +385,17 @@ def test_verbose_shows_a_progress_bar_or_lines(small_digits, capsys):
     FNNClassifier(max_iter=3, verbose=1, random_state=0, early_stopping=True).fit(X, y)
     bar = capsys.readouterr().err
     assert "3/3" in bar and "loss=" in bar and "val_score=" in bar
-    FNNClassifier(max_iter=3, verbose=2, random_state=0).fit(X, y)
+    clf = FNNClassifier(max_iter=3, verbose=2, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == [f"FNNClassifier epoch {e}" for e in (1, 2, 3)]
+    # scikit-learn's lines, as scripts written for MLPClassifier read them.
+    assert lines == [f"Iteration {e}, loss = {clf.loss_curve_[e - 1]:.8f}" for e in (1, 2, 3)]
+    clf = FNNClassifier(max_iter=2, verbose=3, early_stopping=True, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[:2] == [
+        f"Iteration 1, loss = {clf.loss_curve_[0]:.8f}",
+        f"Validation score: {clf.validation_scores_[0]:f}",
+    ]
+    assert len(lines) == 4
 
 
 def test_pickle_round_trip_keeps_the_model_and_records_versions(small_digits):

@@ -84,8 +84,10 @@ default='constant'
 
     verbose : bool or int, default=False
         0 or False: silent. 1 or True: a tqdm progress bar over the epochs
-        showing the loss and validation score (`partial_fit` prints one line
-        instead). 2: one printed line per epoch.
+        showing the loss and validation score (`partial_fit` prints lines
+        instead). 2 or more: scikit-learn's lines, ``Iteration N, loss = ...``
+        per epoch (L-BFGS iteration), and ``Validation score: ...`` after it
+        when there is validation data.
 
     warm_start : bool, default=False
         When True, `fit` continues from the previous fit's weights and
