@@ -349,6 +349,13 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         # BaseEstimator records the versions only for scikit-learn's own classes.
         return {**state, "_sklearn_version": sklearn.__version__, "_fnn_version": fnn_version}
 
+    def __copy__(self):
+        # A plain shallow copy, without pickling's version bookkeeping: the
+        # callback API makes one for every fitted_estimator it hands out.
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     def __setstate__(self, state):
         state = dict(state)
         pickled_sklearn = state.pop("_sklearn_version", "unknown")

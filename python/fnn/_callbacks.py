@@ -134,7 +134,8 @@ class _Tasks:
         self.stopped = False
 
     def _attributes(self):
-        """The fitted attributes at this point (computed once, on demand)."""
+        """The fitted attributes at this point (computed once, on demand: the
+        end of a step and the beginning of the next share them)."""
         if self._cached is None:
             self._cached = self._fitted_attributes()
         return self._cached
@@ -143,14 +144,12 @@ class _Tasks:
         raise NotImplementedError
 
     def _begin(self):
-        self._cached = None
         self._task = self._root.subcontext(task_name=self._task_name)
         self._task.call_on_fit_task_begin(
             estimator=self._estimator, **self._data, reconstruction_attributes=self._attributes
         )
 
     def _end(self) -> bool:
-        self._cached = None
         task, self._task = self._task, None
         stop = task.call_on_fit_task_end(
             estimator=self._estimator, **self._data, reconstruction_attributes=self._attributes
@@ -204,6 +203,7 @@ class EpochTasks(_Tasks):
 
     def __call__(self, epoch, loss, val_loss, val_score) -> bool:
         """Record one epoch, end its task, begin the next; True stops training."""
+        self._cached = None
         for record, value in zip(self._records, (loss, val_loss, val_score)):
             record.append(value)
         improved, engine_stops = self._counters.advance(self._config, self._n_rows, loss, val_score)
@@ -254,6 +254,7 @@ class IterationTasks(_Tasks):
 
     def __call__(self, x, loss) -> bool:
         """The iterate after an iteration and its objective; True stops."""
+        self._cached = None
         self._x = x
         self._losses.append(float(loss))
         if self._end():
