@@ -11,6 +11,7 @@ so there it is the model of a longer fit stopped after epoch i.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import re
 import subprocess
 import sys
@@ -255,10 +256,23 @@ def test_a_failed_fit_tears_its_callbacks_down_and_keeps_the_model():
     assert not hasattr(clf, "_callback_fit_ctx")
 
 
+def test_callbacks_and_verbose_lines_both_follow_every_epoch(capsys):
+    recorder = Recorder(stop_after=2)
+    clf = FNNClassifier(hidden_layer_sizes=(12,), max_iter=5, verbose=2, random_state=0)
+    clf.set_callbacks(recorder).fit(X, Y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"Iteration {e}, loss = {clf.loss_curve_[e - 1]:.8f}" for e in (1, 2)]
+    assert len(recorder.fitted("end", "epoch")) == clf.n_iter_ == 2
+
+
 def test_set_callbacks_follows_scikit_learns_protocol():
     clf = FNNRegressor()
     assert clf.set_callbacks(Recorder()) is clf and len(clf._skl_callbacks) == 1
     assert clone(clf)._skl_callbacks == clf._skl_callbacks
+    fitted = fit_quietly(clone(clf).set_params(max_iter=2), X, Y_REG)
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert isinstance(restored._skl_callbacks[0], Recorder)
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
     with pytest.raises(TypeError, match="FitCallback protocol"):
         clf.set_callbacks(object())
     clf.set_callbacks()
