@@ -102,6 +102,8 @@ default='log_loss'
 
     %(failure_notes)s
 
+    %(callback_notes)s
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris

@@ -261,12 +261,20 @@ FAILURE_NOTES = """\
       the estimator as it was.
     - Any other error leaves the estimator as it was before the call."""
 
+CALLBACK_NOTES = """\
+    With scikit-learn >= 1.9, ``set_callbacks`` registers scikit-learn's
+    callbacks (``sklearn.callback``): a fit is one task with a subtask per
+    epoch (per L-BFGS iteration), and the ``fitted_estimator`` a callback
+    gets at the end of epoch i is the model that ``max_iter=i`` trains. A
+    callback's ``on_fit_task_end`` returning True stops the fit there."""
+
 _MARKERS = {
     "    %(mlp_parameters)s": MLP_PARAMETERS,
     "    %(extra_parameters)s": EXTRA_PARAMETERS,
     "    %(run_parameters)s": RUN_PARAMETERS,
     "    %(attributes)s": ATTRIBUTES,
     "    %(failure_notes)s": FAILURE_NOTES,
+    "    %(callback_notes)s": CALLBACK_NOTES,
 }
 
 
@@ -274,8 +282,8 @@ def with_shared_docs(cls):
     """Class decorator: put the shared sections where the docstring has the
     marker lines ``%(mlp_parameters)s`` (``MLPClassifier``'s parameters, in
     its order), ``%(extra_parameters)s``, ``%(run_parameters)s``,
-    ``%(attributes)s`` and ``%(failure_notes)s``; the estimators keep their
-    signatures in that order."""
+    ``%(attributes)s``, ``%(failure_notes)s`` and ``%(callback_notes)s``;
+    the estimators keep their signatures in that order."""
     doc = cls.__doc__
     for marker, text in _MARKERS.items():
         doc = doc.replace(marker, text)

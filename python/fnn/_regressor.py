@@ -66,6 +66,8 @@ class FNNRegressor(RegressorMixin, BaseFNN):
     -----
     %(failure_notes)s
 
+    %(callback_notes)s
+
     Examples
     --------
     >>> import numpy as np
