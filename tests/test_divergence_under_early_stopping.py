@@ -20,10 +20,10 @@ SKLEARN_WORDS = (
     "Solver produced non-finite parameter weights. The input data may contain large values "
     "and need to be preprocessed."
 )
-#: Diverges at epoch 12 of 20, after a best validation score at epoch 1.
+#: Diverges at epoch 31 of 40, after its best validation score at epoch 19.
 DIVERGING = dict(
-    hidden_layer_sizes=(100,), activation="identity", solver="sgd", learning_rate_init=0.02,
-    max_iter=20, early_stopping=True, n_iter_no_change=30, random_state=0,
+    hidden_layer_sizes=(100,), activation="identity", solver="sgd", learning_rate_init=0.008,
+    max_iter=40, early_stopping=True, n_iter_no_change=50, random_state=0,
 )  # fmt: skip
 
 
@@ -42,6 +42,7 @@ def test_it_keeps_the_best_epoch_exactly_and_warns(engine):
     assert np.isnan(scores[-1]) and np.isnan(reg.loss_curve_[-1])
     assert len(scores) == len(reg.loss_curve_) == reg.n_iter_ < DIVERGING["max_iter"]
     best = int(np.nanargmax(scores)) + 1
+    assert 1 < best < reg.n_iter_ - 1  # the kept epoch is neither the first nor the last
     assert f"keeps the model of epoch {best}, the best" in str(warned[0].message)
     assert reg.best_validation_score_ == np.nanmax(scores)
     # Deterministic training: the kept model is that of a fit that ends there.
