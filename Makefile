@@ -113,7 +113,7 @@ bench: $(STAMP)
 	cargo bench $(CARGO_FLAGS) --bench kernels
 	$(BIN)/python benches/criterion_table.py
 
-.PHONY: lint  ## Check formatting and lints (cargo fmt/clippy, ruff) without changing files
+.PHONY: lint  ## Check formatting, lints and the type stub (cargo fmt/clippy, ruff, mypy.stubtest) without changing files
 lint: $(STAMP)
 	cargo fmt --check
 	cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
@@ -121,6 +121,10 @@ lint: $(STAMP)
 		cargo clippy $(CARGO_FLAGS) --features python -- -D warnings
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
+	@# The stub ships to users' type checkers (py.typed): hold it to the built module.
+	@$(BIN)/python -c "import fnn._core" 2>/dev/null || { \
+		echo "lint: fnn._core does not import; run 'make build-dev' first" >&2; exit 1; }
+	$(BIN)/python -m mypy.stubtest fnn._core
 
 .PHONY: fmt  ## Format the code (cargo fmt, ruff check --fix, ruff format)
 fmt: $(STAMP)
@@ -131,7 +135,7 @@ fmt: $(STAMP)
 .PHONY: clean  ## Remove build output and caches (keeps .venv)
 clean:
 	cargo clean
-	rm -rf dist build lab-output .pytest_cache .ruff_cache
+	rm -rf dist build lab-output .pytest_cache .ruff_cache .mypy_cache
 	rm -f python/fnn/_core*.so python/fnn/_core*.pyd
 	find python tests -name __pycache__ -type d -prune -exec rm -rf {} +
 

@@ -20,13 +20,15 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fnn::activation::Activation;
+use fnn::batch::BatchStep;
 use fnn::linalg::{matmul, matmul_by, Route, View};
 use fnn::loss::{Loss, Output};
-use fnn::network::{Network, Workspace};
+use fnn::network::Network;
 use fnn::optim::Optimizer;
 use fnn::parallel::{run_with_threads, Par};
 use fnn::penalty::Penalty;
 use fnn::simd::FlushSubnormals;
+use fnn::workspace::Workspace;
 
 /// The mnist network's layer sizes and batch size.
 const SIZES: [usize; 4] = [784, 256, 128, 10];
@@ -222,51 +224,55 @@ fn adam_step(c: &mut Criterion) {
 /// loop without the gathering of rows, so GFLOP/s here against the GEMM
 /// figures shows what the passes between the products cost.
 fn train_step(c: &mut Criterion) {
-    train_step_of(c, "mnist", &SIZES, BATCH);
+    train_step_of::<f32>(c, "mnist", &SIZES, BATCH);
     // The tiny and small workloads' networks (iris, digits): per-call costs.
-    train_step_of(c, "digits", &[64, 64, 10], 64);
-    train_step_of(c, "iris", &[4, 16, 3], 16);
+    train_step_of::<f32>(c, "digits", &[64, 64, 10], 64);
+    train_step_of::<f32>(c, "iris", &[4, 16, 3], 16);
+    // scikit-learn's defaults, float64: (100,) on make_classification's 100
+    // features and 5 classes, and on wine's 133 rows of 13 features.
+    train_step_of::<f64>(c, "default_f64", &[100, 100, 5], 200);
+    train_step_of::<f64>(c, "wine_f64", &[13, 100, 3], 133);
 }
 
-/// One step (forward, backward with alpha 1e-4, Adam) of a ReLU network with
-/// layer `sizes` on batches of `batch` rows.
-fn train_step_of(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
+/// One step (forward, backward, Adam with alpha 1e-4) of a ReLU network with
+/// layer `sizes` on batches of `batch` rows, as the training loop runs it:
+/// the batch cut into blocks by shape ([`fnn::batch::blocks_for`]), the
+/// penalty joining in the optimizer step.
+fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], batch: usize) {
     let net = relu_net(sizes);
     let n = net.n_params();
-    let mut params = vec![0.0f32; n];
+    let mut params = vec![T::zero(); n];
     net.init_params(0, &mut params).expect("init");
-    let mut slots = vec![0.0f32; 3 * n];
+    let mut slots = vec![T::zero(); 3 * n];
     let weights = net.weight_ranges();
     let adam = adam();
-    let penalty = Penalty::new(1e-4, 0.0, batch as f32).expect("a penalty");
-    let input: Vec<f32> = filled(batch * sizes[0]).iter().map(|v| v + 0.5).collect();
+    let penalty = Penalty::new(1e-4, 0.0, T::of(batch as f64)).expect("a penalty");
     let k = net.n_outputs();
     let mut group = c.benchmark_group(format!("train_step_{name}_batch_{batch}"));
-    let products: Vec<usize> = sizes.windows(2).map(|w| w[0] * w[1]).collect();
-    let flops =
-        2 * batch * (2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>());
-    group.throughput(Throughput::Elements(flops as u64));
+    group.throughput(Throughput::Elements(
+        (2 * batch * fnn::batch::work_per_row(&net)) as u64,
+    ));
     // As in training: without it the 1-thread run, on the calling thread,
     // slows down on subnormal moments (pool threads flush them already).
     let _flush = FlushSubnormals::new();
     for threads in thread_counts() {
-        let mut ws = Workspace::<f32>::new(&net, batch, &[]).expect("workspace");
+        let mut step = BatchStep::<T>::new(&net, batch, &[]).expect("buffers");
+        for (v, x) in step.batch.input.iter_mut().zip(filled(batch * sizes[0])) {
+            *v = T::of(f64::from(x) + 0.5);
+        }
         for r in 0..batch {
-            ws.targets[r * k + r % k] = 1.0;
-            ws.weights[r] = 1.0;
+            step.batch.targets[r * k + r % k] = T::one();
+            step.batch.weights[r] = T::one();
         }
         let mut t = 0u64;
         let par = Par { threads };
         group.bench_function(format!("{threads}_threads"), |bench| {
             bench.iter(|| {
                 run_with_threads(threads, || -> fnn::error::Result<f64> {
-                    net.forward(&params, &mut ws, &input, batch, None, par)?;
-                    // As the training loop: the penalty joins in the step.
-                    let loss =
-                        net.backward(&params, &mut ws, &input, batch, 0.0, 0.0, false, par)?;
+                    let (loss, _) = step.loss_and_gradient(&net, &params, batch, None, par)?;
                     t += 1;
                     let (p, s) = (&mut params, &mut slots);
-                    adam.step_penalized(p, &ws.grad, s, 1e-3, t, &weights, penalty, par)?;
+                    adam.step_penalized(p, step.grad(), s, 1e-3, t, &weights, penalty, par)?;
                     Ok(loss)
                 })
             })

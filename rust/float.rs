@@ -4,9 +4,22 @@ use std::fmt::Debug;
 use std::iter::Sum;
 use std::ops::{AddAssign, MulAssign, SubAssign};
 
-/// A float the engine can train in.
+mod sealed {
+    /// Implemented for `f32` and `f64` only, and not nameable outside this
+    /// module: no other type can implement [`super::Float`].
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A float the engine can train in: `f32` or `f64`, and nothing else.
+///
+/// The trait is sealed, so the kernels that reinterpret a `&[T]` as `&[f32]`
+/// or `&[f64]` after checking `size_of::<T>()` (`small_matmul`, `vmath`) are
+/// sound: a 4-byte `Float` is `f32` and an 8-byte one is `f64`.
 pub trait Float:
-    num_traits::Float
+    sealed::Sealed
+    + num_traits::Float
     + AddAssign
     + SubAssign
     + MulAssign

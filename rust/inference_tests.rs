@@ -5,8 +5,9 @@
 use crate::activation::Activation;
 use crate::features::Features;
 use crate::loss::Loss;
-use crate::network::{Network, Workspace};
+use crate::network::{Network, Rows};
 use crate::parallel::Par;
+use crate::workspace::Workspace;
 use crate::FnnError;
 
 /// 5 -> 7 -> 6 -> 3 with two hidden activations, its parameters and 9 rows.
@@ -88,6 +89,13 @@ fn backward_through_an_inference_workspace_is_an_error_not_a_panic() {
     let mut ws = Workspace::<f32>::for_inference(&net, 9).unwrap();
     net.forward(&params, &mut ws, &x, 9, None, Par::SERIAL)
         .unwrap();
-    let result = net.backward(&params, &mut ws, &x, 9, 1e-4, 0.0, false, Par::SERIAL);
+    let (y, w) = (vec![0.0f32; 9 * net.n_outputs()], vec![1.0f32; 9]);
+    let batch = Rows {
+        x: &x,
+        y: &y,
+        weights: &w,
+        rows: 9,
+    };
+    let result = net.backward(&params, &mut ws, batch, 1e-4, 0.0, false, Par::SERIAL);
     assert!(matches!(result, Err(FnnError::Shape(_))), "{result:?}");
 }

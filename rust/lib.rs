@@ -9,12 +9,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activation;
+pub mod batch;
 pub mod error;
 pub mod features;
 pub mod float;
 pub mod linalg;
 pub mod loss;
 pub mod network;
+pub mod objective;
 pub mod optim;
 pub mod parallel;
 pub mod penalty;
@@ -24,6 +26,7 @@ pub mod small_matmul;
 pub mod train;
 mod update;
 pub mod vmath;
+pub mod workspace;
 
 #[cfg(feature = "python")]
 mod python;

@@ -16,6 +16,7 @@ use crate::loss::Loss;
 use crate::parallel::Par;
 use crate::penalty::{self, Penalty, WeightSums};
 use crate::rng;
+use crate::workspace::{weight_sum, zeroed, Workspace};
 
 /// The architecture: layer sizes, hidden activations and the loss.
 #[derive(Clone, Debug)]
@@ -126,22 +127,6 @@ impl Network {
     }
 }
 
-fn too_large() -> FnnError {
-    FnnError::Config(
-        "the network's buffers do not fit in memory; use fewer or narrower layers".into(),
-    )
-}
-
-/// A zeroed `rows × width` buffer; sizes that do not fit in memory are an
-/// error, not an abort.
-pub(crate) fn zeroed<T: Float>(rows: usize, width: usize) -> Result<Vec<T>> {
-    let len = rows.checked_mul(width).ok_or_else(too_large)?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| too_large())?;
-    v.resize(len, T::zero());
-    Ok(v)
-}
-
 /// Dropout draws above which the mask is drawn on all threads.
 const PARALLEL_MIN_DRAWS: usize = 1 << 12;
 
@@ -149,7 +134,7 @@ const PARALLEL_MIN_DRAWS: usize = 1 << 12;
 const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
 
 /// Dropout for one forward pass: the rates per hidden layer and where in the
-/// random stream this batch's masks come from.
+/// random stream this pass's masks come from.
 #[derive(Clone, Copy, Debug)]
 pub struct Dropout<'a> {
     /// One rate per hidden layer.
@@ -158,121 +143,23 @@ pub struct Dropout<'a> {
     pub seed: u64,
     /// The optimizer step this batch belongs to.
     pub step: u64,
+    /// The batch row the pass's first row is: a block of a batch draws the
+    /// masks of its own rows of the batch's stream.
+    pub first_row: usize,
 }
 
-/// Buffers for one batch of up to `capacity` rows, allocated once.
-pub struct Workspace<T> {
-    capacity: usize,
-    /// The layer sizes of the network the buffers were made for.
-    sizes: Vec<usize>,
-    /// The gathered batch inputs.
-    pub input: Vec<T>,
-    /// The gathered batch targets.
-    pub targets: Vec<T>,
-    /// The gathered batch sample weights.
-    pub weights: Vec<T>,
-    /// Each layer's output (after dropout); the last holds the logits.
-    acts: Vec<Vec<T>>,
-    /// Hidden outputs before dropout, kept only for layers with dropout.
-    pre_dropout: Vec<Vec<T>>,
-    /// Dropout scales (0 or 1/(1−p)) for layers with dropout.
-    masks: Vec<Vec<T>>,
-    /// Gradients of the loss with respect to each layer's pre-activation.
-    deltas: Vec<Vec<T>>,
-    /// The gradient of the batch objective, shaped like the parameters.
-    pub grad: Vec<T>,
-}
-
-impl<T: Float> Workspace<T> {
-    /// Buffers for `net` and batches of at most `capacity` rows; dropout
-    /// buffers only for hidden layers whose rate is positive. Sizes that do
-    /// not fit in memory are an error, not an abort.
-    pub fn new(net: &Network, capacity: usize, dropout_rates: &[f64]) -> Result<Self> {
-        let s = net.sizes();
-        let zeros = zeroed::<T>;
-        let hidden_buf = |h: usize| {
-            let rate = dropout_rates.get(h).copied().unwrap_or(0.0);
-            zeros(if rate > 0.0 { capacity } else { 0 }, s[h + 1])
-        };
-        let hidden = 0..net.n_layers() - 1;
-        Ok(Workspace {
-            capacity,
-            sizes: s.to_vec(),
-            input: zeros(capacity, s[0])?,
-            targets: zeros(capacity, net.n_outputs())?,
-            weights: zeros(capacity, 1)?,
-            acts: (0..net.n_layers())
-                .map(|l| zeros(capacity, s[l + 1]))
-                .collect::<Result<_>>()?,
-            pre_dropout: hidden.clone().map(hidden_buf).collect::<Result<_>>()?,
-            masks: hidden.map(hidden_buf).collect::<Result<_>>()?,
-            deltas: (0..net.n_layers())
-                .map(|l| zeros(capacity, s[l + 1]))
-                .collect::<Result<_>>()?,
-            grad: zeros(net.n_params(), 1)?,
-        })
-    }
-
-    /// Buffers for inference only, for `net` and passes of at most
-    /// `capacity` rows: each layer's outputs and nothing for training (no
-    /// targets, deltas or gradient, which for one row cost more to allocate
-    /// and zero than the pass itself). Sparse inputs get their dense buffer
-    /// on first use; `backward` rejects this workspace.
-    pub fn for_inference(net: &Network, capacity: usize) -> Result<Self> {
-        let s = net.sizes();
-        let no_dropout = || vec![Vec::new(); net.n_layers() - 1];
-        Ok(Workspace {
-            capacity,
-            sizes: s.to_vec(),
-            input: Vec::new(),
-            targets: Vec::new(),
-            weights: Vec::new(),
-            acts: (0..net.n_layers())
-                .map(|l| zeroed(capacity, s[l + 1]))
-                .collect::<Result<_>>()?,
-            pre_dropout: no_dropout(),
-            masks: no_dropout(),
-            deltas: Vec::new(),
-            grad: Vec::new(),
-        })
-    }
-
-    /// Whether the workspace has the buffers `backward` needs.
-    fn can_train(&self, net: &Network) -> bool {
-        self.grad.len() == net.n_params() && self.deltas.len() == net.n_layers()
-    }
-
-    /// The most rows one pass can take.
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// The sum `S` of the first `rows` gathered sample weights; `Err` unless
-    /// positive.
-    pub fn weight_sum(&self, rows: usize) -> Result<T> {
-        let sum: T = self.weights[..rows.min(self.capacity)]
-            .iter()
-            .copied()
-            .sum();
-        if sum > T::zero() {
-            Ok(sum)
-        } else {
-            Err(FnnError::Shape(
-                "a batch's sample weights must sum to a positive number".into(),
-            ))
-        }
-    }
-
-    /// The logits of the last forward pass (`rows × outputs`).
-    pub fn logits(&self, rows: usize, net: &Network) -> &[T] {
-        &self.acts[net.n_layers() - 1][..rows * net.n_outputs()]
-    }
-
-    /// Mutable logits, for turning them into predictions in place.
-    pub fn logits_mut(&mut self, rows: usize, net: &Network) -> &mut [T] {
-        let k = net.n_outputs();
-        &mut self.acts[net.n_layers() - 1][..rows * k]
-    }
+/// The rows a backward pass reads: inputs, targets and sample weights,
+/// row-major, `rows` of each.
+#[derive(Clone, Copy, Debug)]
+pub struct Rows<'a, T> {
+    /// `rows × features` inputs.
+    pub x: &'a [T],
+    /// `rows × outputs` targets.
+    pub y: &'a [T],
+    /// One sample weight per row.
+    pub weights: &'a [T],
+    /// How many rows.
+    pub rows: usize,
 }
 
 impl Network {
@@ -346,7 +233,7 @@ impl Network {
                     // be drawn on any thread; at ~2 ns a draw, a few thousand
                     // are worth sharing.
                     par.for_rows_from(PARALLEL_MIN_DRAWS, mask, d_out, |first_row, block| {
-                        let first = first_row * d_out;
+                        let first = (d.first_row + first_row) * d_out;
                         for (i, m) in block.iter_mut().enumerate() {
                             *m = if rng::bits(key, (first + i) as u64) >> 11 >= threshold {
                                 keep
@@ -407,7 +294,8 @@ impl Network {
                 "{rows} rows do not fit the workspace"
             )));
         }
-        let mut input = std::mem::take(&mut ws.input);
+        // Taken out so that `forward` can borrow the rest of the workspace.
+        let mut input = std::mem::take(&mut ws.dense_input);
         if input.len() < rows * d0 {
             input = zeroed(ws.capacity, d0)?;
         }
@@ -415,51 +303,92 @@ impl Network {
             x.write_row(start + r, out);
         }
         let result = self.forward(params, ws, &input, rows, None, par);
-        ws.input = input;
+        ws.dense_input = input;
         result
     }
 
     /// Backward pass after `forward` (with the same dropout): fills `ws.grad`
-    /// with the gradient of the batch objective (spec section 4) and returns
-    /// the objective. Targets and weights come from `ws.targets`/`ws.weights`.
+    /// with the gradient of the objective of spec section 4 on `batch`, with
+    /// the penalty `alpha`, `l1`, and returns the objective.
     #[allow(clippy::too_many_arguments)]
     pub fn backward<T: Float>(
         &self,
         params: &[T],
         ws: &mut Workspace<T>,
-        input: &[T],
-        rows: usize,
+        batch: Rows<'_, T>,
         alpha: f64,
         l1: f64,
         dropout_active: bool,
         par: Par,
     ) -> Result<f64> {
-        self.check_batch(params, ws, input, rows)?;
+        self.check_rows(params, ws, batch)?;
+        penalty::validate(alpha, l1)?;
+        let s = weight_sum(&batch.weights[..batch.rows])?;
+        let penalty = Penalty::new(alpha, l1, s);
+        let (data_loss, sums) =
+            self.backprop(params, ws, batch, s, penalty, dropout_active, par)?;
+        let penalty = penalty.map_or(0.0, |p| p.value(sums));
+        Ok((data_loss + penalty) / s.f64())
+    }
+
+    /// `Err` unless `batch` and `ws` fit this network and `ws` can train.
+    pub(crate) fn check_rows<T: Float>(
+        &self,
+        params: &[T],
+        ws: &Workspace<T>,
+        batch: Rows<'_, T>,
+    ) -> Result<()> {
+        self.check_batch(params, ws, batch.x, batch.rows)?;
         if !ws.can_train(self) {
             return Err(FnnError::Shape(
                 "the workspace was made for inference: it has no gradient buffers".into(),
             ));
         }
-        penalty::validate(alpha, l1)?;
+        let k = self.n_outputs();
+        if batch.y.len() < batch.rows.saturating_mul(k) || batch.weights.len() < batch.rows {
+            return Err(FnnError::Shape(format!(
+                "{} rows need {} targets and {} weights",
+                batch.rows,
+                batch.rows.saturating_mul(k),
+                batch.rows
+            )));
+        }
+        Ok(())
+    }
+
+    /// The backward pass proper, on rows already checked: `ws.grad` gets the
+    /// gradient of `(Σ wᵢ ℓᵢ + penalty) / weight_sum` over `batch`'s rows,
+    /// where `weight_sum` may be that of a larger batch this is a block of.
+    /// Returns the unnormalised data loss `Σ wᵢ ℓᵢ` and the weight sums the
+    /// penalty's value needs.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backprop<T: Float>(
+        &self,
+        params: &[T],
+        ws: &mut Workspace<T>,
+        batch: Rows<'_, T>,
+        weight_sum: T,
+        penalty: Option<Penalty<T>>,
+        dropout_active: bool,
+        par: Par,
+    ) -> Result<(f64, WeightSums)> {
+        let rows = batch.rows;
         let last = self.n_layers() - 1;
         let k = self.n_outputs();
-        let weights = &ws.weights[..rows];
-        let weight_sum = ws.weight_sum(rows)?;
         let data_loss = self.loss.rows(
             &ws.acts[last][..rows * k],
-            &ws.targets[..rows * k],
-            weights,
+            &batch.y[..rows * k],
+            &batch.weights[..rows],
             weight_sum,
             &mut ws.deltas[last][..rows * k],
         );
-        let penalty = Penalty::new(alpha, l1, weight_sum);
         let mut weight_sums = WeightSums::default();
         for l in (0..=last).rev() {
             let (d_in, d_out) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.deltas.split_at_mut(l);
             let delta = &here[0][..rows * d_out];
             let x: &[T] = if l == 0 {
-                &input[..rows * d_in]
+                &batch.x[..rows * d_in]
             } else {
                 &ws.acts[l - 1][..rows * d_in]
             };
@@ -508,7 +437,89 @@ impl Network {
                 }
             }
         }
-        let penalty = penalty.map_or(0.0, |p| p.value(weight_sums));
-        Ok((data_loss + penalty) / weight_sum.f64())
+        Ok((data_loss, weight_sums))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Central differences of `backward`'s objective against its gradient, for
+    /// every parameter of a 3 → 5 → 4 → 3 network, with both penalties and
+    /// dropout (whose masks are fixed by the seed, so the objective stays a
+    /// smooth function of the parameters).
+    fn check_gradient(hidden: [Activation; 2], loss: Loss) {
+        let net = Network::new(vec![3, 5, 4, 3], hidden.to_vec(), loss).unwrap();
+        let mut params = vec![0.0f64; net.n_params()];
+        net.init_params(5, &mut params).unwrap();
+        let rows = 6;
+        let x: Vec<f64> = (0..rows * 3).map(|i| (i as f64 * 0.37).sin()).collect();
+        let y: Vec<f64> = (0..rows * 3)
+            .map(|i| if i % 3 == (i / 3) % 3 { 1.0 } else { 0.0 })
+            .collect();
+        let w: Vec<f64> = (0..rows).map(|r| 0.5 + r as f64 * 0.25).collect();
+        let batch = Rows {
+            x: &x,
+            y: &y,
+            weights: &w,
+            rows,
+        };
+        let rates = [0.25, 0.0];
+        let dropout = Some(Dropout {
+            rates: &rates,
+            seed: 9,
+            step: 2,
+            first_row: 0,
+        });
+        let (alpha, l1) = (0.3, 0.05);
+        let mut ws = Workspace::<f64>::new(&net, rows, &rates).unwrap();
+        let objective = |p: &[f64], ws: &mut Workspace<f64>| {
+            net.forward(p, ws, &x, rows, dropout, Par::SERIAL).unwrap();
+            net.backward(p, ws, batch, alpha, l1, true, Par::SERIAL)
+                .unwrap()
+        };
+        objective(&params, &mut ws);
+        let grad = ws.grad.clone();
+        let h = 1e-6;
+        for i in 0..params.len() {
+            let mut p = params.clone();
+            p[i] += h;
+            let up = objective(&p, &mut ws);
+            p[i] -= 2.0 * h;
+            let down = objective(&p, &mut ws);
+            let numeric = (up - down) / (2.0 * h);
+            assert!(
+                (numeric - grad[i]).abs() <= 1e-6 * (1.0 + numeric.abs()),
+                "{hidden:?} {loss:?}, parameter {i}: {numeric} by differences, {} by backward",
+                grad[i]
+            );
+        }
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_for_every_activation() {
+        let slope = Activation::LeakyRelu { slope: 0.1 };
+        for pair in [
+            [Activation::Identity, Activation::Sigmoid],
+            [Activation::Tanh, slope],
+            [Activation::Relu, Activation::Tanh],
+        ] {
+            check_gradient(pair, Loss::SoftmaxLogLoss);
+        }
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_for_every_loss() {
+        let hidden = [Activation::Tanh, Activation::Sigmoid];
+        for loss in [
+            Loss::SquaredError,
+            Loss::Huber { delta: 0.5 },
+            Loss::SigmoidLogLoss,
+            Loss::Hinge,
+            Loss::SquaredHinge,
+        ] {
+            check_gradient(hidden, loss);
+        }
     }
 }

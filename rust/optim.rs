@@ -136,8 +136,25 @@ impl Optimizer {
         penalty: Penalty<T>,
         par: Par,
     ) -> Result<WeightSums> {
+        self.update(params, grad, slots, lr, t, weights, Some(penalty), par)
+    }
+
+    /// The training loop's one entry point: [`Optimizer::step_penalized`]
+    /// with a penalty, [`Optimizer::step`] without one (the sums then 0).
+    #[allow(clippy::too_many_arguments)]
+    pub fn update<T: Float>(
+        &self,
+        params: &mut [T],
+        grad: &[T],
+        slots: &mut [T],
+        lr: f64,
+        t: u64,
+        weights: &[Range<usize>],
+        penalty: Option<Penalty<T>>,
+        par: Par,
+    ) -> Result<WeightSums> {
         let slots = split_slots(slots, params.len())?;
-        self.step_runs(slots, params, grad, lr, t, weights, Some(penalty), par)
+        self.step_runs(slots, params, grad, lr, t, weights, penalty, par)
     }
 
     /// The step, run by run: each weight range with the penalty and the

@@ -284,10 +284,11 @@ mod inconsistent_shapes {
     use crate::features::Features;
     use crate::linalg::{matmul, View};
     use crate::loss::Loss;
-    use crate::network::{Dropout, Network, Workspace};
+    use crate::network::{Dropout, Network, Rows};
     use crate::optim::{Optimizer, Schedule};
     use crate::parallel::Par;
     use crate::train::{fit_epochs, Counters, Data, Score, Silent, Stopping, TrainConfig};
+    use crate::workspace::Workspace;
     use crate::FnnError;
 
     fn net() -> Network {
@@ -371,6 +372,7 @@ mod inconsistent_shapes {
         // Dropout without dropout buffers, and dropout rates out of range.
         let rates = [0.5];
         let dropout = Dropout {
+            first_row: 0,
             rates: &rates,
             seed: 0,
             step: 0,
@@ -387,6 +389,7 @@ mod inconsistent_shapes {
             let rates = [bad];
             let mut with_buffers = Workspace::<f64>::new(&net, 5, &[0.5]).unwrap();
             let d = Dropout {
+                first_row: 0,
                 rates: &rates,
                 seed: 0,
                 step: 0,
@@ -441,67 +444,65 @@ mod inconsistent_shapes {
             .is_ok());
     }
 
+    fn rows<'a>(x: &'a [f64], y: &'a [f64], weights: &'a [f64], rows: usize) -> Rows<'a, f64> {
+        Rows {
+            x,
+            y,
+            weights,
+            rows,
+        }
+    }
+
     #[test]
     fn backward_rejects_wrong_params_rows_input_workspace_and_penalties() {
         let net = net();
         let params = vec![0.1f64; 26];
         let x = vec![1.0f64; 3 * 5];
+        let y = vec![0.5f64; 2 * 5];
+        let mut w = vec![1.0f64; 5];
         let mut ws = Workspace::<f64>::new(&net, 5, &[]).unwrap();
-        ws.weights.fill(1.0);
         let par = Par::SERIAL;
         net.forward(&params, &mut ws, &x, 5, None, par).unwrap();
         assert!(net
-            .backward(&params, &mut ws, &x, 5, 0.0, 0.0, false, par)
+            .backward(&params, &mut ws, rows(&x, &y, &w, 5), 0.0, 0.0, false, par)
             .is_ok());
-        assert!(is_shape_or_config(net.backward(
-            &params[..20],
-            &mut ws,
-            &x,
-            5,
-            0.0,
-            0.0,
-            false,
-            par
-        )));
-        assert!(is_shape_or_config(
-            net.backward(&params, &mut ws, &x, 9, 0.0, 0.0, false, par)
-        ));
-        assert!(is_shape_or_config(net.backward(
-            &params,
-            &mut ws,
-            &x[..3],
-            5,
-            0.0,
-            0.0,
-            false,
-            par
-        )));
+        let wrong: [(&[f64], Rows<'_, f64>); 5] = [
+            (&params[..20], rows(&x, &y, &w, 5)),
+            (&params, rows(&x, &y, &w, 9)),
+            (&params, rows(&x[..3], &y, &w, 5)),
+            (&params, rows(&x, &y[..4], &w, 5)),
+            (&params, rows(&x, &y, &w[..2], 5)),
+        ];
+        for (i, (p, batch)) in wrong.into_iter().enumerate() {
+            let result = net.backward(p, &mut ws, batch, 0.0, 0.0, false, par);
+            assert!(is_shape_or_config(result), "case {i}");
+        }
         for (alpha, l1) in [(-1.0, 0.0), (f64::NAN, 0.0), (0.0, f64::INFINITY)] {
+            let batch = rows(&x, &y, &w, 5);
             assert!(is_shape_or_config(
-                net.backward(&params, &mut ws, &x, 5, alpha, l1, false, par)
+                net.backward(&params, &mut ws, batch, alpha, l1, false, par)
             ));
         }
         let other = Network::new(vec![3, 2], vec![], Loss::SquaredError).unwrap();
         let mut foreign = Workspace::<f64>::new(&other, 5, &[]).unwrap();
+        let batch = rows(&x, &y, &w, 5);
         assert!(is_shape_or_config(net.backward(
             &params,
             &mut foreign,
-            &x,
-            5,
+            batch,
             0.0,
             0.0,
             false,
             par
         )));
         // Weights summing to zero (or NaN) are an error, not a division by zero.
-        ws.weights.fill(0.0);
-        assert!(is_shape_or_config(
-            net.backward(&params, &mut ws, &x, 5, 0.0, 0.0, false, par)
-        ));
-        ws.weights.fill(f64::NAN);
-        assert!(is_shape_or_config(
-            net.backward(&params, &mut ws, &x, 5, 0.0, 0.0, false, par)
-        ));
+        for bad in [0.0, f64::NAN] {
+            w.fill(bad);
+            let batch = rows(&x, &y, &w, 5);
+            assert!(is_shape_or_config(
+                net.backward(&params, &mut ws, batch, 0.0, 0.0, false, par)
+            ));
+        }
     }
 
     #[test]

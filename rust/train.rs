@@ -2,16 +2,18 @@
 //! forward, loss, backward, penalties, optimizer step, validation and
 //! scikit-learn's stopping rules.
 
+use crate::batch::{blocks_for, BatchStep};
 use crate::error::{check_len, FnnError, Result};
-use crate::features::{copy_row, Features};
+use crate::features::Features;
 use crate::float::Float;
 use crate::loss::{argmax, Loss, Output};
-use crate::network::{Dropout, Network, Workspace};
+use crate::network::{Dropout, Network};
 use crate::optim::{Optimizer, Schedule};
 use crate::parallel::{threads_for_work, Par};
 use crate::penalty::{self, Penalty};
 use crate::rng;
 use crate::simd::FlushSubnormals;
+use crate::workspace::Workspace;
 
 /// Which rule ends training early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,11 +58,16 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// Threads worth using on `rows` training rows: `threads`, or 1 when a
-    /// batch is too small to gain from more (results are the same either way).
+    /// Threads worth using on `rows` training rows: `threads`, at most one per
+    /// block of a batch, or 1 when a batch is too small to gain from more
+    /// (results are the same either way).
     pub fn effective_threads(&self, rows: usize) -> usize {
         let batch = self.batch_size.clamp(1, rows.max(1));
-        threads_for_work(self.threads, batch.saturating_mul(self.net.n_params()))
+        match blocks_for(&self.net, batch) {
+            1 => threads_for_work(self.threads, batch.saturating_mul(self.net.n_params())),
+            // More threads than blocks would only wait.
+            blocks => threads_for_work(self.threads, usize::MAX).min(blocks),
+        }
     }
 }
 
@@ -173,11 +180,84 @@ pub fn fit_epochs_into<T: Float>(
     monitor: &mut dyn Monitor,
     log: &mut Log,
 ) -> Result<()> {
+    check_inputs(cfg, params, slots, &train, validation.as_ref())?;
+    let _flush = FlushSubnormals::new();
+    let net = &cfg.net;
+    let batch = cfg.batch_size.clamp(1, train.rows);
+    let mut step = BatchStep::<T>::new(net, batch, &cfg.dropout)?;
+    let mut eval_ws = match &validation {
+        Some(v) => Some(Workspace::<T>::for_inference(
+            net,
+            batch.max(v.rows.min(EVAL_ROWS)),
+        )?),
+        None => None,
+    };
+    let mut order: Vec<usize> = (0..train.rows).collect();
+    let mut sort_scratch = Vec::with_capacity(if cfg.shuffle { train.rows } else { 0 });
+    let mut best: Option<Vec<T>> = None;
+    // The threads the caller's pool has (see `run_with_threads`): asking the
+    // GEMM for more would spill into rayon's global pool.
+    let par = Par {
+        threads: cfg.effective_threads(train.rows),
+    };
+    let weight_ranges = net.weight_ranges();
+    for _ in 0..cfg.max_epochs {
+        let lr = cfg
+            .schedule
+            .rate(counters.lr_base, counters.epoch, counters.samples_seen);
+        if cfg.shuffle {
+            rng::shuffle_order(cfg.seed, counters.epoch, &mut order, &mut sort_scratch);
+        }
+        let epoch = EpochRun {
+            cfg,
+            train: &train,
+            order: &order,
+            batch,
+            lr,
+            par,
+            weight_ranges: &weight_ranges,
+        };
+        let loss = epoch.run(params, slots, counters, &mut step, monitor)?;
+        let (val_loss, val_score) = match (&validation, &mut eval_ws) {
+            (Some(v), Some(ws)) => evaluate(net, params, ws, v, cfg.score, par)?,
+            _ => (f64::NAN, f64::NAN),
+        };
+        counters.epoch += 1;
+        log.loss.push(loss);
+        log.val_loss.push(val_loss);
+        log.val_score.push(val_score);
+        let stop = update_stopping(cfg, counters, loss, val_score, params, &mut best);
+        log.converged |= stop;
+        let record = EpochRecord {
+            epoch: counters.epoch,
+            loss,
+            val_loss,
+            val_score,
+            lr,
+        };
+        if monitor.epoch_end(&record)? || stop {
+            break;
+        }
+    }
+    if let (Stopping::ValScore, true, Some(b)) = (cfg.stopping, cfg.restore_best, &best) {
+        params.copy_from_slice(b);
+    }
+    Ok(())
+}
+
+/// `Err` unless every buffer and setting of a training call is consistent.
+fn check_inputs<T: Float>(
+    cfg: &TrainConfig,
+    params: &[T],
+    slots: &[T],
+    train: &Data<'_, T>,
+    validation: Option<&Data<'_, T>>,
+) -> Result<()> {
     let net = &cfg.net;
     check_len("params", params.len(), net.n_params())?;
     check_len("optimizer state", slots.len(), 3 * net.n_params())?;
     train.check(net, "training")?;
-    if let Some(v) = &validation {
+    if let Some(v) = validation {
         v.check(net, "validation")?;
     }
     if train.rows == 0 {
@@ -198,84 +278,68 @@ pub fn fit_epochs_into<T: Float>(
             "stopping on the validation score needs validation data".into(),
         ));
     }
+    Ok(())
+}
 
-    let _flush = FlushSubnormals::new();
-    let batch = cfg.batch_size.clamp(1, train.rows);
-    let val_rows = validation.map_or(0, |v| v.rows);
-    let capacity = batch.max(val_rows.min(EVAL_ROWS));
-    let mut ws = Workspace::<T>::new(net, capacity, &cfg.dropout)?;
-    let mut order: Vec<usize> = (0..train.rows).collect();
-    let mut sort_scratch = Vec::with_capacity(if cfg.shuffle { train.rows } else { 0 });
-    let mut best: Option<Vec<T>> = None;
-    let weights = net.weight_ranges();
-    let has_dropout = cfg.dropout.iter().any(|&p| p > 0.0);
-    // The threads the caller's pool has (see `run_with_threads`): asking the
-    // GEMM for more would spill into rayon's global pool.
-    let par = Par {
-        threads: cfg.effective_threads(train.rows),
-    };
-    let (d0, k) = (net.sizes()[0], net.n_outputs());
-    for _ in 0..cfg.max_epochs {
-        let lr = cfg
-            .schedule
-            .rate(counters.lr_base, counters.epoch, counters.samples_seen);
-        if cfg.shuffle {
-            rng::shuffle_order(cfg.seed, counters.epoch, &mut order, &mut sort_scratch);
-        }
+/// What one epoch's batches share.
+struct EpochRun<'a, 'd, T> {
+    cfg: &'a TrainConfig,
+    train: &'a Data<'d, T>,
+    /// The epoch's row order.
+    order: &'a [usize],
+    batch: usize,
+    lr: f64,
+    par: Par,
+    /// Where the weights (not the biases) sit: what the penalty touches.
+    weight_ranges: &'a [std::ops::Range<usize>],
+}
+
+impl<T: Float> EpochRun<'_, '_, T> {
+    /// One pass over the rows in `order`, a batch at a time: gather, forward
+    /// and backward, optimizer step. Returns the epoch's mean objective.
+    fn run(
+        &self,
+        params: &mut [T],
+        slots: &mut [T],
+        counters: &mut Counters,
+        step: &mut BatchStep<T>,
+        monitor: &mut dyn Monitor,
+    ) -> Result<f64> {
+        let (cfg, par) = (self.cfg, self.par);
+        let has_dropout = cfg.dropout.iter().any(|&p| p > 0.0);
         let mut loss_sum = 0.0;
         let mut weight_total = 0.0;
-        for chunk in order.chunks(batch) {
+        for chunk in self.order.chunks(self.batch) {
             monitor.poll()?;
             let rows = chunk.len();
-            // Rows are scattered over X: copying them waits on memory, which
-            // every thread adds its own share of requests to.
-            par.for_rows(&mut ws.input[..rows * d0], d0, |first, block| {
-                for (out, &i) in block.chunks_exact_mut(d0).zip(&chunk[first..]) {
-                    train.x.write_row(i, out);
-                }
-            });
-            for (r, &i) in chunk.iter().enumerate() {
-                copy_row(
-                    &mut ws.targets[r * k..(r + 1) * k],
-                    &train.y[i * k..(i + 1) * k],
-                );
-                ws.weights[r] = train.weights.map_or(T::one(), |w| w[i]);
-            }
+            let t = self.train;
+            step.batch.gather(&t.x, t.y, t.weights, chunk, par);
             let dropout = has_dropout.then_some(Dropout {
                 rates: &cfg.dropout,
                 seed: cfg.seed,
                 step: counters.step,
+                first_row: 0,
             });
-            // The gathered batch is moved out so the network can borrow the rest of the workspace.
-            let input = std::mem::take(&mut ws.input);
-            net.forward(params, &mut ws, &input, rows, dropout, par)?;
             // The data term's gradient only: the optimizer step adds the
             // penalty's as it reads each weight, where the work hides under its
             // divisions instead of costing a pass over memory of its own.
-            let data_loss = net.backward(params, &mut ws, &input, rows, 0.0, 0.0, has_dropout, par);
-            ws.input = input;
-            let mut batch_loss = data_loss?;
-            let batch_weight: f64 = ws.weights[..rows].iter().map(|w| w.f64()).sum();
+            let (mut batch_loss, weight_sum) =
+                step.loss_and_gradient(&cfg.net, params, rows, dropout, par)?;
+            let batch_weight: f64 = step.batch.weights[..rows].iter().map(|w| w.f64()).sum();
             counters.step += 1;
-            let weight_sum = ws.weight_sum(rows)?;
-            match Penalty::new(cfg.alpha, cfg.l1, weight_sum) {
-                Some(penalty) => {
-                    let sums = cfg.optimizer.step_penalized(
-                        params,
-                        &ws.grad,
-                        slots,
-                        lr,
-                        counters.step,
-                        &weights,
-                        penalty,
-                        par,
-                    )?;
-                    batch_loss += penalty.value(sums) / weight_sum.f64();
-                }
-                None => {
-                    cfg.optimizer
-                        .step(params, &ws.grad, slots, lr, counters.step, &weights, par)?
-                }
+            let penalty = Penalty::new(cfg.alpha, cfg.l1, weight_sum);
+            let sums = cfg.optimizer.update(
+                params,
+                step.grad(),
+                slots,
+                self.lr,
+                counters.step,
+                self.weight_ranges,
+                penalty,
+                par,
+            )?;
+            if let Some(penalty) = penalty {
+                batch_loss += penalty.value(sums) / weight_sum.f64();
             }
             counters.samples_seen += rows as u64;
             loss_sum += batch_loss * batch_weight;
@@ -287,65 +351,57 @@ pub fn fit_epochs_into<T: Float>(
                 epoch: counters.epoch as usize + 1,
             });
         }
-        let (val_loss, val_score) = match &validation {
-            Some(v) => evaluate(net, params, &mut ws, v, cfg.score, par)?,
-            None => (f64::NAN, f64::NAN),
-        };
-        counters.epoch += 1;
-        log.loss.push(loss);
-        log.val_loss.push(val_loss);
-        log.val_score.push(val_score);
+        Ok(loss)
+    }
+}
 
-        match cfg.stopping {
-            Stopping::ValScore => {
-                if val_score < counters.best_score + cfg.tol {
-                    counters.no_improve += 1;
-                } else {
-                    counters.no_improve = 0;
-                }
-                if val_score > counters.best_score {
-                    counters.best_score = val_score;
-                    match &mut best {
-                        Some(b) => b.copy_from_slice(params),
-                        None => best = Some(params.to_vec()),
-                    }
-                }
-            }
-            Stopping::TrainLoss => {
-                if loss > counters.best_loss - cfg.tol {
-                    counters.no_improve += 1;
-                } else {
-                    counters.no_improve = 0;
-                }
-            }
-            Stopping::None => {}
-        }
-        counters.best_loss = counters.best_loss.min(loss);
-        let mut stop = false;
-        if cfg.stopping != Stopping::None && counters.no_improve > cfg.n_iter_no_change {
-            if cfg.schedule == Schedule::Adaptive && counters.lr_base > 1e-6 {
-                counters.lr_base /= 5.0;
-                counters.no_improve = 0;
+/// scikit-learn's stopping rules after an epoch with training `loss` and
+/// validation score `val_score`: counts epochs without improvement, keeps the
+/// best parameters so far in `best` (when stopping on the validation score),
+/// and divides the adaptive rate by 5 where scikit-learn does. Returns
+/// whether training has converged.
+fn update_stopping<T: Float>(
+    cfg: &TrainConfig,
+    counters: &mut Counters,
+    loss: f64,
+    val_score: f64,
+    params: &[T],
+    best: &mut Option<Vec<T>>,
+) -> bool {
+    match cfg.stopping {
+        Stopping::ValScore => {
+            if val_score < counters.best_score + cfg.tol {
+                counters.no_improve += 1;
             } else {
-                log.converged = true;
-                stop = true;
+                counters.no_improve = 0;
+            }
+            if val_score > counters.best_score {
+                counters.best_score = val_score;
+                match best {
+                    Some(b) => b.copy_from_slice(params),
+                    None => *best = Some(params.to_vec()),
+                }
             }
         }
-        let record = EpochRecord {
-            epoch: counters.epoch,
-            loss,
-            val_loss,
-            val_score,
-            lr,
-        };
-        if monitor.epoch_end(&record)? || stop {
-            break;
+        Stopping::TrainLoss => {
+            if loss > counters.best_loss - cfg.tol {
+                counters.no_improve += 1;
+            } else {
+                counters.no_improve = 0;
+            }
+        }
+        Stopping::None => {}
+    }
+    counters.best_loss = counters.best_loss.min(loss);
+    if cfg.stopping != Stopping::None && counters.no_improve > cfg.n_iter_no_change {
+        if cfg.schedule == Schedule::Adaptive && counters.lr_base > 1e-6 {
+            counters.lr_base /= 5.0;
+            counters.no_improve = 0;
+        } else {
+            return true;
         }
     }
-    if let (Stopping::ValScore, true, Some(b)) = (cfg.stopping, cfg.restore_best, &best) {
-        params.copy_from_slice(b);
-    }
-    Ok(())
+    false
 }
 
 /// Validation loss (no penalty) and score of `params` on `data`.

@@ -55,19 +55,26 @@ def train(cfg, data, dtype):
 # batch x width reaches the engine's parallel threshold (2**15 elements) in the
 # first net's first hidden layer and in both of the wider net's; 2000 rows
 # leave a short last batch.
+# scikit-learn's default (100,) at batch 200 is cut into row blocks that run
+# on separate threads (spec, "Row blocks"); 4 and 8 threads simulate a bigger
+# machine on this one.
 NETS = {
     "128-64-batch256": dict(layer_sizes=(64, 128, 64, 10), batch_size=256),
     "256-128-batch300": dict(layer_sizes=(64, 256, 128, 10), batch_size=300),
+    "default-100-batch200": dict(
+        layer_sizes=(64, 100, 10), activations=("relu",), dropout=(0.1,), batch_size=200
+    ),
 }
+THREADS = (2, 3, 4, 8)
 
 
 @pytest.mark.parametrize("net", list(NETS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_seed_is_byte_identical_across_thread_counts(data, dtype, net):
-    runs = {t: train(config(threads=t, **NETS[net]), data, dtype) for t in (1, 2, 3)}
+    runs = {t: train(config(threads=t, **NETS[net]), data, dtype) for t in (1, *THREADS)}
     p1, s1, log1 = runs[1]
     assert p1.dtype == dtype and np.all(np.isfinite(p1))
-    for t in (2, 3):
+    for t in THREADS:
         p, s, log = runs[t]
         assert p.tobytes() == p1.tobytes(), f"params differ with threads={t}"
         assert s.slots.tobytes() == s1.slots.tobytes(), f"optimizer state differs with threads={t}"

@@ -17,6 +17,7 @@ import time
 import joblib
 import numpy as np
 import pytest
+from readme_blocks import readme_block
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
@@ -165,24 +166,68 @@ def test_fitted_models_travel_to_and_from_dask_workers(digits, dask_client):
     np.testing.assert_array_equal(remote_proba, here.predict_proba(X))
 
 
+def test_dask_map_blocks_scores_like_predict_on_the_whole_array(digits, dask_client):
+    import dask.array as da
+
+    X, y = digits
+    model = FNNClassifier(hidden_layer_sizes=(32,), max_iter=30, random_state=0).fit(X / 16, y)
+    rows = da.from_array(np.tile(X / 16, (5, 1)), chunks=(1000, 64))
+    labels = rows.map_blocks(model.predict, drop_axis=1, dtype=model.classes_.dtype)
+    proba = rows.map_blocks(model.predict_proba, chunks=(rows.chunks[0], (10,)), dtype=float)
+    got_labels, got_proba = da.compute(labels, proba)
+    assert rows.numblocks == (9, 1)  # 8985 rows in 9 tasks on the 2 workers
+    whole = rows.compute()
+    np.testing.assert_array_equal(got_labels, model.predict(whole))
+    np.testing.assert_array_equal(got_proba, model.predict_proba(whole))
+
+
+def test_readme_dask_scoring_example_runs_as_written(tmp_path):
+    example = readme_block("dask-scoring-example")
+    script = tmp_path / "score.py"
+    script.write_text(example)
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    out = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-4000:]
+    # "[counts of the ten classes] 200000 <mean top probability>"
+    counts, total, confidence = (
+        out.stdout.strip().rsplit("]", 1)[0],
+        *out.stdout.split("]")[1].split(),
+    )
+    assert sum(int(c) for c in counts.strip("[ ").split()) == int(total) == 200_000
+    assert 0.1 < float(confidence) <= 1.0
+
+
+#: Ray on loopback only, and no usage report sent anywhere: Ray reads these
+#: when imported and passes them on to the processes it starts.
+RAY_LOCAL_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
 def test_ray_grid_search_gives_the_sequential_results_with_one_thread_per_worker(
     digits, sequential
 ):
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'fnn[ray]')")
-    from ray.util.joblib import register_ray
-
     local, _ = sequential
     search = _search()
     with pytest.MonkeyPatch.context() as patch:
         for name in THREAD_VARIABLES:
             patch.delenv(name, raising=False)
+        for name, value in RAY_LOCAL_ONLY.items():
+            patch.setenv(name, value)
+        ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'fnn[ray]')")
+        from ray.util.joblib import register_ray
+
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        register_ray()
-        with joblib.parallel_backend("ray"):
-            search.fit(*digits)
-    finally:
-        ray.shutdown()
+        try:
+            # Every Ray process serves on the loopback address, nowhere else.
+            assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+            register_ray()
+            with joblib.parallel_backend("ray"):
+                search.fit(*digits)
+        finally:
+            ray.shutdown()
     _same_results(search.cv_results_, local.cv_results_)
+    assert search.best_params_ == local.best_params_
     # Ray starts its workers with OMP_NUM_THREADS=1 unless told otherwise.
     assert (search.cv_results_["mean_test_threads"] == 1).all()

@@ -12,7 +12,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 import fnn._base
 from fnn import FNNClassifier, FNNRegressor, _labels
 from fnn._config import TrainConfig
-from fnn.reference import _per_sample_loss
+from fnn._losses import per_sample_loss
 
 RNG = np.random.default_rng(0)
 
@@ -86,7 +86,7 @@ def test_zero_output_loss_in_blocks_equals_the_loss_over_all_rows(
     if loss == "log_loss":
         Y = (Y > 0.5).astype(float)
     weights = RNG.random(1000) if weighted else None
-    per_sample, _ = _per_sample_loss(loss, output, np.zeros_like(Y), Y, config.huber_delta)
+    per_sample, _ = per_sample_loss(loss, output, np.zeros_like(Y), Y, config.huber_delta)
     expected = np.average(per_sample, weights=weights)
     monkeypatch.setattr(fnn._base, "_LOSS_BLOCK_ROWS", 96)  # 11 blocks, the last one short
     assert fnn._base._zero_output_loss(config, Y, weights) == pytest.approx(expected, rel=1e-12)

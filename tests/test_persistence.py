@@ -142,6 +142,32 @@ def test_file_is_standard_safetensors(tmp_path, iris):
     assert json.loads(metadata["classes"])["labels"]["values"] == [0, 1, 2]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_files_load_with_the_safetensors_reference_reader(tmp_path, iris, dtype):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    X, y = iris
+    reg = FNNRegressor(hidden_layer_sizes=(5, 3), max_iter=3, random_state=0)
+    reg.fit(X[:, :3].astype(dtype), X[:, 3].astype(dtype))
+    fnn.save(reg, tmp_path / "r.safetensors")
+    tensors = safetensors_numpy.load_file(tmp_path / "r.safetensors")
+    assert sorted(tensors) == ["coefs.0", "coefs.1", "coefs.2", "intercepts.0", "intercepts.1",
+                               "intercepts.2", "optimizer_slots"]  # fmt: skip
+    for i, (W, b) in enumerate(zip(reg.coefs_, reg.intercepts_)):
+        assert tensors[f"coefs.{i}"].dtype == tensors[f"intercepts.{i}"].dtype == dtype
+        np.testing.assert_array_equal(tensors[f"coefs.{i}"], W)
+        np.testing.assert_array_equal(tensors[f"intercepts.{i}"], b)
+    np.testing.assert_array_equal(tensors["optimizer_slots"], reg._train_state.slots)
+
+
+def test_the_same_model_always_gives_the_same_bytes(tmp_path, iris):
+    X, y = iris
+    clf = FNNClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    again = FNNClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    fnn.save(clf, tmp_path / "a.safetensors")
+    fnn.save(again, tmp_path / "b.safetensors")
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+
+
 def test_save_refuses_unfitted_and_foreign_estimators(tmp_path):
     with pytest.raises(NotFittedError):
         fnn.save(FNNClassifier(), tmp_path / "x")

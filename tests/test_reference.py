@@ -6,56 +6,13 @@ import zlib
 import numpy as np
 import pytest
 
+from fnn import _layout, _rng
 from fnn import reference as ref
 from fnn._config import TrainConfig, TrainState
 
 # ---------------------------------------------------------------------------
-# Random numbers: an independent pure-Python implementation of spec section 2
+# Random draws (spec section 2); fnn._rng itself is checked in test_rng.py
 # ---------------------------------------------------------------------------
-
-M64 = 2**64 - 1
-G = 0x9E3779B97F4A7C15
-
-
-def py_mix(z):
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
-def py_key(seed, stream, a, b):
-    k = seed
-    for word in (stream, a, b):
-        k = py_mix((k + G * (word + 1)) & M64)
-    return k
-
-
-def py_uniform(k, i):
-    return (py_mix((k + G * (i + 1)) & M64) >> 11) / 2.0**53
-
-
-def test_bits_match_splitmix64_reference_outputs():
-    # With key 0, bits(0, i) is the i-th output of SplitMix64 seeded with 0.
-    got = ref.bits(0, np.arange(3))
-    assert got.dtype == np.uint64
-    assert [int(v) for v in got] == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
-
-
-@pytest.mark.parametrize("seed", [0, 42, 2**64 - 1])
-def test_bits_and_uniform_match_pure_python(seed):
-    k = py_key(seed, ref.DROPOUT, 7, 3)
-    assert ref.key(seed, ref.DROPOUT, 7, 3) == k
-    idx = np.array([0, 1, 2, 1000, 2**40])
-    expected_bits = [py_mix((k + G * (int(i) + 1)) & M64) for i in idx]
-    assert [int(v) for v in ref.bits(k, idx)] == expected_bits
-    assert ref.uniform(k, idx).tolist() == [py_uniform(k, int(i)) for i in idx]
-
-
-def test_uniform_in_unit_interval():
-    u = ref.uniform(ref.key(3, ref.INIT, 0, 0), np.arange(10_000))
-    assert u.dtype == np.float64
-    assert u.min() >= 0.0 and u.max() < 1.0
-    assert abs(u.mean() - 0.5) < 0.02
 
 
 def test_shuffle_order_is_a_permutation_that_changes_by_epoch():
@@ -65,16 +22,16 @@ def test_shuffle_order_is_a_permutation_that_changes_by_epoch():
     assert sorted(second.tolist()) == list(range(100))
     assert not np.array_equal(first, second)
     assert np.array_equal(first, ref.shuffle_order(5, 0, 100))
-    draws = [py_mix((py_key(5, ref.SHUFFLE, 0, 0) + G * (i + 1)) & M64) for i in range(100)]
+    draws = [int(d) for d in _rng.bits(_rng.key(5, _rng.SHUFFLE, 0, 0), np.arange(100))]
     assert first.tolist() == sorted(range(100), key=lambda i: draws[i])
 
 
 def test_dropout_mask_follows_the_spec():
     mask = ref.dropout_mask(9, 4, 1, 3, 5, 0.25)
-    k = py_key(9, ref.DROPOUT, 4, 1)
+    k = _rng.key(9, _rng.DROPOUT, 4, 1)
     for r in range(3):
         for j in range(5):
-            kept = py_uniform(k, r * 5 + j) >= 0.25
+            kept = _rng.uniform(k, r * 5 + j) >= 0.25
             assert mask[r, j] == (1 / 0.75 if kept else 0.0)
 
 
@@ -93,13 +50,13 @@ def test_init_params_glorot_bounds_and_values():
     config = make_config(layer_sizes=(3, 5, 4, 2), activations=("sigmoid", "tanh"), seed=11)
     flat = ref.init_params(config, np.float64)
     assert flat.shape == (config.n_params,)
-    coefs, intercepts = ref.unpack(config, flat)
+    coefs, intercepts = _layout.unpack(config, flat)
     bounds = [math.sqrt(2 / 8), math.sqrt(6 / 9), math.sqrt(6 / 6)]
     for W, b, bound in zip(coefs, intercepts, bounds):
         assert np.abs(W).max() <= bound and np.abs(b).max() <= bound
-    u = py_uniform(py_key(11, ref.INIT, 1, 0), 2 * 4 + 3)
+    u = _rng.uniform(_rng.key(11, _rng.INIT, 1, 0), 2 * 4 + 3)
     assert coefs[1][2, 3] == bounds[1] * (2 * u - 1)
-    u = py_uniform(py_key(11, ref.INIT, 2, 1), 1)
+    u = _rng.uniform(_rng.key(11, _rng.INIT, 2, 1), 1)
     assert intercepts[2][1] == bounds[2] * (2 * u - 1)
 
 
@@ -116,18 +73,7 @@ def test_init_params_deterministic_and_seeded():
 def test_init_params_without_hidden_layer_uses_relu_bound():
     flat = ref.init_params(make_config(layer_sizes=(4, 2), activations=()), np.float64)
     assert np.abs(flat).max() <= math.sqrt(6 / 6)
-    assert flat[0] == math.sqrt(1.0) * (2 * py_uniform(py_key(0, ref.INIT, 0, 0), 0) - 1)
-
-
-def test_unpack_gives_views_and_pack_inverts():
-    flat = np.arange(3 * 4 + 4 + 4 * 2 + 2, dtype=np.float64)
-    coefs, intercepts = ref.unpack((3, 4, 2), flat)
-    assert [W.shape for W in coefs] == [(3, 4), (4, 2)]
-    assert [b.shape for b in intercepts] == [(4,), (2,)]
-    assert coefs[1][0, 1] == 17.0 and intercepts[1][1] == 25.0
-    coefs[0][0, 0] = -1.0
-    assert flat[0] == -1.0
-    assert np.array_equal(ref.pack(coefs, intercepts), flat)
+    assert flat[0] == math.sqrt(1.0) * (2 * _rng.uniform(_rng.key(0, _rng.INIT, 0, 0), 0) - 1)
 
 
 # ---------------------------------------------------------------------------
@@ -283,7 +229,7 @@ def test_gradients_match_finite_differences(activation, loss, output, k, kind, r
         options.update(alpha=0.3, l1=0.05, negative_slope=0.2)
     for _ in range(100):  # resample until no input sits on a kink
         flat = rng.normal(size=sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])))
-        coefs, intercepts = ref.unpack(sizes, flat)
+        coefs, intercepts = _layout.unpack(sizes, flat)
         X = rng.normal(size=(6, 5))
         Y = make_targets(rng, kind, 6, k)
         weights = rng.uniform(0.5, 2.0, size=6) if regularised else None
@@ -301,7 +247,7 @@ def test_gradients_match_finite_differences(activation, loss, output, k, kind, r
     _, coef_grads, intercept_grads = ref.loss_and_gradients(
         coefs, intercepts, X, Y, sample_weight=weights, **options
     )
-    analytic = ref.pack(coef_grads, intercept_grads)
+    analytic = _layout.pack(coef_grads, intercept_grads)
     numeric = np.empty_like(flat)
     eps = 1e-6
     for i in range(flat.size):
@@ -510,8 +456,8 @@ def test_adamw_spares_biases():
     state = TrainState.fresh(config, np.float64)
     # Zero gradient: only the decay moves anything (Adam's update is 0 / eps).
     ref._optimizer_step(config, params, np.zeros_like(params), state, 0.1)
-    coefs, intercepts = ref.unpack(config, params)
-    old_coefs, old_intercepts = ref.unpack(config, before)
+    coefs, intercepts = _layout.unpack(config, params)
+    old_coefs, old_intercepts = _layout.unpack(config, before)
     for W, W0 in zip(coefs, old_coefs):
         assert np.allclose(W, W0 * 0.95, rtol=1e-15)
     for b, b0 in zip(intercepts, old_intercepts):

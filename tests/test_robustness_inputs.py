@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fnn import FNNClassifier, FNNRegressor, functional, reference
+from fnn import FNNClassifier, FNNRegressor, _rng, functional, reference
 
 settings.register_profile(
     "ci",
@@ -544,5 +544,39 @@ def test_functional_rng_bits_match_numpy_or_refuse(seed, n):
         assert not valid_seed or n < 0 or n == 2**62, error
         assert str(error)
         return
-    expected = reference.bits(reference.key(seed, 1, 2, 3), np.arange(n, dtype=np.uint64))
+    expected = _rng.bits(_rng.key(seed, 1, 2, 3), np.arange(n, dtype=np.uint64))
     np.testing.assert_array_equal(bits, expected)
+
+
+def _misaligned(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` one byte past an aligned address."""
+    buffer = np.zeros(a.nbytes + 1, dtype=np.uint8)
+    out = np.ndarray(a.shape, dtype=a.dtype, buffer=buffer, offset=1)
+    out[...] = a
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+def test_misaligned_arrays_train_predict_and_unpickle_like_aligned_ones():
+    # What a dask worker can receive: contiguous blocks at odd addresses.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    params = dict(hidden_layer_sizes=(5,), max_iter=5, warm_start=True, random_state=0)
+    aligned = FNNClassifier(**params).fit(X, y)
+    odd = FNNClassifier(**params).fit(_misaligned(X), y)
+    np.testing.assert_array_equal(odd.predict_proba(_misaligned(X)), aligned.predict_proba(X))
+    sparse = sp.csr_matrix(X)
+    sparse.data = _misaligned(sparse.data)
+    np.testing.assert_array_equal(odd.predict_proba(sparse), aligned.predict_proba(X))
+    # A model whose buffers come back misaligned (pickle protocol 5's
+    # out-of-band buffers let the receiver place them anywhere).
+    state = odd.__getstate__()
+    state["_params"] = _misaligned(state["_params"])
+    odd.__setstate__(state)
+    odd._train_state.__setstate__(
+        {**odd._train_state.__dict__, "slots": _misaligned(odd._train_state.slots)}
+    )
+    assert odd._params.flags.aligned and odd._train_state.slots.flags.aligned
+    odd.fit(X, y)
+    aligned.fit(X, y)
+    np.testing.assert_array_equal(odd.predict_proba(X), aligned.predict_proba(X))

@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from readme_blocks import readme_block
 
 import fnn
 
@@ -69,11 +70,14 @@ def test_declared_dependencies_are_exactly_what_the_package_imports():
     declared = {_name(r) for r in project["dependencies"]}
     extras = project["optional-dependencies"]
     package = ROOT / "python" / "fnn"
-    lab = package / "lab"
-    core_files = [p for p in package.rglob("*.py") if lab not in p.parents]
+    lab, onnx = package / "lab", package / "onnx"
+    core_files = [p for p in package.rglob("*.py") if not {lab, onnx} & set(p.parents)]
     assert _third_party_imports(core_files) == declared
     lab_needs = _third_party_imports(lab.rglob("*.py")) - declared
     assert lab_needs == {_name(r) for r in extras["lab"]}
+    # The onnx extra adds the runtime that serves the graphs, which fnn never imports.
+    onnx_needs = _third_party_imports(onnx.rglob("*.py")) - declared
+    assert onnx_needs | {"onnxruntime"} == {_name(r) for r in extras["onnx"]}
     assert TOOL_EXTRAS <= set(extras)
 
 
@@ -161,7 +165,7 @@ def test_wheel_is_abi3_with_the_extension_and_the_declared_metadata(wheel):
     requires = re.findall(r"^Requires-Dist: (.+)$", meta, re.M)
     plain = {_name(r) for r in requires if "extra ==" not in r}
     assert plain == {_name(r) for r in _pyproject()["project"]["dependencies"]}
-    assert set(re.findall(r"^Provides-Extra: (.+)$", meta, re.M)) >= TOOL_EXTRAS | {"lab"}
+    assert set(re.findall(r"^Provides-Extra: (.+)$", meta, re.M)) >= TOOL_EXTRAS | {"lab", "onnx"}
 
 
 WORKS_WITHOUT_RUST = r"""
@@ -217,21 +221,10 @@ def test_wheel_trains_predicts_saves_and_loads_in_a_fresh_venv_without_rust(inst
     assert check.returncode == 0, check.stdout
 
 
-def _readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(
-        r"<!-- install-example:start -->\n```python\n(.*?)```\n<!-- install-example:end -->",
-        readme,
-        re.S,
-    )
-    assert block, "README.md lost its install-example markers"
-    return block.group(1)
-
-
 def test_readme_install_commands_and_five_line_example_work_verbatim(installed):
     readme = (ROOT / "README.md").read_text()
     assert "make wheel" in readme and "pip install dist/fnn-*.whl" in readme
-    example = _readme_example()
+    example = readme_block("install-example")
     assert len(example.strip().splitlines()) == 5
     printed = installed(example).split()
     assert float(printed[-1]) > 0.98

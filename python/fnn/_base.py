@@ -47,13 +47,15 @@ from ._callbacks import (
 )
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
-from ._lbfgs import FullBatchObjective, fit_lbfgs
+from ._errors import DivergedError
+from ._layout import unpack
+from ._lbfgs import fit_lbfgs
+from ._losses import per_sample_loss as _per_sample_loss
 from ._plain_input import plain_float_rows
 from ._progress import EpochReporter
 from ._threads import resolve_threads
 from ._validation_split import validation_split
 from ._version import __version__ as fnn_version
-from .reference import _per_sample_loss, unpack
 
 #: Activation names accepted by the estimators -> the engines' names.
 ACTIVATIONS = {
@@ -140,8 +142,10 @@ def _param_names(cls) -> tuple[str, ...]:
 
 
 def _every_one_hears(*callbacks):
-    """One engine callback that calls each of ``callbacks`` (None: absent)
-    after every epoch and stops training when any of them asks to."""
+    """Return one engine callback that calls each of ``callbacks`` after every epoch.
+
+    None stands for an absent one; training stops when any of them asks to.
+    """
     present = [c for c in callbacks if c is not None]
     if len(present) < 2:
         return present[0] if present else None
@@ -376,6 +380,11 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
                 UserWarning,
                 stacklevel=2,
             )
+        params = state.get("_params")
+        if isinstance(params, np.ndarray) and not params.flags.aligned:
+            # Unpickled from a byte stream (e.g. by a dask worker) at an address
+            # the engines cannot read whole elements from.
+            state["_params"] = params.copy()
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
@@ -728,9 +737,11 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
     def _train_stochastic(
         self, config, params, state, X, Y, weights, validation, incremental, start, watch
     ):
-        """Train with a stochastic solver; ``start()`` gives the starting point
-        again; ``watch`` is ``(root task, task data, fitted attributes)`` when
-        callbacks see the fit, else None."""
+        """Train with a stochastic solver.
+
+        ``start()`` gives the starting point again; ``watch`` is ``(root task,
+        task data, fitted attributes)`` when callbacks see the fit, else None.
+        """
         engine = get_engine(self.engine)
         name = type(self).__name__
         reporter = EpochReporter(self.verbose, config.max_epochs, name, bar=not incremental)
@@ -750,11 +761,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
             except KeyboardInterrupt:
                 # The caller commits the weights reached, then raises it again.
                 interrupted = True
-            except ValueError as error:
-                if "training diverged" not in str(error):
-                    raise
+            except DivergedError as error:
                 if config.stopping != "val_score":
-                    raise ValueError(
+                    raise DivergedError(
                         f"{NON_FINITE_WEIGHTS} {name}: {error} (e.g. with StandardScaler). The "
                         "estimator keeps its previous fitted state, if it had one."
                     ) from error
@@ -824,9 +833,6 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _train_lbfgs(self, config, params, state, X, Y, weights, watch):
         name = type(self).__name__
-        if weights is None:
-            weights = np.ones(X.shape[0], dtype=params.dtype)
-        objective = FullBatchObjective(config, X, Y, weights, self.engine, params.dtype)
         reporter = EpochReporter(self.verbose, self.max_iter, name, unit="iteration")
         tasks = None
         if watch is not None:
@@ -835,8 +841,12 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         with reporter:
             try:
                 result = fit_lbfgs(
-                    objective,
+                    get_engine(self.engine),
+                    config,
                     params,
+                    X,
+                    Y,
+                    weights,
                     max_iter=int(self.max_iter),
                     max_fun=int(self.max_fun),
                     tol=float(self.tol),
@@ -895,8 +905,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         )
 
     def _fitted_attributes(self, config, params, state, seed, continuing, has_validation, outcome):
-        """The fitted attributes after a training call that went as ``outcome``
-        says (also those of a model part-way through a call, for callbacks)."""
+        """Return the fitted attributes after a training call that went as ``outcome`` says.
+
+        Also those of a model part-way through a call, for callbacks.
+        """
         attributes = dict(
             _params=params,
             _train_state=state,

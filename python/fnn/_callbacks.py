@@ -1,5 +1,4 @@
-"""scikit-learn's callback API (`sklearn.callback`, scikit-learn >= 1.9) for
-the fnn estimators.
+"""scikit-learn's callback API (`sklearn.callback`, scikit-learn >= 1.9) for fnn.
 
 A fit is one root task with one subtask per epoch (per iteration for
 L-BFGS), as scikit-learn's estimators cut their fits: `EpochTasks` and
@@ -60,13 +59,16 @@ __all__ = [
 
 
 def listened_to(estimator) -> bool:
-    """Whether any callback hears this estimator's tasks (its own, or those a
-    meta-estimator propagated to it): only then do epochs need Python."""
+    """Tell whether any callback hears this estimator's tasks.
+
+    Its own callbacks, or those a meta-estimator propagated to it: only then
+    do epochs need Python.
+    """
     return bool(getattr(estimator, "_skl_callbacks", None))
 
 
 def root_task(estimator, max_subtasks):
-    """The fit's root task, or None when no callback can see it.
+    """Return the fit's root task, or None when no callback can see it.
 
     A context is made when the estimator has callbacks, or when a
     meta-estimator (Pipeline, GridSearchCV) links its task tree to this fit's.
@@ -78,8 +80,10 @@ def root_task(estimator, max_subtasks):
 
 @dataclass
 class _Counters:
-    """The training state's counters after each epoch, as the engine keeps
-    them (spec section 8); the engine hands them back only when it returns."""
+    """The training state's counters after each epoch, as the engine keeps them.
+
+    Spec section 8; the engine hands them back only when it returns.
+    """
 
     step: int
     epoch: int
@@ -120,8 +124,10 @@ class _Counters:
 
 
 class _Tasks:
-    """One subtask per step of the fit, begun before the step and ended
-    after it; the last one begun may never run (ended empty by `close`)."""
+    """One subtask per step of the fit, begun before the step and ended after it.
+
+    The last one begun may never run (`close` ends it empty).
+    """
 
     def __init__(self, root, estimator, data, task_name):
         self._root = root
@@ -134,8 +140,11 @@ class _Tasks:
         self.stopped = False
 
     def _attributes(self):
-        """The fitted attributes at this point (computed once, on demand: the
-        end of a step and the beginning of the next share them)."""
+        """Return the fitted attributes at this point.
+
+        Computed once, on demand: the end of a step and the beginning of the
+        next share them.
+        """
         if self._cached is None:
             self._cached = self._fitted_attributes()
         return self._cached
@@ -165,8 +174,7 @@ class _Tasks:
 
 
 class EpochTasks(_Tasks):
-    """The engine's per-epoch callback for a stochastic solver: one fit task
-    per epoch.
+    """The engine's per-epoch callback for a stochastic solver: one fit task per epoch.
 
     Parameters
     ----------
@@ -226,8 +234,9 @@ class EpochTasks(_Tasks):
 
 
 class IterationTasks(_Tasks):
-    """SciPy's per-iteration callback for L-BFGS: one fit task per iteration
-    (the pattern of scikit-learn's ``LogisticRegression``).
+    """SciPy's per-iteration callback for L-BFGS: one fit task per iteration.
+
+    The pattern of scikit-learn's ``LogisticRegression``.
 
     Parameters
     ----------
@@ -253,7 +262,7 @@ class IterationTasks(_Tasks):
         self._begin()
 
     def __call__(self, x, loss) -> bool:
-        """The iterate after an iteration and its objective; True stops."""
+        """Take the iterate after an iteration and its objective; True stops."""
         self._cached = None
         self._x = x
         self._losses.append(float(loss))

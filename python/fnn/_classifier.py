@@ -13,8 +13,8 @@ from sklearn.utils.metaestimators import available_if
 from . import _labels
 from ._base import BaseFNN
 from ._docs import with_shared_docs
+from ._losses import softmax
 from ._validation_split import Stratification
-from .reference import _softmax
 
 
 def _is_stochastic(estimator) -> bool:
@@ -327,7 +327,7 @@ default='log_loss'
     # Prediction
 
     def decision_function(self, X):
-        """The network's outputs (logits) for ``X``.
+        """Return the network's outputs (logits) for ``X``.
 
         Parameters
         ----------
@@ -392,7 +392,7 @@ default='log_loss'
         if self._config.output == "softmax":
             # scipy.special.softmax's arithmetic, bit for bit, without its
             # array-API dispatch (half of its ~7 µs on a one-row predict).
-            return _softmax(logits)
+            return softmax(logits)
         if self._target_kind == _labels.BINARY:
             # Both columns straight from the logit: no 1 - p cancellation.
             return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])

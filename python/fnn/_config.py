@@ -1,8 +1,8 @@
-"""The engine interface's data: what to train (`TrainConfig`), where training
-stands (`TrainState`) and what one call reports (`EpochLog`).
+"""The engine interface's data: what to train, where training stands, what a call reports.
 
-Both engines read exactly these objects; docs/engine-spec.md gives the math
-behind every field.
+`TrainConfig` is what to train, `TrainState` where training stands and
+`EpochLog` what one call reports. Both engines read exactly these objects;
+docs/engine-spec.md gives the math behind every field.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from . import _layout
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
 LOSSES = ("squared_error", "huber", "log_loss", "hinge", "squared_hinge", "poisson")
@@ -30,9 +32,59 @@ N_SLOTS = 3
 class TrainConfig:
     """Everything an engine needs to train a network, fixed for one fit.
 
-    Layer sizes run from the number of features to the number of outputs;
-    ``activations`` has one name per hidden layer and ``dropout`` one rate per
-    hidden layer (empty means no dropout).
+    Invalid combinations raise ValueError on construction. The section
+    numbers are docs/engine-spec.md's.
+
+    Parameters
+    ----------
+    layer_sizes : tuple of int
+        From the number of features to the number of outputs (section 1).
+    activations : tuple of str
+        One hidden activation per hidden layer, from `ACTIVATIONS` (section 3).
+    negative_slope : float
+        Slope of ``leaky_relu`` for negative inputs.
+    loss, output : str
+        The loss (`LOSSES`) and the output function (`OUTPUTS`) it goes with
+        (section 4).
+    huber_delta : float
+        Where the Huber loss turns from quadratic to linear.
+    alpha, l1 : float
+        L2 and L1 penalty strengths (sections 4 and 5).
+    dropout : tuple of float
+        One rate per hidden layer; empty means no dropout (section 2).
+    solver : str
+        One of `SOLVERS` (section 6), with its settings ``learning_rate_init``,
+        ``momentum``, ``nesterov``, ``rho``, ``centered``, ``beta_1``,
+        ``beta_2``, ``epsilon``, ``amsgrad`` and ``weight_decay``.
+    learning_rate_init, momentum, rho, beta_1, beta_2, epsilon, weight_decay : float
+        The solver's numbers (PyTorch's names, section 6).
+    nesterov, centered, amsgrad : bool
+        The solver's switches.
+    schedule : str
+        One of `SCHEDULES` (section 7), with ``power_t``, ``step_size``,
+        ``gamma``, ``t_max`` and ``eta_min``.
+    power_t, gamma, eta_min : float
+        The schedule's numbers.
+    step_size, t_max : int
+        The schedule's epoch counts.
+    batch_size : int
+        Rows per minibatch (section 8).
+    shuffle : bool
+        Visit the rows in a new random order every epoch (section 2).
+    seed : int
+        The key of every random stream, in ``[0, 2**64)`` (section 2).
+    max_epochs : int
+        Most epochs one `fit_epochs` call runs.
+    tol, n_iter_no_change : float, int
+        scikit-learn's stopping rule (section 8).
+    stopping : str
+        One of `STOPPING`: what the rule watches.
+    restore_best : bool
+        With ``stopping="val_score"``, end on the best snapshot of the call.
+    score : str
+        The validation score, one of `SCORES`.
+    threads : int
+        Threads the Rust engine uses; results do not depend on it.
     """
 
     layer_sizes: tuple[int, ...]
@@ -84,9 +136,8 @@ class TrainConfig:
 
     @property
     def n_params(self) -> int:
-        """Length of the flat parameter buffer."""
-        sizes = self.layer_sizes
-        return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        """Length of the flat parameter buffer (spec section 1)."""
+        return _layout.n_params(self.layer_sizes)
 
     def dropout_rates(self) -> tuple[float, ...]:
         """One dropout rate per hidden layer (zeros when dropout is off)."""
@@ -139,8 +190,21 @@ def _problems(c: TrainConfig):
 class TrainState:
     """Where training stands; carried across calls for warm starts.
 
-    ``slots`` holds the optimizer's state (section 6 of the spec), shaped
-    ``(N_SLOTS, n_params)`` in the working dtype.
+    Engines update it in place (docs/engine-spec.md, sections 6 to 8).
+
+    Parameters
+    ----------
+    slots : ndarray of shape (N_SLOTS, n_params)
+        The optimizer's state, in the working dtype.
+    lr_base : float
+        The learning rate the schedule starts from (divided by 5 by the
+        ``adaptive`` schedule).
+    step, epoch, samples_seen : int
+        Optimizer steps, epochs and rows seen so far.
+    best_loss, best_score : float
+        Best training loss and validation score so far.
+    no_improve : int
+        Epochs in a row without improvement.
     """
 
     slots: np.ndarray
@@ -152,16 +216,34 @@ class TrainState:
     best_score: float = -math.inf
     no_improve: int = 0
 
+    def __setstate__(self, state) -> None:
+        slots = state.get("slots")
+        if isinstance(slots, np.ndarray) and not slots.flags.aligned:
+            # Unpickled from a byte stream at an address the engines cannot
+            # read whole elements from (see BaseFNN.__setstate__).
+            state = {**state, "slots": slots.copy()}
+        self.__dict__.update(state)
+
     @classmethod
     def fresh(cls, config: TrainConfig, dtype) -> TrainState:
-        """The state before the first step."""
+        """Return the state before the first step."""
         slots = np.zeros((N_SLOTS, config.n_params), dtype=dtype)
         return cls(slots=slots, lr_base=float(config.learning_rate_init))
 
 
 @dataclass
 class EpochLog:
-    """What one `fit_epochs` call reports, one entry per epoch run."""
+    """What one `fit_epochs` call reports, one entry per epoch run.
+
+    Parameters
+    ----------
+    loss : list of float
+        Training loss of each epoch, penalty included.
+    val_loss, val_score : list of float
+        Validation loss and score of each epoch (NaN without validation data).
+    converged : bool
+        Whether the stopping rule ended the call.
+    """
 
     loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)

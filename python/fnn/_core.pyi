@@ -1,7 +1,11 @@
 """Typed stub of the Rust extension `fnn._core` (see rust/python/).
 
-Arrays cross as flat C-contiguous 1-D float32/float64 buffers; `config` and
-`spec` are objects with `fnn.TrainConfig`'s attributes.
+Arrays cross as flat C-contiguous 1-D float32/float64 buffers, all in the
+dtype of ``params`` (or of the first array); `config` and `spec` are objects
+with `fnn.TrainConfig`'s attributes (`spec` needs only the network's:
+``layer_sizes``, ``activations``, ``negative_slope``, ``loss``, ``output``,
+``huber_delta``). ``make lint`` checks this file against the built module
+with ``python -m mypy.stubtest fnn._core``.
 """
 
 from collections.abc import Callable
@@ -11,23 +15,41 @@ import numpy as np
 import numpy.typing as npt
 
 _Floats = npt.NDArray[np.floating[Any]]
+#: A feature matrix: dense rows, or a CSR matrix as (values, int64 indices,
+#: int64 indptr) that Rust densifies a minibatch at a time.
+_Features = _Floats | tuple[_Floats, npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+__all__ = [
+    "activate",
+    "activation_derivative",
+    "adam_step",
+    "default_threads",
+    "fit_epochs",
+    "forward",
+    "init_params",
+    "loss_and_gradients",
+    "rmsprop_step",
+    "rng_bits",
+    "sgd_step",
+]
 
 def init_params(spec: Any, params: _Floats, seed: int) -> None: ...
 def fit_epochs(
     config: Any,
     params: _Floats,
     slots: _Floats,
-    state: Any,
-    x: _Floats,
+    state: Any,  # an fnn.TrainState, updated in place
+    log: Any,  # an fnn.EpochLog, appended to (also when training ends with an exception)
+    x: _Features,
     y: _Floats,
     weights: _Floats | None,
-    x_val: _Floats | None,
+    x_val: _Features | None,
     y_val: _Floats | None,
     weights_val: _Floats | None,
     callback: Callable[[int, float, float, float], bool] | None,
-) -> tuple[list[float], list[float], list[float], bool]: ...
+) -> None: ...
 def forward(
-    spec: Any, params: _Floats, x: _Floats, apply_output: bool, threads: int = 1
+    spec: Any, params: _Floats, x: _Features, apply_output: bool, threads: int = 1
 ) -> _Floats: ...
 def loss_and_gradients(
     spec: Any,
@@ -70,3 +92,4 @@ def adam_step(
     weight_decay: float,
 ) -> None: ...
 def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> npt.NDArray[np.uint64]: ...
+def default_threads() -> int: ...

@@ -279,11 +279,14 @@ _MARKERS = {
 
 
 def with_shared_docs(cls):
-    """Class decorator: put the shared sections where the docstring has the
-    marker lines ``%(mlp_parameters)s`` (``MLPClassifier``'s parameters, in
-    its order), ``%(extra_parameters)s``, ``%(run_parameters)s``,
-    ``%(attributes)s``, ``%(failure_notes)s`` and ``%(callback_notes)s``;
-    the estimators keep their signatures in that order."""
+    """Put the shared sections into the docstring of ``cls`` (a class decorator).
+
+    The sections go where the docstring has the marker lines
+    ``%(mlp_parameters)s`` (``MLPClassifier``'s parameters, in its order),
+    ``%(extra_parameters)s``, ``%(run_parameters)s``, ``%(attributes)s``,
+    ``%(failure_notes)s`` and ``%(callback_notes)s``; the estimators keep their
+    signatures in that order.
+    """
     doc = cls.__doc__
     for marker, text in _MARKERS.items():
         doc = doc.replace(marker, text)

@@ -17,7 +17,7 @@ class Engine(Protocol):
     """A training engine: stateless, every buffer comes in and goes out."""
 
     def init_params(self, config: TrainConfig, dtype) -> np.ndarray:
-        """A fresh flat parameter buffer (spec section 2)."""
+        """Return a fresh flat parameter buffer (spec section 2)."""
         ...
 
     def fit_epochs(
@@ -44,16 +44,52 @@ class Engine(Protocol):
         ...
 
     def predict(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Output-layer activations (after the output function), no dropout."""
+        """Return the output-layer activations (after the output function), no dropout."""
         ...
 
     def logits(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Output-layer pre-activations, no dropout."""
+        """Return the output-layer pre-activations, no dropout."""
+        ...
+
+    def loss_and_gradients(
+        self,
+        config: TrainConfig,
+        params: np.ndarray,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """Return the objective over all rows of ``(X, Y)``, penalty included, and its gradient.
+
+        The spec's objective (section 4) with every row in one batch, no
+        dropout, ``config.alpha`` and ``config.l1`` as the penalty: what
+        full-batch solvers (L-BFGS) minimise. ``X`` may be sparse; the
+        gradient is flat (spec section 1) and float64. See `fnn._full_batch`.
+        """
         ...
 
 
 def get_engine(name: str) -> Engine:
-    """The engine called ``name``: ``"rust"`` or ``"numpy"``."""
+    """Return the engine called ``name``.
+
+    This registry is the one place that imports the NumPy engine
+    (`fnn.reference`); everything else reaches it through here.
+
+    Parameters
+    ----------
+    name : {"rust", "numpy"}
+        ``"rust"``: the multi-threaded Rust engine (`fnn._core`);
+        ``"numpy"``: the readable reference engine (`fnn.reference`).
+
+    Returns
+    -------
+    Engine
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is neither.
+    """
     if name == "rust":
         from ._rust_engine import RustEngine
 

@@ -51,7 +51,7 @@ def problem_kind(y) -> str:
 
 
 def classes_of(y, kind: str) -> np.ndarray:
-    """The sorted class labels of ``y`` (column indices for an indicator matrix)."""
+    """Return the sorted class labels of ``y`` (column indices for an indicator matrix)."""
     if kind == MULTILABEL:
         return np.arange(y.shape[1])
     if isinstance(y, np.ndarray) and y.dtype.kind in "biuf":
@@ -62,7 +62,7 @@ def classes_of(y, kind: str) -> np.ndarray:
 
 
 def kind_for(classes: np.ndarray, multilabel: bool) -> str:
-    """The layout for these classes: one_class, binary, multiclass or multilabel."""
+    """Return the layout for these classes: one_class, binary, multiclass or multilabel."""
     if multilabel:
         return MULTILABEL
     if len(classes) == 1:
@@ -71,8 +71,10 @@ def kind_for(classes: np.ndarray, multilabel: bool) -> str:
 
 
 def plain(labels) -> str:
-    """Labels as NumPy prints an array of them, e.g. ``[0 1 2]`` or ``['a' 'b']``:
-    how scikit-learn's messages show classes (never ``np.float64(1.0)``)."""
+    """Return labels as NumPy prints an array of them, e.g. ``[0 1 2]`` or ``['a' 'b']``.
+
+    That is how scikit-learn's messages show classes (never ``np.float64(1.0)``).
+    """
     return str(np.asarray(labels))
 
 
@@ -97,7 +99,7 @@ def class_indices(y, classes: np.ndarray) -> np.ndarray:
 
 
 def encode(y, classes: np.ndarray, kind: str, dtype) -> np.ndarray:
-    """The training targets for ``y``: shape (n, outputs), C-contiguous ``dtype``."""
+    """Return the training targets for ``y``: shape (n, outputs), C-contiguous ``dtype``."""
     if kind == MULTILABEL:
         y = y.toarray() if sp.issparse(y) else np.asarray(y)
         if y.ndim != 2 or y.shape[1] != len(classes):

@@ -1,11 +1,10 @@
 """Full-batch training with SciPy's L-BFGS-B (``solver='lbfgs'``).
 
-The objective is the spec's (section 4) over the whole training set,
-evaluated by ``fnn.functional.loss_and_gradients`` (Rust) or its twin
-``fnn.reference.loss_and_gradients`` (NumPy). SciPy keeps its iterate in
-float64; the loss and gradient are computed in the working dtype (float32 for
-float32 input) and handed back to SciPy in float64. Those functions take dense
-rows, so sparse input is densified in blocks of bounded size, never whole.
+A short driver: the objective and its gradient come from the engine's
+`loss_and_gradients` (the spec's objective over all rows, penalty included;
+see `fnn._full_batch`). SciPy keeps its iterate in float64; the engine
+computes in the working dtype (float32 for float32 input) and hands the
+gradient back in float64.
 """
 
 from __future__ import annotations
@@ -16,101 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
-import scipy.sparse as sp
-
-from . import reference
-from ._config import TrainConfig
-
-#: Dense values per block of sparse rows (32 MiB of float64).
-BLOCK_VALUES = 1 << 22
-
-
-def _dense_blocks(X):
-    """Consecutive row blocks of ``X`` as dense arrays: dense input whole,
-    sparse input in blocks of about `BLOCK_VALUES` values."""
-    if not sp.issparse(X):
-        yield np.ascontiguousarray(X)
-        return
-    step = max(1, BLOCK_VALUES // max(1, X.shape[1]))
-    for start in range(0, X.shape[0], step):
-        yield X[start : start + step].toarray()
-
-
-def _loss_and_gradients_of(engine: str):
-    if engine == "rust":
-        from . import functional
-
-        return functional.loss_and_gradients
-    return reference.loss_and_gradients
-
-
-def _weight_mask(config: TrainConfig) -> np.ndarray:
-    """True where the flat buffer holds a weight (penalised), False for biases."""
-    mask = np.zeros(config.n_params, dtype=bool)
-    coefs, _ = reference.unpack(config, mask)
-    for W in coefs:
-        W[...] = True
-    return mask
-
-
-class FullBatchObjective:
-    """The training objective and its gradient as a function of the flat parameters.
-
-    Rows are visited in blocks (bounded memory for sparse input): each block's
-    data term comes from the engine without penalty, weighted by the block's
-    total sample weight, and the L1/L2 penalty is added once over all blocks,
-    which gives exactly the spec's ``(sum_i w_i l_i + penalty) / sum_i w_i``.
-
-    Parameters
-    ----------
-    config : TrainConfig
-        Architecture, loss, ``alpha`` and ``l1``.
-    X : ndarray or CSR matrix of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_outputs)
-    sample_weight : ndarray of shape (n_samples,)
-        Positive weights.
-    engine : {"rust", "numpy"}
-        Which implementation computes the data term.
-    dtype : dtype
-        Working dtype of the parameters.
-    """
-
-    def __init__(self, config, X, Y, sample_weight, engine, dtype):
-        self._config = config
-        self._dtype = np.dtype(dtype)
-        self._loss_and_gradients = _loss_and_gradients_of(engine)
-        self._blocks = []
-        start = 0
-        for X_block in _dense_blocks(X):
-            rows = slice(start, start + X_block.shape[0])
-            start = rows.stop
-            self._blocks.append((X_block, Y[rows], sample_weight[rows]))
-        self._total_weight = float(sum(float(w.sum()) for _, _, w in self._blocks))
-        self._is_weight = _weight_mask(config)
-
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(objective, gradient)`` at ``theta``; the gradient is float64."""
-        c = self._config
-        params = np.asarray(theta, dtype=self._dtype)
-        coefs, intercepts = reference.unpack(c, params)
-        data_term = 0.0
-        gradient = np.zeros(c.n_params, dtype=np.float64)
-        for X_block, Y_block, w_block in self._blocks:
-            block_weight = float(w_block.sum())
-            if block_weight == 0.0:
-                continue  # nothing to learn here, and the engine refuses a zero total
-            value, coef_grads, intercept_grads = self._loss_and_gradients(
-                coefs, intercepts, X_block, Y_block,
-                activation=c.activations, loss=c.loss, output=c.output,
-                sample_weight=w_block, negative_slope=c.negative_slope,
-                huber_delta=c.huber_delta,
-            )  # fmt: skip
-            data_term += value * block_weight
-            gradient += reference.pack(coef_grads, intercept_grads) * block_weight
-        weights = params[self._is_weight].astype(np.float64)
-        penalty = 0.5 * c.alpha * float(weights @ weights) + c.l1 * float(np.abs(weights).sum())
-        gradient[self._is_weight] += c.alpha * weights + c.l1 * np.sign(weights)
-        return (data_term + penalty) / self._total_weight, gradient / self._total_weight
 
 
 @dataclass
@@ -126,15 +30,33 @@ class LbfgsResult:
 
 
 def fit_lbfgs(
-    objective, params, *, max_iter, max_fun, tol, reporter, iteration_hook=None
+    engine,
+    config,
+    params,
+    X,
+    Y,
+    sample_weight,
+    *,
+    max_iter,
+    max_fun,
+    tol,
+    reporter,
+    iteration_hook=None,
 ) -> LbfgsResult:
-    """Minimise ``objective`` from ``params`` with L-BFGS-B.
+    """Minimise the training objective from ``params`` with L-BFGS-B.
 
     Parameters
     ----------
-    objective : FullBatchObjective
+    engine : Engine
+        Computes the objective and its gradient (`Engine.loss_and_gradients`).
+    config : TrainConfig
+        The network, its loss and the penalty (``alpha``, ``l1``).
     params : ndarray of shape (n_params,)
-        Starting point (not modified).
+        Starting point (not modified); its dtype is the working dtype.
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+    sample_weight : ndarray of shape (n_samples,) or None
+        Positive weights; None means ones.
     max_iter, max_fun : int
         SciPy's ``maxiter`` and ``maxfun``.
     tol : float
@@ -151,6 +73,13 @@ def fit_lbfgs(
         The parameters in ``params.dtype``; on Ctrl-C, those of the last
         completed iteration with ``interrupted=True``.
     """
+    dtype = params.dtype
+
+    def objective(theta):
+        return engine.loss_and_gradients(
+            config, np.asarray(theta, dtype=dtype), X, Y, sample_weight
+        )
+
     last = {"x": np.asarray(params, dtype=np.float64), "fun": math.nan, "nit": 0}
 
     def on_iteration(intermediate_result):

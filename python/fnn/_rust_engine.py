@@ -1,5 +1,8 @@
-"""The Rust engine behind the `Engine` interface: shapes and dtypes are
-settled here, the work happens in `fnn._core` with the GIL released."""
+"""The Rust engine behind the `Engine` interface.
+
+Shapes and dtypes are settled here; the work happens in `fnn._core` with the
+GIL released.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,18 @@ import numpy as np
 
 from . import _core
 from ._config import EpochLog, TrainConfig, TrainState
+from ._full_batch import full_batch_objective
 
 
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
-    """A C-contiguous 1-D view of ``a`` in ``dtype``; copies only when it must.
+    """Return a C-contiguous, aligned 1-D view of ``a`` in ``dtype``, copying only when it must.
 
-    Read-only inputs (memmaps) are fine: Rust only reads them.
+    Read-only inputs (memmaps) are fine: Rust only reads them. Contiguous is
+    not enough: arrays rebuilt from a byte stream (a dask block received by a
+    worker) can start at an address that is no multiple of the item size,
+    and Rust reads whole elements.
     """
-    return np.ascontiguousarray(a, dtype=dtype).reshape(-1)
+    return np.require(a, dtype=dtype, requirements=("C", "A")).reshape(-1)
 
 
 def _2d(a: np.ndarray, what: str) -> np.ndarray:
@@ -25,18 +32,21 @@ def _2d(a: np.ndarray, what: str) -> np.ndarray:
 
 
 def _features(X, dtype, what: str):
-    """``(n_rows, argument for _core)``: a flat dense array, or for a SciPy
-    sparse matrix the CSR triple ``(values, indices, indptr)`` that Rust
-    densifies one minibatch at a time."""
+    """Return ``(n_rows, argument for _core)`` for the feature matrix ``X``.
+
+    The argument is a flat dense array or, for a SciPy sparse matrix, the CSR
+    triple ``(values, indices, indptr)`` that Rust densifies one minibatch at
+    a time.
+    """
     if hasattr(X, "tocsr") and hasattr(X, "toarray"):
         csr = X.tocsr()
         if not csr.has_canonical_format:
             # Rust writes each stored value into its column: duplicates must be summed.
             csr = csr.copy()
             csr.sum_duplicates()
-        values = np.ascontiguousarray(csr.data, dtype=dtype)
-        indices = np.ascontiguousarray(csr.indices, dtype=np.int64)
-        indptr = np.ascontiguousarray(csr.indptr, dtype=np.int64)
+        values = _flat(csr.data, dtype)
+        indices = _flat(csr.indices, np.int64)
+        indptr = _flat(csr.indptr, np.int64)
         return csr.shape[0], (values, indices, indptr)
     X = _2d(X, what)
     return X.shape[0], _flat(X, dtype)
@@ -101,6 +111,23 @@ class RustEngine:
 
     def logits(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
         return self._forward(config, params, X, apply_output=False)
+
+    def loss_and_gradients(
+        self,
+        config: TrainConfig,
+        params: np.ndarray,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        dtype = params.dtype
+
+        def data_term(X_rows, Y_rows, w_rows):
+            x, y, w = _flat(X_rows, dtype), _flat(Y_rows, dtype), _flat(w_rows, dtype)
+            # No penalty here: full_batch_objective adds it once for all rows.
+            return _core.loss_and_gradients(config, params, x, y, w, 0.0, 0.0)
+
+        return full_batch_objective(config, params, X, Y, sample_weight, data_term)
 
     def _forward(self, config, params, X, *, apply_output):
         n_rows, x = _features(X, params.dtype, "X")

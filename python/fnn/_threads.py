@@ -20,8 +20,24 @@ from . import _core
 
 
 def resolve_threads(n_jobs: int | None) -> int:
-    """The thread count for ``n_jobs`` (None: the default order above;
-    negative values count back from the cores, as in joblib: -1 = all)."""
+    """Return the number of threads fnn trains and predicts with for ``n_jobs``.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        A positive count; None for the default order above; a negative
+        value counts back from the cores, as in joblib (-1: all of them).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    ValueError
+        If ``n_jobs`` is 0.
+    """
     if n_jobs is None:
         return max(1, _core.default_threads())
     n_jobs = int(n_jobs)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .reference import SPLIT, key, uniform
+from ._rng import SPLIT, key, uniform
 
 
 class Stratification(NamedTuple):

@@ -20,7 +20,7 @@ __all__ = ["load_digits", "load_iris", "load_mnist", "make_moons", "read_idx", "
 
 
 def xor() -> tuple[np.ndarray, np.ndarray]:
-    """The four points of the XOR problem.
+    """Return the four points of the XOR problem.
 
     Returns
     -------

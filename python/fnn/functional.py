@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import scipy.sparse as sp
 
-from . import _core
+from . import _core, _layout
 
 __all__ = [
     "activate",
@@ -41,8 +41,11 @@ __all__ = [
 
 
 def _array(a, what) -> np.ndarray:
-    """``a`` as a NumPy array; sparse matrices and complex numbers are refused
-    (scikit-learn's wording), so nothing is densified or truncated silently."""
+    """Return ``a`` as a NumPy array, refusing sparse matrices and complex numbers.
+
+    The errors use scikit-learn's wording; nothing is densified or truncated
+    silently.
+    """
     if sp.issparse(a):
         raise TypeError(
             f"Sparse data was passed for {what}, but dense data is required. Use '.toarray()' "
@@ -55,7 +58,7 @@ def _array(a, what) -> np.ndarray:
 
 
 def _finite(a: np.ndarray, what: str) -> np.ndarray:
-    """``a``, or a ValueError in scikit-learn's wording if it holds NaN or infinity."""
+    """Return ``a``; raise ValueError (scikit-learn's wording) if it holds NaN or infinity."""
     if not np.isfinite(a).all():
         if np.isnan(a).any():
             raise ValueError(f"Input {what} contains NaN.")
@@ -64,7 +67,7 @@ def _finite(a: np.ndarray, what: str) -> np.ndarray:
 
 
 def _u64(value, what) -> int:
-    """An integer in [0, 2**64), or TypeError/ValueError naming ``what``."""
+    """Return ``value`` as an int in [0, 2**64); raise TypeError or ValueError naming ``what``."""
     value = operator.index(value)  # TypeError for floats and strings
     if not 0 <= value < 2**64:
         raise ValueError(f"{what} must be in [0, 2**64), got {value}")
@@ -81,24 +84,15 @@ def _dtype(coefs) -> np.dtype:
 def _pack(coefs, intercepts, dtype) -> np.ndarray:
     if len(coefs) != len(intercepts) or not coefs:
         raise ValueError("coefs and intercepts need one entry per layer")
-    parts = []
+    Ws, bs = [], []
     for W, b in zip(coefs, intercepts):
         W = _array(W, "coefs").astype(dtype, copy=False)
         b = _array(b, "intercepts").astype(dtype, copy=False)
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"layer shapes do not fit: coef {W.shape}, intercept {b.shape}")
-        parts += [W.reshape(-1), b]
-    return _finite(np.concatenate(parts), "coefs and intercepts")
-
-
-def _unpack(flat: np.ndarray, sizes) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    coefs, intercepts, at = [], [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        coefs.append(flat[at : at + n_in * n_out].reshape(n_in, n_out))
-        at += n_in * n_out
-        intercepts.append(flat[at : at + n_out])
-        at += n_out
-    return coefs, intercepts
+        Ws.append(W)
+        bs.append(b)
+    return _finite(_layout.pack(Ws, bs), "coefs and intercepts")
 
 
 def _spec(coefs, activation, loss, output, negative_slope, huber_delta, n_outputs):
@@ -189,7 +183,7 @@ def loss_and_gradients(
     negative_slope: float = 0.01,
     huber_delta: float = 1.0,
 ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
-    """The objective on ``(X, Y)`` and its gradients, computed in Rust.
+    """Return the objective on ``(X, Y)`` and its gradients, computed in Rust.
 
     Parameters
     ----------
@@ -237,14 +231,26 @@ def loss_and_gradients(
         float(alpha),
         float(l1),
     )
-    coef_grads, intercept_grads = _unpack(grad, spec.layer_sizes)
+    coef_grads, intercept_grads = _layout.unpack(spec.layer_sizes, grad)
     return value, coef_grads, intercept_grads
 
 
 def activate(name: str, Z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
-    """``name`` applied to ``Z`` (``"softmax"`` works along the last axis).
+    """Apply the activation ``name`` to ``Z``, in Rust.
 
-    Returns a new array of ``Z``'s float dtype and shape.
+    Parameters
+    ----------
+    name : {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"}
+        The function; ``"softmax"`` works along the last axis.
+    Z : array_like
+        Pre-activations (float32 stays float32; anything else becomes float64).
+    negative_slope : float, default=0.01
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Returns
+    -------
+    ndarray
+        A new array of ``Z``'s shape.
     """
     Z = _array(Z, "Z")
     dtype = Z.dtype if Z.dtype in (np.float32, np.float64) else np.float64
@@ -258,7 +264,22 @@ def activate(name: str, Z: np.ndarray, negative_slope: float = 0.01) -> np.ndarr
 
 
 def activation_derivative(name: str, A: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
-    """The derivative of activation ``name`` where its output is ``A``."""
+    """Return the derivative of activation ``name`` at the points where it outputs ``A``.
+
+    Parameters
+    ----------
+    name : {"identity", "sigmoid", "tanh", "relu", "leaky_relu"}
+        The function.
+    A : array_like
+        Activations (outputs of `activate`).
+    negative_slope : float, default=0.01
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Returns
+    -------
+    ndarray
+        A new array of ``A``'s shape.
+    """
     A = _array(A, "A")
     dtype = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
     flat = np.ascontiguousarray(A, dtype=dtype).reshape(-1)
@@ -271,7 +292,7 @@ def _gradient(grad, dtype) -> np.ndarray:
 
 
 def _inplace(*arrays: np.ndarray) -> list[np.ndarray]:
-    """1-D views of arrays that must be updated in place."""
+    """Return 1-D views of arrays that must be updated in place."""
     views = []
     for a in arrays:
         if not isinstance(a, np.ndarray) or not a.flags.c_contiguous or not a.flags.writeable:
@@ -281,8 +302,25 @@ def _inplace(*arrays: np.ndarray) -> list[np.ndarray]:
 
 
 def sgd_step(params, grad, buf, *, lr, momentum=0.0, nesterov=False) -> None:
-    """One SGD step in place: ``buf = momentum*buf + g``, ``params -= lr*d``
-    with ``d = g + momentum*buf`` (Nesterov), ``buf``, or ``g`` (no momentum)."""
+    """Take one SGD step in place (spec section 6).
+
+    ``buf = momentum*buf + g``, then ``params -= lr*d`` with
+    ``d = g + momentum*buf`` (Nesterov), ``buf``, or ``g`` (no momentum).
+
+    Parameters
+    ----------
+    params, buf : ndarray
+        C-contiguous and writable, updated in place: the parameters and the
+        momentum buffer.
+    grad : array_like
+        The gradient, of ``params``'s size.
+    lr : float
+        Learning rate.
+    momentum : float, default=0.0
+        Momentum factor; 0 leaves ``buf`` untouched.
+    nesterov : bool, default=False
+        Look ahead along the momentum direction.
+    """
     p, b = _inplace(params, buf)
     g = _gradient(grad, params.dtype)
     _core.sgd_step(p, g, b, float(lr), float(momentum), bool(nesterov))
@@ -291,7 +329,27 @@ def sgd_step(params, grad, buf, *, lr, momentum=0.0, nesterov=False) -> None:
 def rmsprop_step(
     params, grad, sq, avg, buf, *, lr, rho=0.99, eps=1e-8, momentum=0.0, centered=False
 ) -> None:
-    """One RMSprop step in place (PyTorch's rule; see the spec, section 6)."""
+    """Take one RMSprop step in place (PyTorch's rule; spec section 6).
+
+    Parameters
+    ----------
+    params, sq, avg, buf : ndarray
+        C-contiguous and writable, updated in place: the parameters, the
+        running mean of ``g**2``, the running mean of ``g`` (used when
+        ``centered``) and the momentum buffer (used when ``momentum > 0``).
+    grad : array_like
+        The gradient, of ``params``'s size.
+    lr : float
+        Learning rate.
+    rho : float, default=0.99
+        Decay of the running means.
+    eps : float, default=1e-8
+        Added to the denominator.
+    momentum : float, default=0.0
+        Momentum factor.
+    centered : bool, default=False
+        Divide by an estimate of the gradient's standard deviation.
+    """
     p, s, a, b = _inplace(params, sq, avg, buf)
     g = _gradient(grad, params.dtype)
     _core.rmsprop_step(
@@ -314,8 +372,30 @@ def adam_step(
     amsgrad=False,
     weight_decay=0.0,
 ) -> None:
-    """One Adam step in place; ``step`` is 1-based. ``weight_decay > 0`` first
-    shrinks every entry of ``params`` by ``lr*weight_decay`` (AdamW)."""
+    """Take one Adam (or AdamW) step in place (spec section 6).
+
+    Parameters
+    ----------
+    params, m, v, vmax : ndarray
+        C-contiguous and writable, updated in place: the parameters, the
+        first and second moments, and the running maximum of ``v`` (used
+        with ``amsgrad``).
+    grad : array_like
+        The gradient, of ``params``'s size.
+    lr : float
+        Learning rate.
+    step : int
+        The 1-based number of this step (for bias correction).
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay of the moment estimates.
+    eps : float, default=1e-8
+        Added to the denominator.
+    amsgrad : bool, default=False
+        Use the largest second moment seen so far.
+    weight_decay : float, default=0.0
+        When positive, every entry of ``params`` first shrinks by
+        ``lr*weight_decay`` (AdamW's decoupled decay).
+    """
     p, m1, v1, vm = _inplace(params, m, v, vmax)
     g = _gradient(grad, params.dtype)
     _core.adam_step(
@@ -335,7 +415,19 @@ def adam_step(
 
 
 def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> np.ndarray:
-    """The first ``n`` 64-bit draws of the random sequence (seed, stream, a, b)."""
+    """Return the first ``n`` 64-bit draws of the random stream ``(seed, stream, a, b)``.
+
+    Parameters
+    ----------
+    seed, stream, a, b : int
+        The stream's key words (spec section 2), each in ``[0, 2**64)``.
+    n : int
+        How many draws.
+
+    Returns
+    -------
+    ndarray of uint64 of shape (n,)
+    """
     return _core.rng_bits(
         _u64(seed, "seed"), _u64(stream, "stream"), _u64(a, "a"), _u64(b, "b"), _u64(n, "n")
     )

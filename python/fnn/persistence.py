@@ -12,10 +12,17 @@ the byte buffer), and ``__metadata__`` to a dict of strings. An fnn file holds:
   `TrainConfig`), ``state`` (the `TrainState` counters), ``fitted`` (fitted
   scalars and curves) and, for classifiers, ``classes``.
 
-Loading parses JSON and copies bytes, nothing else: no pickle, no eval, and
-only the fnn estimator classes can be named. Anything malformed, truncated or
-inconsistent raises ValueError. Other safetensors readers (e.g. the
-``safetensors`` package) can read the weights.
+The container is parsed by the ``safetensors`` package, the format's
+reference implementation (Rust, fuzzed): it checks the header, the offsets
+and the sizes. fnn writes it itself (the package's writer orders the metadata
+at random, so equal models would give different bytes) and checks everything
+the metadata says. Loading parses
+JSON and copies bytes, nothing else: no pickle, no eval, and only the fnn
+estimator classes can be named. Anything malformed, truncated or inconsistent
+raises ValueError.
+
+Saving to a path replaces the file atomically (`fnn._atomic`): a failed save
+leaves the previous file whole.
 """
 
 from __future__ import annotations
@@ -28,15 +35,17 @@ import struct
 from numbers import Integral, Real
 
 import numpy as np
+import safetensors
 import sklearn
 from sklearn.utils.validation import check_is_fitted
 
+from ._atomic import write_atomically
 from ._base import OUT_ACTIVATION_NAMES
 from ._classifier import FNNClassifier
 from ._config import TrainConfig, TrainState
+from ._layout import pack
 from ._regressor import FNNRegressor
 from ._version import __version__
-from .reference import pack
 
 __all__ = ["load", "save"]
 
@@ -46,11 +55,13 @@ FORMAT_VERSION = "1"
 #: The only classes a file may name.
 ESTIMATORS = {"FNNClassifier": FNNClassifier, "FNNRegressor": FNNRegressor}
 
-_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
-_DTYPE_NAMES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64"}
+#: The tensor dtypes an fnn file holds, by their safetensors names.
+_DTYPE_NAMES = {np.dtype("<f4"): "F32", np.dtype("<f8"): "F64"}
+_DTYPES = tuple(_DTYPE_NAMES)
 
-#: The safetensors reference implementation refuses larger headers too.
-_MAX_HEADER_BYTES = 100_000_000
+#: Bytes per write: a save interrupted (e.g. by Ctrl-C) between two writes
+#: still leaves the previous file whole.
+_CHUNK_BYTES = 1 << 20
 
 _STATE_COUNTERS = ("step", "epoch", "samples_seen", "no_improve")
 _STATE_FLOATS = ("lr_base", "best_loss", "best_score")
@@ -154,14 +165,22 @@ def _decode_classes(encoded) -> np.ndarray:
 
 
 def save(estimator, path) -> None:
-    """Write a fitted fnn estimator to ``path`` in the safetensors format.
+    """Write a fitted fnn estimator in the safetensors format.
 
     Parameters
     ----------
     estimator : FNNClassifier or FNNRegressor
         A fitted estimator.
-    path : str or path-like
-        Where to write; an existing file is replaced.
+    path : str, path-like or writable binary file object
+        Where to write. A path's existing file is replaced atomically: the
+        bytes go to a temporary file in the same directory, are synced to
+        disk, and only then take the file's place, so a save that fails (a
+        full disk, a missing permission, an exception, the process killed)
+        leaves the previous file as it was. A new file gets the permission
+        bits a plain ``open`` would give; a replaced one keeps its own. A
+        file object (e.g. ``io.BytesIO`` or a socket's ``makefile("wb")``)
+        is written from its current position and not closed; that is not
+        atomic.
 
     Raises
     ------
@@ -170,12 +189,23 @@ def save(estimator, path) -> None:
         label has a type the format cannot hold.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
+    OSError
+        If the file cannot be written (the previous file is kept).
 
     Notes
     -----
     A ``random_state`` that is a ``RandomState`` instance is saved as None:
     its state is not a setting, and the fitted weights are saved exactly.
     """
+    chunks = _encoded_chunks(*_tensors_and_metadata(estimator))
+    if hasattr(path, "write"):
+        for chunk in chunks:
+            path.write(chunk)
+    else:
+        write_atomically(path, chunks)
+
+
+def _tensors_and_metadata(estimator) -> tuple[dict, dict]:
     if type(estimator).__name__ not in ESTIMATORS or not isinstance(
         estimator, tuple(ESTIMATORS.values())
     ):
@@ -212,25 +242,34 @@ def save(estimator, path) -> None:
         metadata["classes"] = json.dumps(
             {"kind": estimator._target_kind, "labels": _encode_classes(estimator.classes_)}
         )
+    return tensors, metadata
 
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
+
+def _encoded_chunks(tensors: dict, metadata: dict):
+    """Return the file's bytes: length, header, then each tensor, in pieces of `_CHUNK_BYTES`.
+
+    Written here rather than by ``safetensors.numpy.save``, which orders the
+    metadata differently on every call (a hash map), so that the same model
+    always gives the same bytes, and with no copy of the weights in memory.
+    """
+    header, arrays, offset = {"__metadata__": metadata}, [], 0
     for name, array in tensors.items():
-        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+        array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
         header[name] = {
-            "dtype": _DTYPE_NAMES[np.dtype(array.dtype)],
+            "dtype": _DTYPE_NAMES[array.dtype],
             "shape": list(array.shape),
-            "data_offsets": [offset, offset + len(data)],
+            "data_offsets": [offset, offset + array.nbytes],
         }
-        blobs.append(data)
-        offset += len(data)
+        arrays.append(array)
+        offset += array.nbytes
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     # Padding with spaces to a multiple of 8 keeps the tensors aligned, as safetensors does.
     header_bytes += b" " * (-len(header_bytes) % 8)
-    with open(os.fspath(path), "wb") as file:
-        file.write(struct.pack("<Q", len(header_bytes)))
-        file.write(header_bytes)
-        for data in blobs:
-            file.write(data)
+    yield struct.pack("<Q", len(header_bytes)) + header_bytes
+    for array in arrays:
+        data = memoryview(array.reshape(-1)).cast("B")
+        for start in range(0, len(data), _CHUNK_BYTES):
+            yield data[start : start + _CHUNK_BYTES]
 
 
 # ---------------------------------------------------------------------------
@@ -246,68 +285,18 @@ def _require(condition, message) -> None:
         raise _Malformed(message)
 
 
-def _parse_container(data: bytes) -> tuple[dict, dict, memoryview]:
-    """Header JSON, metadata and the tensor byte buffer of a safetensors file."""
-    _require(len(data) >= 8, "the file is shorter than the 8-byte header length")
-    (header_length,) = struct.unpack("<Q", data[:8])
-    _require(header_length <= _MAX_HEADER_BYTES, "the header is implausibly large")
-    _require(8 + header_length <= len(data), "the file is truncated inside the header")
+def _read_container(path) -> tuple[dict, dict]:
+    """Metadata and tensors of a safetensors file, parsed by the safetensors package."""
     try:
-        header = json.loads(data[8 : 8 + header_length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _Malformed(f"the header is not valid JSON ({error})") from error
-    _require(isinstance(header, dict), "the header is not a JSON object")
-    metadata = header.pop("__metadata__", None)
+        with safetensors.safe_open(os.fspath(path), framework="numpy") as file:
+            metadata = file.metadata()
+            tensors = {name: file.get_tensor(name) for name in file.keys()}
+    except safetensors.SafetensorError as error:
+        raise _Malformed(f"it is not a safetensors file ({error})") from None
     _require(isinstance(metadata, dict), "the header has no __metadata__ object")
-    _require(
-        all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()),
-        "__metadata__ must map strings to strings",
-    )
-    return header, metadata, memoryview(data)[8 + header_length :]
-
-
-def _read_tensors(header: dict, buffer: memoryview) -> dict[str, np.ndarray]:
-    """The tensors, after checking that they tile the buffer exactly."""
-    spans = []
-    for name, entry in header.items():
-        _require(isinstance(entry, dict), f"tensor {name!r} is not described by an object")
-        _require(
-            set(entry) == {"dtype", "shape", "data_offsets"},
-            f"tensor {name!r} needs exactly dtype, shape and data_offsets",
-        )
-        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        _require(dtype in _DTYPES, f"tensor {name!r} has unsupported dtype {dtype!r}")
-        _require(
-            isinstance(shape, list)
-            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape),
-            f"tensor {name!r} has a malformed shape",
-        )
-        _require(
-            isinstance(offsets, list)
-            and len(offsets) == 2
-            and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-            and 0 <= offsets[0] <= offsets[1] <= len(buffer),
-            f"tensor {name!r} has data offsets outside the file (truncated?)",
-        )
-        size = math.prod(shape) * _DTYPES[dtype].itemsize
-        _require(
-            offsets[1] - offsets[0] == size,
-            f"tensor {name!r} has {offsets[1] - offsets[0]} bytes but its shape needs {size}",
-        )
-        spans.append((offsets[0], offsets[1], name))
-    spans.sort()
-    position = 0
-    for begin, end, name in spans:
-        _require(begin == position, f"tensor {name!r} overlaps another or leaves a gap")
-        position = end
-    _require(position == len(buffer), "the file has bytes after the last tensor, or is truncated")
-    tensors = {}
-    for name, entry in header.items():
-        begin, end = entry["data_offsets"]
-        flat = np.frombuffer(buffer[begin:end], dtype=_DTYPES[entry["dtype"]])
-        tensors[name] = flat.astype(_DTYPES[entry["dtype"]].newbyteorder("="))
-        tensors[name] = tensors[name].reshape(entry["shape"])
-    return tensors
+    for name, tensor in tensors.items():
+        _require(tensor.dtype in _DTYPES, f"tensor {name!r} has unsupported dtype {tensor.dtype}")
+    return metadata, tensors
 
 
 def _json_field(metadata: dict, name: str):
@@ -459,11 +448,10 @@ def load(path):
         the wrong size, unknown dtype, an estimator class other than fnn's,
         invalid parameters, or weights inconsistent with the architecture.
     """
-    with open(os.fspath(path), "rb") as file:
-        data = file.read()
+    with open(os.fspath(path), "rb"):
+        pass  # a missing file, a directory or no permission: the errors a plain open gives
     try:
-        header, metadata, buffer = _parse_container(data)
-        tensors = _read_tensors(header, buffer)
+        metadata, tensors = _read_container(path)
         _require(metadata.get("format") == FORMAT, "this is not an fnn model file")
         _require(
             metadata.get("format_version") == FORMAT_VERSION,

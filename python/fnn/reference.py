@@ -4,11 +4,14 @@ This module is meant to be read. Every formula in docs/engine-spec.md appears
 here once, written out with ordinary NumPy, and the Rust engine is checked
 against it. The network is a list of weight matrices ``coefs[l]`` of shape
 ``(d_l, d_{l+1})`` and a list of bias vectors ``intercepts[l]``; training works
-on one flat buffer of which those are views.
+on one flat buffer of which those are views (`fnn._layout`).
 
-Reading order: random numbers, parameters, activations, losses, forward and
-backward passes, optimizers, learning-rate schedules, and finally
-`NumpyEngine`, which strings them together into training epochs.
+Reading order: the network (activations, forward pass), learning from a
+batch (loss and backward pass), optimizers, learning-rate schedules, epochs
+with validation and stopping, `NumpyEngine`, which strings them together,
+and last the random numbers (initial weights, shuffling, dropout). Two small
+modules hold what other parts of fnn share: the output functions and losses
+(`fnn._losses`) and the counter-based random generator (`fnn._rng`).
 """
 
 from __future__ import annotations
@@ -18,240 +21,24 @@ import math
 import numpy as np
 
 from ._config import EpochLog, TrainConfig, TrainState
+from ._errors import DivergedError
+from ._full_batch import full_batch_objective
+from ._layout import n_params, unpack
+from ._losses import per_sample_loss, resolve_output, sigmoid, softmax
+from ._rng import DROPOUT, INIT, SHUFFLE, bits, key, uniform
 
 # ---------------------------------------------------------------------------
-# Random numbers (spec section 2)
-#
-# A counter-based generator: the i-th number of a stream is a pure function of
-# (seed, stream, a, b, i). Nothing is carried from one draw to the next, so the
-# Rust engine can reproduce any draw without replaying the ones before it.
+# The network (spec section 3): activations and the forward pass
 # ---------------------------------------------------------------------------
-
-MASK64 = (1 << 64) - 1
-GAMMA = 0x9E3779B97F4A7C15
-
-#: Stream numbers: initialisation, shuffling, dropout, validation split.
-INIT = 1
-SHUFFLE = 2
-DROPOUT = 3
-SPLIT = 4
-
-
-def _wrapping_mul(z, factor):
-    # Python ints grow without bound, so they are cut back to 64 bits by hand;
-    # uint64 arrays wrap on their own.
-    if isinstance(z, np.ndarray):
-        return z * np.uint64(factor)
-    return (z * factor) & MASK64
-
-
-def mix(z):
-    """The SplitMix64 finaliser: scramble 64 bits into 64 bits.
-
-    Parameters
-    ----------
-    z : int or ndarray of uint64
-        A Python int in ``[0, 2**64)`` or an array of ``np.uint64``.
-
-    Returns
-    -------
-    int or ndarray of uint64
-        Same kind as ``z``.
-    """
-    z = _wrapping_mul(z ^ (z >> 30), 0xBF58476D1CE4E5B9)
-    z = _wrapping_mul(z ^ (z >> 27), 0x94D049BB133111EB)
-    return z ^ (z >> 31)
-
-
-def fold(k, w):
-    """Derive a new 64-bit key from key ``k`` and the word ``w`` (Python ints)."""
-    return mix((k + GAMMA * (w + 1)) & MASK64)
-
-
-def key(seed, stream, a, b):
-    """The key of the random stream ``(seed, stream, a, b)``, a Python int."""
-    return fold(fold(fold(seed & MASK64, stream), a), b)
-
-
-def bits(key, idx):
-    """64 random bits for each counter in ``idx``.
-
-    Parameters
-    ----------
-    key : int
-        A stream key from `key`.
-    idx : array_like of int
-        Non-negative counters ``i``.
-
-    Returns
-    -------
-    ndarray of uint64
-        ``mix(key + GAMMA * (i + 1))`` elementwise, the shape of ``idx``.
-    """
-    i = np.asarray(idx, dtype=np.uint64)
-    # Wrapping is the intended arithmetic; NumPy only warns about it for 0-d input.
-    with np.errstate(over="ignore"):
-        return mix(np.uint64(key) + np.uint64(GAMMA) * (i + np.uint64(1)))
-
-
-def uniform(key, idx):
-    """Uniform floats in ``[0, 1)``, one per counter in ``idx`` (float64).
-
-    The top 53 bits of `bits` are exactly representable in float64, so every
-    value is a multiple of ``2**-53``.
-    """
-    return (bits(key, idx) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
-
-def shuffle_order(seed, epoch, n):
-    """The order in which epoch ``epoch`` visits ``n`` samples.
-
-    A stable argsort of random keys, so ties (astronomically rare) keep
-    index order and both engines agree on them.
-    """
-    draws = bits(key(seed, SHUFFLE, epoch, 0), np.arange(n, dtype=np.uint64))
-    return np.argsort(draws, kind="stable")
-
-
-def dropout_mask(seed, step, hidden_index, n_rows, n_units, rate, dtype=np.float64):
-    """Inverted-dropout mask of one hidden layer at one optimizer step.
-
-    Parameters
-    ----------
-    seed : int
-        The run's seed.
-    step : int
-        ``state.step`` before the optimizer step (0-based).
-    hidden_index : int
-        0-based index of the hidden layer.
-    n_rows, n_units : int
-        Batch rows and the layer's width.
-    rate : float
-        Drop probability ``p`` in ``[0, 1)``.
-    dtype : dtype, default=np.float64
-        Dtype of the returned mask.
-
-    Returns
-    -------
-    ndarray of shape (n_rows, n_units)
-        ``1 / (1 - p)`` where the unit is kept, 0 where it is dropped; scaling
-        the survivors keeps the expected activation unchanged, so prediction
-        needs no correction.
-    """
-    counters = np.arange(n_rows * n_units, dtype=np.uint64)
-    u = uniform(key(seed, DROPOUT, step, hidden_index), counters).reshape(n_rows, n_units)
-    keep = (u >= rate).astype(dtype)
-    return keep * (1.0 / (1.0 - rate))
-
-
-# ---------------------------------------------------------------------------
-# Parameters (spec sections 1 and 2)
-# ---------------------------------------------------------------------------
-
-
-def _layer_sizes(config_or_layer_sizes):
-    if isinstance(config_or_layer_sizes, TrainConfig):
-        return tuple(config_or_layer_sizes.layer_sizes)
-    return tuple(int(s) for s in config_or_layer_sizes)
-
-
-def unpack(config_or_layer_sizes, flat):
-    """Split the flat parameter buffer into per-layer weights and biases.
-
-    Parameters
-    ----------
-    config_or_layer_sizes : TrainConfig or sequence of int
-        The layer sizes ``(d0, ..., dL)``.
-    flat : ndarray of shape (n_params,)
-        The flat buffer (C-contiguous).
-
-    Returns
-    -------
-    coefs : list of ndarray
-        ``coefs[l]`` of shape ``(d_l, d_{l+1})``, a view of ``flat``.
-    intercepts : list of ndarray
-        ``intercepts[l]`` of shape ``(d_{l+1},)``, a view of ``flat``.
-    """
-    sizes = _layer_sizes(config_or_layer_sizes)
-    expected = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    if flat.ndim != 1 or flat.shape[0] != expected:
-        raise ValueError(f"expected a flat buffer of {expected} parameters, got {flat.shape}")
-    coefs, intercepts = [], []
-    start = 0
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        coefs.append(flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
-        start += fan_in * fan_out
-        intercepts.append(flat[start : start + fan_out])
-        start += fan_out
-    return coefs, intercepts
-
-
-def pack(coefs, intercepts):
-    """Concatenate per-layer weights and biases into one flat array (a copy)."""
-    parts = []
-    for W, b in zip(coefs, intercepts):
-        parts.append(np.ravel(W))
-        parts.append(np.ravel(b))
-    return np.concatenate(parts)
-
-
-def init_params(config, dtype=np.float64):
-    """Glorot-uniform initial parameters, as scikit-learn draws them.
-
-    Parameters
-    ----------
-    config : TrainConfig
-        Supplies ``layer_sizes``, ``activations`` and ``seed``.
-    dtype : dtype, default=np.float64
-        The working dtype.
-
-    Returns
-    -------
-    ndarray of shape (config.n_params,)
-        Computed in float64, then cast to ``dtype``.
-    """
-    sizes = config.layer_sizes
-    n_layers = len(sizes) - 1
-    flat = np.empty(config.n_params, dtype=np.float64)
-    coefs, intercepts = unpack(sizes, flat)
-    for layer in range(n_layers):
-        # The output layer borrows the last hidden activation's scaling.
-        act = config.activations[min(layer, n_layers - 2)] if n_layers > 1 else "relu"
-        factor = 2.0 if act == "sigmoid" else 6.0
-        fan_in, fan_out = sizes[layer], sizes[layer + 1]
-        bound = math.sqrt(factor / (fan_in + fan_out))
-        u = uniform(key(config.seed, INIT, layer, 0), np.arange(fan_in * fan_out))
-        coefs[layer][...] = (bound * (2.0 * u - 1.0)).reshape(fan_in, fan_out)
-        u = uniform(key(config.seed, INIT, layer, 1), np.arange(fan_out))
-        intercepts[layer][...] = bound * (2.0 * u - 1.0)
-    return flat.astype(dtype)
-
-
-# ---------------------------------------------------------------------------
-# Activations (spec section 3)
-# ---------------------------------------------------------------------------
-
-
-def _sigmoid(Z):
-    # exp of a non-positive number cannot overflow, so each branch uses -|z|.
-    E = np.exp(-np.abs(Z))
-    return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
-
-
-def _softmax(Z):
-    # Subtracting the row maximum leaves softmax unchanged and keeps exp finite.
-    # (initial=-inf: empty rows have no maximum, and need none.)
-    E = np.exp(Z - Z.max(axis=-1, keepdims=True, initial=-np.inf))
-    return E / E.sum(axis=-1, keepdims=True)
 
 
 ACTIVATIONS = {
     "identity": lambda Z, slope: Z.copy(),
-    "sigmoid": lambda Z, slope: _sigmoid(Z),
+    "sigmoid": lambda Z, slope: sigmoid(Z),
     "tanh": lambda Z, slope: np.tanh(Z),
     "relu": lambda Z, slope: np.maximum(Z, 0),
     "leaky_relu": lambda Z, slope: np.where(Z > 0, Z, slope * Z),
-    "softmax": lambda Z, slope: _softmax(Z),
+    "softmax": lambda Z, slope: softmax(Z),
     # The Poisson mean under a log link (an output function only).
     "exp": lambda Z, slope: np.exp(Z),
 }
@@ -290,7 +77,7 @@ def activate(name, Z, negative_slope=0.01):
 
 
 def activation_derivative(name, A, negative_slope=0.01):
-    """The derivative ``f'(z)`` of a hidden activation, from its output ``A = f(Z)``.
+    """Return the derivative ``f'(z)`` of a hidden activation, from its output ``A = f(Z)``.
 
     Parameters
     ----------
@@ -309,128 +96,6 @@ def activation_derivative(name, A, negative_slope=0.01):
     if name not in DERIVATIVES:
         raise ValueError(f"unknown activation {name!r}; expected one of {tuple(DERIVATIVES)}")
     return DERIVATIVES[name](np.asarray(A), negative_slope)
-
-
-# ---------------------------------------------------------------------------
-# Losses (spec section 4): each takes logits Z and targets Y, both (n, k), and
-# returns the per-sample losses (n,) and their gradients dl/dZ (n, k).
-# ---------------------------------------------------------------------------
-
-
-def _softplus(Z):
-    # log(1 + e^z) without overflow for large z and without log(0).
-    return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
-
-
-def _squared_error(Z, Y, delta):
-    R = Z - Y
-    return 0.5 * (R * R).sum(axis=1), R
-
-
-def _huber(Z, Y, delta):
-    R = Z - Y
-    absolute = np.abs(R)
-    per_output = np.where(absolute <= delta, 0.5 * R * R, delta * (absolute - 0.5 * delta))
-    return per_output.sum(axis=1), np.clip(R, -delta, delta)
-
-
-def _log_loss_softmax(Z, Y, delta):
-    top = Z.max(axis=1, keepdims=True)
-    lse = top + np.log(np.exp(Z - top).sum(axis=1, keepdims=True))
-    # Targets need not sum to one (soft labels), hence the factor sum(y).
-    grad = _softmax(Z) * Y.sum(axis=1, keepdims=True) - Y
-    return (Y * (lse - Z)).sum(axis=1), grad
-
-
-def _log_loss_sigmoid(Z, Y, delta):
-    return (_softplus(Z) - Y * Z).sum(axis=1), _sigmoid(Z) - Y
-
-
-def _poisson(Z, Y, delta):
-    # Half the Poisson deviance of mu = e^z: y log(y / mu) - y + mu. The part
-    # without z, y log y - y, makes a perfect fit cost 0 (scikit-learn's value).
-    mu = np.exp(Z)
-    y_log_y = Y * np.log(np.where(Y > 0, Y, 1))
-    return (mu - Y * Z + y_log_y - Y).sum(axis=1), mu - Y
-
-
-def _binary_hinge(Z, Y, squared):
-    T = 2 * Y - 1  # targets in {0, 1} become signs in {-1, +1}
-    M = np.maximum(1 - T * Z, 0)
-    if squared:
-        return (M * M).sum(axis=1), -2 * T * M
-    return M.sum(axis=1), np.where(M > 0, -T, 0 * T)
-
-
-def _multiclass_hinge(Z, Y, squared):
-    # Weston-Watkins: every wrong class j should trail the true class c by 1.
-    n, k = Z.shape
-    rows = np.arange(n)
-    c = np.argmax(Y, axis=1)
-    margins = 1 - Z[rows, c][:, None] + Z
-    margins[rows, c] = 0  # the true class is not compared with itself
-    M = np.maximum(margins, 0)
-    if squared:
-        losses = (M * M).sum(axis=1) / k
-        grad = 2 * M / k
-    else:
-        losses = M.sum(axis=1) / k
-        grad = (M > 0).astype(Z.dtype) / k
-    # Raising z_c lowers every active margin at once.
-    grad[rows, c] = -grad.sum(axis=1)
-    return losses, grad
-
-
-def _hinge(Z, Y, delta):
-    if Z.shape[1] == 1:
-        return _binary_hinge(Z, Y, squared=False)
-    return _multiclass_hinge(Z, Y, squared=False)
-
-
-def _squared_hinge(Z, Y, delta):
-    if Z.shape[1] == 1:
-        return _binary_hinge(Z, Y, squared=True)
-    return _multiclass_hinge(Z, Y, squared=True)
-
-
-#: (loss, output function) -> per-sample loss and its gradient w.r.t. the logits.
-LOSSES = {
-    ("squared_error", "identity"): _squared_error,
-    ("huber", "identity"): _huber,
-    ("log_loss", "softmax"): _log_loss_softmax,
-    ("log_loss", "sigmoid"): _log_loss_sigmoid,
-    ("hinge", "identity"): _hinge,
-    ("squared_hinge", "identity"): _squared_hinge,
-    ("poisson", "exp"): _poisson,
-}
-
-
-def _resolve_output(loss, output, n_outputs):
-    if output is None:
-        if loss == "log_loss":
-            output = "softmax" if n_outputs > 1 else "sigmoid"
-        elif loss == "poisson":
-            output = "exp"
-        else:
-            output = "identity"
-    if (loss, output) not in LOSSES:
-        raise ValueError(f"loss {loss!r} does not go with output {output!r}")
-    return output
-
-
-def _per_sample_loss(loss, output, Z, Y, huber_delta):
-    return LOSSES[loss, output](Z, Y, huber_delta)
-
-
-# ---------------------------------------------------------------------------
-# Forward and backward passes (spec sections 3 and 5)
-# ---------------------------------------------------------------------------
-
-
-def _weights(sample_weight, n, dtype):
-    if sample_weight is None:
-        return np.ones(n, dtype=dtype)
-    return np.asarray(sample_weight, dtype=dtype)
 
 
 def _hidden_activations(activation, n_hidden):
@@ -488,7 +153,24 @@ def forward(coefs, intercepts, X, *, activation, output=None, negative_slope=0.0
     return activate(output or "identity", logits)
 
 
-def _loss_and_gradients(
+# ---------------------------------------------------------------------------
+# Learning from one batch (spec sections 4 and 5): the objective and its
+# gradient by backpropagation. The losses themselves are in fnn._losses.
+# ---------------------------------------------------------------------------
+
+
+def _sizes(coefs):
+    """Return the layer sizes ``(d0, ..., dL)`` of a list of weight matrices."""
+    return [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
+
+
+def _weights(sample_weight, n, dtype):
+    if sample_weight is None:
+        return np.ones(n, dtype=dtype)
+    return np.asarray(sample_weight, dtype=dtype)
+
+
+def _backprop(
     coefs,
     intercepts,
     X,
@@ -504,12 +186,14 @@ def _loss_and_gradients(
     negative_slope,
     huber_delta,
 ):
-    """Batch objective and its gradient, with dropout ``masks`` (None: no dropout).
+    """Return the batch objective and its flat gradient, with dropout ``masks`` (None: none).
 
-    ``w`` are the sample weights (never None) and ``names`` the hidden activations.
+    ``w`` are the sample weights (never None) and ``names`` the hidden
+    activations. The gradient is one flat buffer laid out as the parameters
+    (spec section 1), so an optimizer step takes it as it is.
     """
     inputs, outputs, logits = _forward_pass(coefs, intercepts, X, names, negative_slope, masks)
-    losses, dZ = _per_sample_loss(loss, output, logits, Y, huber_delta)
+    losses, dZ = per_sample_loss(loss, output, logits, Y, huber_delta)
     S = w.sum()
     if not S > 0:
         raise ValueError("a batch's sample weights must sum to a positive number")
@@ -520,19 +204,19 @@ def _loss_and_gradients(
         penalty += 0.5 * alpha * float((W * W).sum()) + l1 * float(np.abs(W).sum())
     value = (float(w @ losses) + penalty) / float(S)
 
-    coef_grads = [None] * len(coefs)
-    intercept_grads = [None] * len(coefs)
+    grad = np.empty(n_params(_sizes(coefs)), dtype=coefs[0].dtype)
+    coef_grads, intercept_grads = unpack(_sizes(coefs), grad)  # views: filling them fills grad
     delta = (w / S)[:, None] * dZ
     for layer in reversed(range(len(coefs))):
         W = coefs[layer]
-        coef_grads[layer] = inputs[layer].T @ delta + (alpha * W + l1 * np.sign(W)) / S
-        intercept_grads[layer] = delta.sum(axis=0)
+        coef_grads[layer][...] = inputs[layer].T @ delta + (alpha * W + l1 * np.sign(W)) / S
+        intercept_grads[layer][...] = delta.sum(axis=0)
         if layer > 0:
             h = layer - 1
             delta = (delta @ W.T) * activation_derivative(names[h], outputs[h], negative_slope)
             if masks is not None and masks[h] is not None:
                 delta *= masks[h]  # dropped units pass no gradient back
-    return value, coef_grads, intercept_grads
+    return value, grad
 
 
 def loss_and_gradients(
@@ -550,7 +234,7 @@ def loss_and_gradients(
     negative_slope=0.01,
     huber_delta=1.0,
 ):
-    """The batch objective and its gradient by backpropagation (no dropout).
+    """Return the batch objective and its gradient by backpropagation (no dropout).
 
     ``L = (sum_i w_i l_i + alpha/2 sum ||W||^2 + l1 sum |W|) / sum_i w_i``.
 
@@ -583,7 +267,8 @@ def loss_and_gradients(
     loss : float
         The objective ``L``.
     coef_grads, intercept_grads : list of ndarray
-        ``dL/dW_l`` and ``dL/db_l``, new arrays in the parameters' dtype.
+        ``dL/dW_l`` and ``dL/db_l`` in the parameters' dtype: views of one
+        new flat buffer.
     """
     dtype = coefs[0].dtype
     X = np.asarray(X, dtype=dtype)
@@ -592,11 +277,22 @@ def loss_and_gradients(
         Y = Y[:, None]
     w = _weights(sample_weight, X.shape[0], dtype)
     names = _hidden_activations(activation, len(coefs) - 1)
-    output = _resolve_output(loss, output, Y.shape[1])
-    return _loss_and_gradients(
+    output = resolve_output(loss, output, Y.shape[1])
+    value, grad = _backprop(
         coefs, intercepts, X, Y, w, None, names=names, loss=loss, output=output, alpha=alpha,
         l1=l1, negative_slope=negative_slope, huber_delta=huber_delta,
     )  # fmt: skip
+    return (value, *unpack(_sizes(coefs), grad))
+
+
+def _objective_terms(config, **overrides):
+    """Return the keyword arguments `_backprop` takes from ``config``."""
+    terms = dict(
+        names=list(config.activations), loss=config.loss, output=config.output,
+        alpha=config.alpha, l1=config.l1, negative_slope=config.negative_slope,
+        huber_delta=config.huber_delta,
+    )  # fmt: skip
+    return {**terms, **overrides}
 
 
 # ---------------------------------------------------------------------------
@@ -724,13 +420,42 @@ def adam_step(
     params -= step_size * (m / (np.sqrt(v_hat) * inv_root_correction + eps))
 
 
+def _optimizer_step(config, params, grad, state, lr):
+    slots = state.slots  # rows are views: the steps update them in place
+    c = config
+    if c.solver == "sgd":
+        sgd_step(params, grad, slots[0], lr=lr, momentum=c.momentum, nesterov=c.nesterov)
+    elif c.solver == "rmsprop":
+        options = dict(rho=c.rho, eps=c.epsilon, momentum=c.momentum, centered=c.centered)
+        rmsprop_step(params, grad, *slots, lr=lr, **options)
+    else:
+        if c.solver == "adamw":
+            # Decay the weights only, like the L1/L2 penalties; biases are spared.
+            for W in unpack(c, params)[0]:
+                W -= (lr * c.weight_decay) * W
+        options = dict(beta_1=c.beta_1, beta_2=c.beta_2, eps=c.epsilon, amsgrad=c.amsgrad)
+        adam_step(params, grad, *slots, lr=lr, step=state.step + 1, **options)
+
+
 # ---------------------------------------------------------------------------
 # Learning-rate schedules (spec section 7)
 # ---------------------------------------------------------------------------
 
 
 def learning_rate(config, state):
-    """The learning rate of the epoch that ``state`` is about to run."""
+    """Return the learning rate of the epoch that ``state`` is about to run.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The schedule and its settings.
+    state : TrainState
+        ``lr_base``, ``epoch`` and ``samples_seen`` when the epoch starts.
+
+    Returns
+    -------
+    float
+    """
     base = state.lr_base
     epoch = state.epoch
     if config.schedule in ("constant", "adaptive"):
@@ -746,8 +471,76 @@ def learning_rate(config, state):
 
 
 # ---------------------------------------------------------------------------
-# Validation scores (spec section 8)
+# Epochs, validation and stopping (spec section 8)
 # ---------------------------------------------------------------------------
+
+
+def _features(X, dtype):
+    """Return ``X`` in the working dtype: CSR stays sparse, anything else becomes dense."""
+    if _is_sparse(X):
+        return X.tocsr().astype(dtype)
+    return np.asarray(X, dtype=dtype)
+
+
+def _is_sparse(X) -> bool:
+    # Checked by attribute so that scipy stays an optional import here.
+    return hasattr(X, "tocsr") and hasattr(X, "toarray")
+
+
+def _dense(X):
+    """Dense rows: the reference simply densifies sparse input where it is used."""
+    return X.toarray() if _is_sparse(X) else X
+
+
+def _check_inputs(config, dtype, X, Y, sample_weight, validation):
+    """Return the training and validation data in the working dtype, weights filled in.
+
+    ``validation`` comes back as ``(X_val, Y_val, w_val)`` or None.
+    """
+    if config.stopping == "val_score" and validation is None:
+        raise ValueError("stopping on the validation score needs validation data")
+    X = _features(X, dtype)
+    Y = np.asarray(Y, dtype=dtype)
+    w = _weights(sample_weight, X.shape[0], dtype)
+    if validation is not None:
+        X_val, Y_val, w_val = validation
+        X_val = _features(X_val, dtype)
+        validation = (X_val, np.asarray(Y_val, dtype=dtype), _weights(w_val, X_val.shape[0], dtype))
+    return X, Y, w, validation
+
+
+def _dropout_masks(config, step, n_rows, dtype):
+    sizes = config.layer_sizes
+    masks = []
+    for h, rate in enumerate(config.dropout_rates()):
+        if rate > 0:
+            masks.append(dropout_mask(config.seed, step, h, n_rows, sizes[h + 1], rate, dtype))
+        else:
+            masks.append(None)
+    return masks
+
+
+def _run_epoch(config, params, state, X, Y, w, lr):
+    """Make one pass over the data (spec section 8, step 1); return the training loss."""
+    coefs, intercepts = unpack(config, params)  # views: they follow every update
+    terms = _objective_terms(config)
+    n = X.shape[0]
+    order = shuffle_order(config.seed, state.epoch, n) if config.shuffle else np.arange(n)
+    weighted_loss, weight_total = 0.0, 0.0
+    for start in range(0, n, config.batch_size):
+        rows = order[start : start + config.batch_size]
+        masks = _dropout_masks(config, state.step, len(rows), params.dtype)
+        batch_loss, grad = _backprop(
+            coefs, intercepts, _dense(X[rows]), Y[rows], w[rows], masks, **terms
+        )
+        _optimizer_step(config, params, grad, state, lr)
+        state.step += 1
+        state.samples_seen += len(rows)
+        # Weighting by the batch's weight makes the epoch loss a per-sample mean.
+        batch_weight = float(w[rows].sum())
+        weighted_loss += batch_loss * batch_weight
+        weight_total += batch_weight
+    return weighted_loss / weight_total
 
 
 def _predicts_by_argmax(config):
@@ -781,97 +574,21 @@ def _r2(logits, Y, w):
     return float(np.mean(scores))
 
 
-def _features(X, dtype):
-    """``X`` in the working dtype: a CSR matrix stays sparse, anything else
-    becomes a dense array."""
-    if _is_sparse(X):
-        return X.tocsr().astype(dtype)
-    return np.asarray(X, dtype=dtype)
-
-
-def _is_sparse(X) -> bool:
-    # Checked by attribute so that scipy stays an optional import here.
-    return hasattr(X, "tocsr") and hasattr(X, "toarray")
-
-
-def _dense(X):
-    """Dense rows: the reference simply densifies sparse input where it is used."""
-    return X.toarray() if _is_sparse(X) else X
-
-
-def _evaluate(config, params, X, Y, w):
-    """Validation loss (no penalty) and score of the current parameters."""
-    X = _dense(X)
+def _evaluate(config, params, validation):
+    """Return the validation loss (no penalty) and score; NaN for both without data."""
+    if validation is None:
+        return math.nan, math.nan
+    X, Y, w = validation
     coefs, intercepts = unpack(config, params)
     names = list(config.activations)
-    _, _, logits = _forward_pass(coefs, intercepts, X, names, config.negative_slope)
-    losses, _ = _per_sample_loss(config.loss, config.output, logits, Y, config.huber_delta)
+    _, _, logits = _forward_pass(coefs, intercepts, _dense(X), names, config.negative_slope)
+    losses, _ = per_sample_loss(config.loss, config.output, logits, Y, config.huber_delta)
     val_loss = float(w @ losses / w.sum())
     if config.score == "accuracy":
         return val_loss, _accuracy(config, logits, Y, w)
     # R² of the predictions: the logits, or e^z under poisson's log link.
     predictions = np.exp(logits) if config.output == "exp" else logits
     return val_loss, _r2(predictions, Y, w)
-
-
-# ---------------------------------------------------------------------------
-# The engine (spec section 8)
-# ---------------------------------------------------------------------------
-
-
-def _dropout_masks(config, step, n_rows, dtype):
-    sizes = config.layer_sizes
-    masks = []
-    for h, rate in enumerate(config.dropout_rates()):
-        if rate > 0:
-            masks.append(dropout_mask(config.seed, step, h, n_rows, sizes[h + 1], rate, dtype))
-        else:
-            masks.append(None)
-    return masks
-
-
-def _optimizer_step(config, params, grad, state, lr):
-    slots = state.slots  # rows are views: the steps update them in place
-    c = config
-    if c.solver == "sgd":
-        sgd_step(params, grad, slots[0], lr=lr, momentum=c.momentum, nesterov=c.nesterov)
-    elif c.solver == "rmsprop":
-        options = dict(rho=c.rho, eps=c.epsilon, momentum=c.momentum, centered=c.centered)
-        rmsprop_step(params, grad, *slots, lr=lr, **options)
-    else:
-        if c.solver == "adamw":
-            # Decay the weights only, like the L1/L2 penalties; biases are spared.
-            for W in unpack(c, params)[0]:
-                W -= (lr * c.weight_decay) * W
-        options = dict(beta_1=c.beta_1, beta_2=c.beta_2, eps=c.epsilon, amsgrad=c.amsgrad)
-        adam_step(params, grad, *slots, lr=lr, step=state.step + 1, **options)
-
-
-def _run_epoch(config, params, state, X, Y, w, lr):
-    """One pass over the data (spec section 8, step 1); returns the training loss."""
-    coefs, intercepts = unpack(config, params)  # views: they follow every update
-    objective = dict(
-        names=list(config.activations), loss=config.loss, output=config.output,
-        alpha=config.alpha, l1=config.l1, negative_slope=config.negative_slope,
-        huber_delta=config.huber_delta,
-    )  # fmt: skip
-    n = X.shape[0]
-    order = shuffle_order(config.seed, state.epoch, n) if config.shuffle else np.arange(n)
-    weighted_loss, weight_total = 0.0, 0.0
-    for start in range(0, n, config.batch_size):
-        rows = order[start : start + config.batch_size]
-        masks = _dropout_masks(config, state.step, len(rows), params.dtype)
-        batch_loss, coef_grads, intercept_grads = _loss_and_gradients(
-            coefs, intercepts, _dense(X[rows]), Y[rows], w[rows], masks, **objective
-        )
-        _optimizer_step(config, params, pack(coef_grads, intercept_grads), state, lr)
-        state.step += 1
-        state.samples_seen += len(rows)
-        # Weighting by the batch's weight makes the epoch loss a per-sample mean.
-        batch_weight = float(w[rows].sum())
-        weighted_loss += batch_loss * batch_weight
-        weight_total += batch_weight
-    return weighted_loss / weight_total
 
 
 def _update_stopping(config, state, loss, score, params, best):
@@ -897,6 +614,11 @@ def _update_stopping(config, state, loss, score, params, best):
     return False
 
 
+# ---------------------------------------------------------------------------
+# The engine: `NumpyEngine` strings the pieces above into the Engine interface
+# ---------------------------------------------------------------------------
+
+
 def _predict(config, params, X, output):
     X = _dense(_features(X, params.dtype))
     coefs, intercepts = unpack(config, params)
@@ -914,16 +636,35 @@ class NumpyEngine:
     """
 
     def init_params(self, config: TrainConfig, dtype) -> np.ndarray:
-        """A fresh flat parameter buffer (spec section 2)."""
+        """Return a fresh flat parameter buffer (spec section 2)."""
         return init_params(config, dtype)
 
     def predict(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Output-layer activations (after the output function), no dropout."""
+        """Return the output-layer activations (after the output function), no dropout."""
         return _predict(config, params, X, config.output)
 
     def logits(self, config: TrainConfig, params: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """Output-layer pre-activations, no dropout."""
+        """Return the output-layer pre-activations, no dropout."""
         return _predict(config, params, X, "identity")
+
+    def loss_and_gradients(
+        self,
+        config: TrainConfig,
+        params: np.ndarray,
+        X: np.ndarray,
+        Y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """Return the full-batch objective and its gradient (see `fnn._engine.Engine`)."""
+        coefs, intercepts = unpack(config, params)
+        terms = _objective_terms(config, alpha=0.0, l1=0.0)  # the penalty comes once, below
+
+        def data_term(X_rows, Y_rows, w_rows):
+            X_rows, Y_rows = np.asarray(X_rows, params.dtype), np.asarray(Y_rows, params.dtype)
+            w_rows = np.asarray(w_rows, params.dtype)
+            return _backprop(coefs, intercepts, X_rows, Y_rows, w_rows, None, **terms)
+
+        return full_batch_objective(config, params, X, Y, sample_weight, data_term)
 
     def fit_epochs(
         self,
@@ -973,19 +714,7 @@ class NumpyEngine:
         ValueError
             "training diverged ..." when an epoch's training loss is not finite.
         """
-        dtype = params.dtype
-        X = _features(X, dtype)
-        Y = np.asarray(Y, dtype=dtype)
-        w = _weights(sample_weight, X.shape[0], dtype)
-        if validation is not None:
-            X_val, Y_val, w_val = validation
-            X_val = _features(X_val, dtype)
-            Y_val = np.asarray(Y_val, dtype=dtype)
-            w_val = _weights(w_val, X_val.shape[0], dtype)
-
-        if config.stopping == "val_score" and validation is None:
-            raise ValueError("stopping on the validation score needs validation data")
-
+        X, Y, w, validation = _check_inputs(config, params.dtype, X, Y, sample_weight, validation)
         log = EpochLog() if log is None else log
         best = [None]  # this call's best snapshot, for restore_best
 
@@ -995,15 +724,11 @@ class NumpyEngine:
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = _run_epoch(config, params, state, X, Y, w, lr)
             if not math.isfinite(loss):
-                raise ValueError(
+                raise DivergedError(
                     f"training diverged: the loss is not finite at epoch {state.epoch + 1}; "
                     "lower the learning rate or scale the inputs"
                 )
-
-            if validation is not None:
-                val_loss, val_score = _evaluate(config, params, X_val, Y_val, w_val)
-            else:
-                val_loss, val_score = math.nan, math.nan
+            val_loss, val_score = _evaluate(config, params, validation)
             log.loss.append(loss)
             log.val_loss.append(val_loss)
             log.val_score.append(val_score)
@@ -1019,3 +744,96 @@ class NumpyEngine:
         if config.stopping == "val_score" and config.restore_best and best[0] is not None:
             params[...] = best[0]
         return log
+
+
+# ---------------------------------------------------------------------------
+# Random numbers (spec section 2): every draw comes from fnn._rng's
+# counter-based generator, so the Rust engine can reproduce any of them.
+# ---------------------------------------------------------------------------
+
+
+def init_params(config, dtype=np.float64):
+    """Glorot-uniform initial parameters, as scikit-learn draws them.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Supplies ``layer_sizes``, ``activations`` and ``seed``.
+    dtype : dtype, default=np.float64
+        The working dtype.
+
+    Returns
+    -------
+    ndarray of shape (config.n_params,)
+        Computed in float64, then cast to ``dtype``.
+    """
+    sizes = config.layer_sizes
+    n_layers = len(sizes) - 1
+    flat = np.empty(config.n_params, dtype=np.float64)
+    coefs, intercepts = unpack(sizes, flat)
+    for layer in range(n_layers):
+        # The output layer borrows the last hidden activation's scaling.
+        act = config.activations[min(layer, n_layers - 2)] if n_layers > 1 else "relu"
+        factor = 2.0 if act == "sigmoid" else 6.0
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        bound = math.sqrt(factor / (fan_in + fan_out))
+        u = uniform(key(config.seed, INIT, layer, 0), np.arange(fan_in * fan_out))
+        coefs[layer][...] = (bound * (2.0 * u - 1.0)).reshape(fan_in, fan_out)
+        u = uniform(key(config.seed, INIT, layer, 1), np.arange(fan_out))
+        intercepts[layer][...] = bound * (2.0 * u - 1.0)
+    return flat.astype(dtype)
+
+
+def shuffle_order(seed, epoch, n):
+    """Return the order in which epoch ``epoch`` visits ``n`` samples.
+
+    A stable argsort of random keys, so ties (astronomically rare) keep
+    index order and both engines agree on them.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    epoch : int
+        The global epoch number (``state.epoch`` when the epoch starts).
+    n : int
+        Number of samples.
+
+    Returns
+    -------
+    ndarray of int of shape (n,)
+        A permutation of ``range(n)``.
+    """
+    draws = bits(key(seed, SHUFFLE, epoch, 0), np.arange(n, dtype=np.uint64))
+    return np.argsort(draws, kind="stable")
+
+
+def dropout_mask(seed, step, hidden_index, n_rows, n_units, rate, dtype=np.float64):
+    """Inverted-dropout mask of one hidden layer at one optimizer step.
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed.
+    step : int
+        ``state.step`` before the optimizer step (0-based).
+    hidden_index : int
+        0-based index of the hidden layer.
+    n_rows, n_units : int
+        Batch rows and the layer's width.
+    rate : float
+        Drop probability ``p`` in ``[0, 1)``.
+    dtype : dtype, default=np.float64
+        Dtype of the returned mask.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_units)
+        ``1 / (1 - p)`` where the unit is kept, 0 where it is dropped; scaling
+        the survivors keeps the expected activation unchanged, so prediction
+        needs no correction.
+    """
+    counters = np.arange(n_rows * n_units, dtype=np.uint64)
+    u = uniform(key(seed, DROPOUT, step, hidden_index), counters).reshape(n_rows, n_units)
+    keep = (u >= rate).astype(dtype)
+    return keep * (1.0 / (1.0 - rate))

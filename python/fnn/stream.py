@@ -220,9 +220,11 @@ class MemmapBatches:
         self._starts = np.arange(0, n_rows, self.batch_rows)
 
     def __len__(self) -> int:
+        """Return the number of chunks in one pass."""
         return len(self._starts)
 
     def __iter__(self) -> Iterator[tuple]:
+        """Yield the chunks of one pass, in a new random order if ``shuffle``."""
         starts = self._rng.permutation(self._starts) if self.shuffle else self._starts
         arrays = [a for a in (self.X, self.y, self.sample_weight) if a is not None]
         for start in starts:

@@ -12,10 +12,13 @@ use crate::loss::{Loss, Output};
 use crate::network::Network;
 use crate::FnnError;
 
+pyo3::import_exception!(fnn._errors, DivergedError);
+
 /// The one mapping from core errors to Python exceptions.
 pub fn to_py(err: FnnError) -> PyErr {
     match err {
         FnnError::Interrupted => PyKeyboardInterrupt::new_err("training interrupted"),
+        FnnError::Diverged { .. } => DivergedError::new_err(err.to_string()),
         other => PyValueError::new_err(other.to_string()),
     }
 }

@@ -11,13 +11,11 @@ use super::convert::{
 use crate::activation::Activation;
 use crate::float::Float;
 use crate::loss::Output;
-use crate::network::{zeroed, Network, Workspace};
+use crate::network::{Network, Rows};
+use crate::objective::PREDICT_ROWS;
 use crate::optim::Optimizer;
 use crate::parallel::{run_with_threads, threads_for_work, Par};
 use crate::rng;
-
-/// Rows per forward chunk: bounds the workspace for large predictions.
-const FORWARD_ROWS: usize = 4096;
 
 fn rows_of(len: usize, width: usize, what: &str) -> PyResult<usize> {
     if width == 0 || !len.is_multiple_of(width) {
@@ -60,34 +58,16 @@ fn forward_typed<'py, T: Float + Element>(
     let p_view = readonly::<T>(params, "params")?;
     let x_view = FeatureViews::<T>::extract(x, "X")?;
     let (p, xs) = (slice(&p_view, "params")?, x_view.features("X")?);
-    let d0 = net.sizes()[0];
-    let rows = xs.rows(d0);
-    xs.check(rows, d0, "X").map_err(to_py)?;
-    let k = net.n_outputs();
+    let rows = xs.rows(net.sizes()[0]);
     let threads = threads_for_work(
         threads,
-        rows.min(FORWARD_ROWS).saturating_mul(net.n_params()),
+        rows.min(PREDICT_ROWS).saturating_mul(net.n_params()),
     );
+    let output = apply_output.then_some(output);
     let out = py
         .detach(|| {
-            run_with_threads(threads, || {
-                let mut ws = Workspace::<T>::for_inference(net, rows.clamp(1, FORWARD_ROWS))?;
-                let mut out = zeroed::<T>(rows, k)?;
-                let par = Par { threads };
-                for start in (0..rows).step_by(FORWARD_ROWS) {
-                    let n = (rows - start).min(FORWARD_ROWS);
-                    net.forward_rows(p, &mut ws, &xs, start, n, par)?;
-                    let logits = ws.logits_mut(n, net);
-                    if apply_output {
-                        logits
-                            .chunks_exact_mut(k)
-                            .for_each(|row| output.apply_row(row));
-                    }
-                    out[start * k..(start + n) * k].copy_from_slice(logits);
-                }
-                Ok(out)
-            })
-            .and_then(|r| r)
+            run_with_threads(threads, || net.predict(p, &xs, output, Par { threads }))
+                .and_then(|r| r)
         })
         .map_err(to_py)?;
     Ok(PyArray1::from_vec(py, out).into_any())
@@ -155,18 +135,22 @@ fn loss_typed<'py, T: Float + Element>(
             net.n_params()
         )));
     }
+    let ones;
+    let weights = match ws_opt {
+        Some(w) => w,
+        None => {
+            ones = vec![T::one(); rows];
+            &ones
+        }
+    };
+    let data = Rows {
+        x: xs,
+        y: ys,
+        weights,
+        rows,
+    };
     let (loss, grad) = py
-        .detach(|| {
-            let mut ws = Workspace::<T>::new(net, rows, &[])?;
-            ws.targets[..rows * k].copy_from_slice(ys);
-            match ws_opt {
-                Some(w) => ws.weights[..rows].copy_from_slice(w),
-                None => ws.weights[..rows].fill(T::one()),
-            }
-            net.forward(p, &mut ws, xs, rows, None, Par::SERIAL)?;
-            let loss = net.backward(p, &mut ws, xs, rows, alpha, l1, false, Par::SERIAL)?;
-            Ok((loss, ws.grad))
-        })
+        .detach(|| net.loss_and_gradients(p, data, alpha, l1))
         .map_err(to_py)?;
     Ok((loss, PyArray1::from_vec(py, grad).into_any()))
 }

@@ -1,5 +1,6 @@
-"""The lesson's lab: six exercises that train networks, measure them and
-draw what they learned.
+"""The lesson's lab: six exercises that train networks, measure and draw them.
+
+The exercises train networks, measure them and draw what they learned.
 
 Every exercise is a module with a function ``run(*, quick=False, seed=0,
 engine="rust", progress=None, **settings)`` returning an `ExerciseResult`: a

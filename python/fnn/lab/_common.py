@@ -1,5 +1,7 @@
-"""What every exercise shares: the result type, settings, progress, tables,
-epoch-by-epoch training and plotting helpers.
+"""What every exercise shares.
+
+The result type, settings, progress, tables, epoch-by-epoch training and
+plotting helpers.
 
 Nothing here prints; the command line (`fnn.lab.cli`) and the report
 (`fnn.lab.report`) are the only places that write anything.
@@ -107,7 +109,7 @@ def resolve_settings(
     quick: bool,
     overrides: Mapping[str, Any],
 ) -> SimpleNamespace:
-    """An exercise's settings: its defaults, the ``quick`` changes, then overrides.
+    """Return an exercise's settings: its defaults, the ``quick`` changes, then overrides.
 
     Parameters
     ----------
@@ -359,7 +361,7 @@ def train_by_epoch(
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 11.0, height: float = 3.8):
-    """A matplotlib figure and its axes (2-D array), drawn with Agg.
+    """Return a matplotlib figure and its axes (2-D array), drawn with Agg.
 
     `matplotlib.figure.Figure` is used directly, without pyplot, so nothing
     needs a display and no figure stays alive in a global registry.
@@ -385,7 +387,7 @@ def log_scale(ax) -> None:
 
 
 def colour(i: int) -> str:
-    """The ``i``-th colour of the lab's palette."""
+    """Return the ``i``-th colour of the lab's palette."""
     return PALETTE[i % len(PALETTE)]
 
 

@@ -70,7 +70,7 @@ def _print_result(result) -> None:
 
 
 def _exercise_name(text: str) -> str:
-    """An exercise named by its name or its number in the lesson (1-6)."""
+    """Return the exercise named by its name or its number in the lesson (1-6)."""
     names = list(EXERCISES)
     if text.isdigit() and 1 <= int(text) <= len(names):
         return names[int(text) - 1]
@@ -78,7 +78,7 @@ def _exercise_name(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m fnn.lab``."""
+    """Return the argument parser of ``python -m fnn.lab``."""
     names = list(EXERCISES)
     parser = argparse.ArgumentParser(
         prog="python -m fnn.lab",
@@ -149,7 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the lab from the command line; returns the exit status."""
+    """Run the lab from the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default=None
+        The arguments (``--help`` lists them); None reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     names = [_exercise_name(n) for n in args.exercises] or list(EXERCISES)

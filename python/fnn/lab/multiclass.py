@@ -61,7 +61,18 @@ QUICK = {
 
 
 def mnist_directory(mnist_dir: str | os.PathLike | None) -> str | None:
-    """The MNIST directory to use: ``mnist_dir``, else ``$FNN_MNIST_DIR``, else None."""
+    """Return the MNIST directory to use: ``mnist_dir``, else ``$FNN_MNIST_DIR``, else None.
+
+    Parameters
+    ----------
+    mnist_dir : str or path-like or None
+        The directory given on the command line or to `run`.
+
+    Returns
+    -------
+    str or None
+        None when neither names a directory (the exercise then skips MNIST).
+    """
     if mnist_dir:
         return os.fspath(mnist_dir)
     return os.environ.get(MNIST_ENV) or None
@@ -238,7 +249,7 @@ def run(
 
 
 def _param(model, name: str) -> str:
-    """The ``set_params`` key of the classifier's ``name``, in a pipeline or not."""
+    """Return the ``set_params`` key of the classifier's ``name``, in a pipeline or not."""
     if hasattr(model, "steps"):
         return f"{model.steps[-1][0]}__{name}"
     return name

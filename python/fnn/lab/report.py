@@ -179,7 +179,7 @@ def _meta_text(meta: Mapping[str, Any]) -> str:
 
 
 def markdown_report(results: Sequence[ExerciseResult], meta: Mapping[str, Any]) -> str:
-    """The whole report as Markdown, linking the PNGs by file name.
+    """Return the whole report as Markdown, linking the PNGs by file name.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def html_report(
     meta: Mapping[str, Any],
     images: Mapping[tuple[str, str], bytes],
 ) -> str:
-    """The whole report as one self-contained HTML page.
+    """Return the whole report as one self-contained HTML page.
 
     Parameters
     ----------

@@ -66,7 +66,19 @@ _COLUMNS = {
 
 
 def param_grid(s) -> dict:
-    """The grid in estimator parameters: every (layers, neurons) pair as a tuple."""
+    """Return the grid in estimator parameters: every (layers, neurons) pair as a tuple.
+
+    Parameters
+    ----------
+    s : settings
+        The exercise's settings (``layers``, ``neurons``, ``learning_rates``,
+        ``batch_sizes``).
+
+    Returns
+    -------
+    dict
+        A ``param_grid`` for `sklearn.model_selection.GridSearchCV`.
+    """
     return {
         "hidden_layer_sizes": [(n,) * k for k in s.layers for n in s.neurons],
         "learning_rate_init": list(s.learning_rates),

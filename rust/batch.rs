@@ -1,0 +1,349 @@
+//! One minibatch's loss and gradient on all threads (spec section 8).
+//!
+//! The batch is cut into row blocks by its shape alone ([`blocks_for`]): each
+//! block runs forward and backward on its own rows into its own
+//! [`Workspace`], on whichever thread is free, and the blocks' gradients and
+//! losses are then summed in block order. The cut never depends on the thread
+//! count, so one thread and sixty-four give the same bytes; and since a
+//! block's products are as many rows as the batch's divided by the block
+//! count, a (100,) network at batch 200 keeps every core busy where a single
+//! product of that size would be too small to share.
+//!
+//! Networks whose products are big enough for the GEMM to share among
+//! threads run as one block: their batches are split inside each product.
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::features::{copy_row, Features};
+use crate::float::Float;
+use crate::linalg::GEMM_PARALLEL_MIN_MACS;
+use crate::network::{Dropout, Network, Rows};
+use crate::parallel::Par;
+use crate::workspace::{weight_sum, zeroed, Workspace};
+
+/// The fewest rows a block has: fewer would leave the weight-gradient
+/// products too short in their summed dimension to run at speed.
+pub const MIN_BLOCK_ROWS: usize = 32;
+
+/// The least work (multiply-adds of forward and backward) a block has: handing
+/// a block to another thread costs about a microsecond, so a block is worth
+/// some tens of them.
+pub const MIN_BLOCK_WORK: usize = 1 << 17;
+
+/// Multiply-adds of forward and backward per row: every layer's product
+/// forward and for its weight gradient, and all but the first layer's for the
+/// delta below it.
+pub fn work_per_row(net: &Network) -> usize {
+    let products: Vec<usize> = net.sizes().windows(2).map(|w| w[0] * w[1]).collect();
+    2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>()
+}
+
+/// How many row blocks a batch of `rows` rows of `net` is cut into: one when
+/// the network's widest product on `rows` rows is big enough for the GEMM's
+/// own threads (see [`GEMM_PARALLEL_MIN_MACS`]); else as many as keep each
+/// block at [`MIN_BLOCK_ROWS`] rows and [`MIN_BLOCK_WORK`] multiply-adds,
+/// rounded down to a power of two.
+/// A function of the shape alone: the thread count never enters.
+pub fn blocks_for(net: &Network, rows: usize) -> usize {
+    let widest = net
+        .sizes()
+        .windows(2)
+        .map(|w| w[0] * w[1])
+        .max()
+        .unwrap_or(0);
+    if rows.saturating_mul(widest) >= GEMM_PARALLEL_MIN_MACS {
+        return 1;
+    }
+    let by_work = rows.saturating_mul(work_per_row(net)) / MIN_BLOCK_WORK;
+    let most = by_work.min(rows / MIN_BLOCK_ROWS).max(1);
+    // A power of two shares out evenly on 2, 4, 8... threads.
+    1 << most.ilog2()
+}
+
+/// Rows `start..end` of block `b` of `blocks` over `rows` rows: sizes differ
+/// by at most one row.
+fn block_rows(b: usize, blocks: usize, rows: usize) -> (usize, usize) {
+    (b * rows / blocks, (b + 1) * rows / blocks)
+}
+
+/// The gathered rows of one batch: inputs, targets and sample weights.
+pub struct BatchBuffers<T> {
+    /// `capacity × features` inputs.
+    pub input: Vec<T>,
+    /// `capacity × outputs` targets.
+    pub targets: Vec<T>,
+    /// One sample weight per row.
+    pub weights: Vec<T>,
+}
+
+impl<T: Float> BatchBuffers<T> {
+    /// Buffers for batches of up to `capacity` rows of `net`.
+    pub fn new(net: &Network, capacity: usize) -> Result<Self> {
+        Ok(BatchBuffers {
+            input: zeroed(capacity, net.sizes()[0])?,
+            targets: zeroed(capacity, net.n_outputs())?,
+            weights: zeroed(capacity, 1)?,
+        })
+    }
+
+    /// Copies rows `order` of `x`, `y` and `weights` (1 where `None`) into the
+    /// first `order.len()` rows of the buffers.
+    pub fn gather(
+        &mut self,
+        x: &Features<'_, T>,
+        y: &[T],
+        weights: Option<&[T]>,
+        order: &[usize],
+        par: Par,
+    ) {
+        let capacity = self.weights.len().max(1);
+        let (d0, k) = (self.input.len() / capacity, self.targets.len() / capacity);
+        let rows = order.len();
+        // Rows are scattered over X: copying them waits on memory, which
+        // every thread adds its own share of requests to.
+        par.for_rows(&mut self.input[..rows * d0], d0, |first, block| {
+            for (out, &i) in block.chunks_exact_mut(d0).zip(&order[first..]) {
+                x.write_row(i, out);
+            }
+        });
+        for (r, &i) in order.iter().enumerate() {
+            copy_row(
+                &mut self.targets[r * k..(r + 1) * k],
+                &y[i * k..(i + 1) * k],
+            );
+            self.weights[r] = weights.map_or(T::one(), |w| w[i]);
+        }
+    }
+
+    /// The first `rows` rows, as backward reads them.
+    pub fn rows(&self, rows: usize) -> Rows<'_, T> {
+        Rows {
+            x: &self.input,
+            y: &self.targets,
+            weights: &self.weights,
+            rows,
+        }
+    }
+}
+
+/// The buffers of one training call's batches: the gathered batch and one
+/// workspace per block, allocated once.
+pub struct BatchStep<T> {
+    /// The gathered batch.
+    pub batch: BatchBuffers<T>,
+    blocks: Vec<Workspace<T>>,
+    /// Each block's data loss `Σ wᵢ ℓᵢ`.
+    losses: Vec<f64>,
+}
+
+impl<T: Float> BatchStep<T> {
+    /// Buffers for `net` on batches of up to `batch_rows` rows, with the given
+    /// dropout rates per hidden layer.
+    pub fn new(net: &Network, batch_rows: usize, dropout_rates: &[f64]) -> Result<Self> {
+        let batch_rows = batch_rows.max(1);
+        let blocks = blocks_for(net, batch_rows);
+        // A short last batch may be cut into fewer, longer blocks.
+        let capacity = (1..=batch_rows)
+            .map(|rows| rows.div_ceil(blocks_for(net, rows)))
+            .max()
+            .unwrap_or(1);
+        Ok(BatchStep {
+            batch: BatchBuffers::new(net, batch_rows)?,
+            blocks: (0..blocks)
+                .map(|_| Workspace::new(net, capacity, dropout_rates))
+                .collect::<Result<_>>()?,
+            losses: vec![0.0; blocks],
+        })
+    }
+
+    /// Forward and backward over the first `rows` gathered rows: the gradient
+    /// of the data term `Σ wᵢ ℓᵢ / S` goes to [`BatchStep::grad`], and
+    /// `(Σ wᵢ ℓᵢ / S, S)` comes back. No penalty: the optimizer step adds it.
+    pub fn loss_and_gradient(
+        &mut self,
+        net: &Network,
+        params: &[T],
+        rows: usize,
+        dropout: Option<Dropout<'_>>,
+        par: Par,
+    ) -> Result<(f64, T)> {
+        let s = weight_sum(&self.batch.weights[..rows])?;
+        let n_blocks = blocks_for(net, rows).min(self.blocks.len());
+        let batch = self.batch.rows(rows);
+        // Inside a block the products stay on its thread, unless the batch is
+        // one block: then they may share out their own work.
+        let inner = if n_blocks == 1 { par } else { Par::SERIAL };
+        let run = |b: usize, ws: &mut Workspace<T>| -> Result<f64> {
+            let (start, end) = block_rows(b, n_blocks, rows);
+            let (d0, k) = (net.sizes()[0], net.n_outputs());
+            let block = Rows {
+                x: &batch.x[start * d0..end * d0],
+                y: &batch.y[start * k..end * k],
+                weights: &batch.weights[start..end],
+                rows: end - start,
+            };
+            let dropout = dropout.map(|d| Dropout {
+                first_row: start,
+                ..d
+            });
+            net.forward(params, ws, block.x, block.rows, dropout, inner)?;
+            net.check_rows(params, ws, block)?;
+            let (loss, _) = net.backprop(params, ws, block, s, None, dropout.is_some(), inner)?;
+            Ok(loss)
+        };
+        let blocks = &mut self.blocks[..n_blocks];
+        let losses = &mut self.losses[..n_blocks];
+        if n_blocks == 1 || par.threads <= 1 {
+            for (b, (ws, loss)) in blocks.iter_mut().zip(losses.iter_mut()).enumerate() {
+                *loss = run(b, ws)?;
+            }
+        } else {
+            blocks
+                .par_iter_mut()
+                .zip(losses.par_iter_mut())
+                .enumerate()
+                .try_for_each(|(b, (ws, loss))| -> Result<()> {
+                    *loss = run(b, ws)?;
+                    Ok(())
+                })?;
+        }
+        let (first, rest) = blocks.split_at_mut(1);
+        let rest = &*rest;
+        // Block by block in order, so each element's sum is the same on any
+        // number of threads.
+        par.for_rows(&mut first[0].grad, 1, |start, chunk| {
+            for ws in rest {
+                let other = &ws.grad[start..start + chunk.len()];
+                chunk.iter_mut().zip(other).for_each(|(g, &o)| *g += o);
+            }
+        });
+        let data_loss: f64 = losses.iter().sum();
+        Ok((data_loss / s.f64(), s))
+    }
+
+    /// The gradient of the last [`BatchStep::loss_and_gradient`].
+    pub fn grad(&self) -> &[T] {
+        &self.blocks[0].grad
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation;
+    use crate::loss::Loss;
+
+    fn net(sizes: Vec<usize>) -> Network {
+        let hidden = vec![Activation::Relu; sizes.len() - 2];
+        Network::new(sizes, hidden, Loss::SoftmaxLogLoss).unwrap()
+    }
+
+    #[test]
+    fn default_sized_batches_are_cut_and_wide_ones_are_not() {
+        // (100,) on 100 features at batch 200: 4.2 M multiply-adds, 4 blocks.
+        assert_eq!(blocks_for(&net(vec![100, 100, 5]), 200), 4);
+        assert_eq!(blocks_for(&net(vec![13, 100, 3]), 133), 2);
+        // The GEMM shares mnist-sized products itself.
+        assert_eq!(blocks_for(&net(vec![784, 256, 128, 10]), 128), 1);
+        // Too little work to share.
+        assert_eq!(blocks_for(&net(vec![4, 8, 3]), 120), 1);
+        for rows in 1..300 {
+            let b = blocks_for(&net(vec![100, 100, 5]), rows);
+            assert!(
+                b == 1 || rows / b >= MIN_BLOCK_ROWS,
+                "{rows} rows, {b} blocks"
+            );
+            assert!(b.is_power_of_two());
+        }
+    }
+
+    /// A (100,) batch of 200 rows with uneven weights and dropout.
+    fn default_batch() -> (Network, Vec<f64>, BatchStep<f64>) {
+        let net = net(vec![100, 100, 5]);
+        let mut params = vec![0.0; net.n_params()];
+        net.init_params(7, &mut params).unwrap();
+        let mut step = BatchStep::<f64>::new(&net, 200, &[0.2]).unwrap();
+        for (i, v) in step.batch.input.iter_mut().enumerate() {
+            *v = ((i * 7919) % 1000) as f64 / 500.0 - 1.0;
+        }
+        for r in 0..200 {
+            step.batch.targets[r * 5 + r % 5] = 1.0;
+            step.batch.weights[r] = 0.5 + (r % 3) as f64;
+        }
+        (net, params, step)
+    }
+
+    fn dropout(rates: &[f64]) -> Option<Dropout<'_>> {
+        Some(Dropout {
+            rates,
+            seed: 3,
+            step: 11,
+            first_row: 0,
+        })
+    }
+
+    #[test]
+    fn blocked_gradients_are_the_same_bytes_on_any_number_of_threads() {
+        let (net, params, mut step) = default_batch();
+        let mut first: Option<(u64, Vec<u64>)> = None;
+        for threads in [1, 2, 3, 4, 8] {
+            let par = Par { threads };
+            let (loss, _) = crate::parallel::run_with_threads(threads, || {
+                step.loss_and_gradient(&net, &params, 200, dropout(&[0.2]), par)
+            })
+            .unwrap()
+            .unwrap();
+            let bits = (
+                loss.to_bits(),
+                step.grad().iter().map(|g| g.to_bits()).collect(),
+            );
+            match &first {
+                None => first = Some(bits),
+                Some(expected) => assert!(bits == *expected, "{threads} threads"),
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_gradients_equal_the_whole_batch_gradient_up_to_rounding() {
+        let (net, params, mut step) = default_batch();
+        let rates = [0.2];
+        let (loss, s) = step
+            .loss_and_gradient(&net, &params, 200, dropout(&rates), Par::SERIAL)
+            .unwrap();
+        let mut whole = Workspace::<f64>::new(&net, 200, &rates).unwrap();
+        let batch = step.batch.rows(200);
+        net.forward(
+            &params,
+            &mut whole,
+            batch.x,
+            200,
+            dropout(&rates),
+            Par::SERIAL,
+        )
+        .unwrap();
+        let (data_loss, _) = net
+            .backprop(&params, &mut whole, batch, s, None, true, Par::SERIAL)
+            .unwrap();
+        assert!((loss - data_loss / s).abs() <= 1e-14 * loss.abs());
+        let scale = whole.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        for (i, (a, b)) in step.grad().iter().zip(&whole.grad).enumerate() {
+            assert!((a - b).abs() <= 1e-13 * scale, "element {i}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn blocks_cover_the_rows_once_in_order() {
+        for (rows, blocks) in [(200, 6), (133, 2), (7, 1), (65, 2)] {
+            let mut next = 0;
+            for b in 0..blocks {
+                let (start, end) = block_rows(b, blocks, rows);
+                assert_eq!(start, next);
+                assert!(end - start >= rows / blocks);
+                next = end;
+            }
+            assert_eq!(next, rows);
+        }
+    }
+}
