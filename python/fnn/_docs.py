@@ -265,8 +265,10 @@ CALLBACK_NOTES = """\
     With scikit-learn >= 1.9, ``set_callbacks`` registers scikit-learn's
     callbacks (``sklearn.callback``): a fit is one task with a subtask per
     epoch (per L-BFGS iteration), and the ``fitted_estimator`` a callback
-    gets at the end of epoch i is the model that ``max_iter=i`` trains. A
-    callback's ``on_fit_task_end`` returning True stops the fit there."""
+    gets at the end of epoch i is the model that ``max_iter=i`` trains
+    (except under ``learning_rate='cosine'``, whose schedule spans
+    ``max_iter``). A callback's ``on_fit_task_end`` returning True stops the
+    fit there."""
 
 _MARKERS = {
     "    %(mlp_parameters)s": MLP_PARAMETERS,
