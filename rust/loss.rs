@@ -17,6 +17,8 @@ pub enum Output {
     Sigmoid,
     /// One distribution over the outputs (multi-class).
     Softmax,
+    /// e^z per output: the mean of a Poisson target under a log link.
+    Exp,
 }
 
 impl Output {
@@ -26,8 +28,9 @@ impl Output {
             "identity" => Ok(Output::Identity),
             "sigmoid" | "logistic" => Ok(Output::Sigmoid),
             "softmax" => Ok(Output::Softmax),
+            "exp" => Ok(Output::Exp),
             other => Err(FnnError::Config(format!(
-                "unknown output {other:?}; expected identity, sigmoid or softmax"
+                "unknown output {other:?}; expected identity, sigmoid, softmax or exp"
             ))),
         }
     }
@@ -46,6 +49,7 @@ impl Output {
                 let sum: T = z.iter().copied().sum();
                 z.iter_mut().for_each(|v| *v = *v / sum);
             }
+            Output::Exp => z.iter_mut().for_each(|v| *v = v.exp()),
         }
     }
 }
@@ -65,6 +69,8 @@ pub enum Loss {
     Hinge,
     /// The squares of the hinge terms.
     SquaredHinge,
+    /// Half the Poisson deviance of e^z against y ≥ 0, summed over outputs.
+    Poisson,
 }
 
 impl Loss {
@@ -84,10 +90,11 @@ impl Loss {
             }
             ("hinge", Output::Identity) => Loss::Hinge,
             ("squared_hinge", Output::Identity) => Loss::SquaredHinge,
+            ("poisson", Output::Exp) => Loss::Poisson,
             (n, o) => {
                 return Err(FnnError::Config(format!(
                     "loss {n:?} does not go with output {o:?} (log_loss needs sigmoid or \
-                     softmax, the others identity)"
+                     softmax, poisson exp, the others identity)"
                 )))
             }
         };
@@ -99,6 +106,7 @@ impl Loss {
         match self {
             Loss::SoftmaxLogLoss => Output::Softmax,
             Loss::SigmoidLogLoss => Output::Sigmoid,
+            Loss::Poisson => Output::Exp,
             _ => Output::Identity,
         }
     }
@@ -167,6 +175,20 @@ impl Loss {
                     let softplus = z[j].max(T::zero()) + (-z[j].abs()).exp().ln_1p();
                     l += (softplus - y[j] * z[j]).f64();
                     grad[j] = scale * (crate::activation::sigmoid(z[j]) - y[j]);
+                }
+                l
+            }
+            Loss::Poisson => {
+                // e^z − y·z + (y·ln y − y): the constant makes a perfect fit
+                // cost 0, as scikit-learn reports it; summed in f64, where
+                // e^z and y·ln y cancel without losing the difference.
+                let mut l = 0.0;
+                for j in 0..k {
+                    let mu = z[j].exp();
+                    let (zf, yf) = (z[j].f64(), y[j].f64());
+                    let y_ln_y = if yf > 0.0 { yf * yf.ln() } else { 0.0 };
+                    l += mu.f64() - yf * zf + y_ln_y - yf;
+                    grad[j] = scale * (mu - y[j]);
                 }
                 l
             }
@@ -379,7 +401,47 @@ mod tests {
     }
 
     #[test]
+    fn poisson_is_half_the_deviance_by_hand() {
+        // y = 2, z = ln 3: e^z − y·z + y·ln y − y = 3 − 2 ln 3 + 2 ln 2 − 2.
+        let (l, g) = loss_of(Loss::Poisson, &[3f64.ln()], &[2.0]);
+        assert!((l - (1.0 - 2.0 * 3f64.ln() + 2.0 * 2f64.ln())).abs() < 1e-15);
+        assert!((g[0] - 1.0).abs() < 1e-15);
+        // A perfect fit costs nothing; y = 0 leaves e^z.
+        let (l, _) = loss_of(Loss::Poisson, &[5f64.ln()], &[5.0]);
+        assert!(l.abs() < 1e-14, "{l}");
+        assert_eq!(
+            loss_of(Loss::Poisson, &[0.0, 1.0], &[0.0, 0.0]).0,
+            1.0 + 1f64.exp()
+        );
+    }
+
+    #[test]
+    fn poisson_gradient_matches_finite_differences() {
+        let (z, y) = ([0.3, -1.2, 2.0], [1.0, 0.0, 4.5]);
+        let (_, g) = loss_of(Loss::Poisson, &z, &y);
+        for j in 0..3 {
+            let h = 1e-6;
+            let (mut up, mut down) = (z, z);
+            up[j] += h;
+            down[j] -= h;
+            let numeric = (loss_of(Loss::Poisson, &up, &y).0 - loss_of(Loss::Poisson, &down, &y).0)
+                / (2.0 * h);
+            assert!((g[j] - numeric).abs() < 1e-7, "{j}: {} vs {numeric}", g[j]);
+        }
+    }
+
+    #[test]
+    fn exp_output_gives_the_poisson_mean() {
+        let mut z = [0.0f64, 2f64.ln()];
+        Output::Exp.apply_row(&mut z);
+        assert_eq!(z, [1.0, 2.0]);
+        assert_eq!(Loss::Poisson.output(), Output::Exp);
+    }
+
+    #[test]
     fn log_loss_with_identity_output_is_rejected() {
+        assert!(Loss::parse("poisson", Output::Identity, 1.0).is_err());
+        assert!(Loss::parse("squared_error", Output::Exp, 1.0).is_err());
         assert!(Loss::parse("log_loss", Output::Identity, 1.0).is_err());
         assert!(Loss::parse("huber", Output::Identity, 0.0).is_err());
     }
@@ -418,6 +480,7 @@ mod tests {
             Loss::Huber { delta: 1.0 },
             Loss::Hinge,
             Loss::SquaredHinge,
+            Loss::Poisson,
         ];
         for loss in losses {
             for k in [1, 3, 10] {

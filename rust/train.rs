@@ -452,7 +452,13 @@ fn evaluate<T: Float>(
                 }
                 Score::R2 => {
                     for j in 0..k {
-                        let (zf, yf) = (z[j].f64(), y[j].f64());
+                        // R² of the predictions: e^z under the log link.
+                        let pred = if loss.output() == Output::Exp {
+                            z[j].exp()
+                        } else {
+                            z[j]
+                        };
+                        let (zf, yf) = (pred.f64(), y[j].f64());
                         ss_res[j] += w * (yf - zf) * (yf - zf);
                         ss_tot[j] += w * (yf - means[j]) * (yf - means[j]);
                     }

@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from fnn import FNNClassifier, resolve_threads
 from fnn._progress import EpochReporter
-from fnn._validation_split import validation_split
+from fnn._validation_split import Stratification, validation_split
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -69,11 +69,33 @@ def test_warm_start_continues_where_the_last_fit_stopped(small_digits):
         assert_same_model(in_one_go, afresh)
 
 
-def test_warm_start_rejects_new_classes(small_digits):
+def test_warm_start_rejects_new_classes_in_sklearn_words_with_plain_labels(small_digits):
     X, y = small_digits
-    clf = FNNClassifier(max_iter=2, warm_start=True, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="same classes"):
-        clf.fit(X[y < 5], y[y < 5])
+    clf = FNNClassifier(max_iter=2, warm_start=True, random_state=0).fit(X, y.astype(float))
+    with pytest.raises(ValueError) as error:
+        clf.fit(X[y < 5], y[y < 5].astype(float))
+    assert str(error.value) == (
+        "warm_start can only be used where `y` has the same classes as in the previous call "
+        "to fit. Previously got [0. 1. 2. 3. 4. 5. 6. 7. 8. 9.], `y` has [0. 1. 2. 3. 4.]. "
+        "Fit with warm_start=False to start afresh on these classes."
+    )
+
+
+def test_early_stopping_split_errors_in_sklearn_words(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match=r"^The validation set is too small\. .* hold 1 of 5"):
+        FNNClassifier(early_stopping=True).fit(X[:5], y[:5] % 2)
+    labels = np.array(["a"] * 10 + ["b"])
+    with pytest.raises(ValueError) as error:
+        FNNClassifier(early_stopping=True).fit(X[:11], labels)
+    assert str(error.value).startswith(
+        "The least populated classes in y have only 1 member, which is too few. The minimum "
+        "number of groups for any class cannot be less than 2. Classes with too few members "
+        "are: ['True'], i.e. the classes ['b'] of y. "
+    )
+    three = np.array([0] * 10 + [1] * 10 + [2])
+    with pytest.raises(ValueError, match=r"too few members are: \[2\]\. The stratified"):
+        FNNClassifier(early_stopping=True).fit(X[:21], three)
 
 
 def test_integer_sample_weights_equal_repeated_rows():
@@ -152,12 +174,12 @@ def test_early_stopping_restores_the_best_epoch(digits):
 
 def test_validation_fraction_split_is_stratified_and_reproducible():
     labels = np.repeat([0, 1, 2], [50, 30, 20])
-    train, held_out = validation_split(7, 100, 0.1, stratify=labels)
-    again = validation_split(7, 100, 0.1, stratify=labels)
+    train, held_out = validation_split(7, 100, 0.1, stratify=Stratification(labels, np.arange(3)))
+    again = validation_split(7, 100, 0.1, stratify=Stratification(labels, np.arange(3)))
     assert np.array_equal(held_out, again[1])
     assert np.bincount(labels[held_out]).tolist() == [5, 3, 2]
     assert sorted(np.concatenate([train, held_out]).tolist()) == list(range(100))
-    other_seed = validation_split(8, 100, 0.1, stratify=labels)[1]
+    other_seed = validation_split(8, 100, 0.1, stratify=Stratification(labels, np.arange(3)))[1]
     assert not np.array_equal(held_out, other_seed)
 
 
@@ -346,8 +368,6 @@ def test_parameters_that_depend_on_each_other_are_checked_at_fit(small_digits):
     with pytest.raises(ValueError, match="classes must be passed"):
         FNNClassifier().partial_fit(X, y)
     assert not hasattr(FNNClassifier(solver="lbfgs"), "partial_fit")
-    with pytest.raises(ValueError, match="only one class"):
-        FNNClassifier().fit(X[:3], np.zeros(3))
 
 
 def test_lbfgs_follows_mlpclassifier(small_digits):
@@ -365,9 +385,17 @@ def test_verbose_shows_a_progress_bar_or_lines(small_digits, capsys):
     FNNClassifier(max_iter=3, verbose=1, random_state=0, early_stopping=True).fit(X, y)
     bar = capsys.readouterr().err
     assert "3/3" in bar and "loss=" in bar and "val_score=" in bar
-    FNNClassifier(max_iter=3, verbose=2, random_state=0).fit(X, y)
+    clf = FNNClassifier(max_iter=3, verbose=2, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split(":")[0] for line in lines] == [f"FNNClassifier epoch {e}" for e in (1, 2, 3)]
+    # scikit-learn's lines, as scripts written for MLPClassifier read them.
+    assert lines == [f"Iteration {e}, loss = {clf.loss_curve_[e - 1]:.8f}" for e in (1, 2, 3)]
+    clf = FNNClassifier(max_iter=2, verbose=3, early_stopping=True, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[:2] == [
+        f"Iteration 1, loss = {clf.loss_curve_[0]:.8f}",
+        f"Validation score: {clf.validation_scores_[0]:f}",
+    ]
+    assert len(lines) == 4
 
 
 def test_pickle_round_trip_keeps_the_model_and_records_versions(small_digits):

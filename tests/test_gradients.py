@@ -35,6 +35,8 @@ LOSS_CASES = [
     ("hinge-k", "hinge", None, 3, "onehot"),
     ("squared_hinge-1", "squared_hinge", None, 1, "binary"),
     ("squared_hinge-k", "squared_hinge", None, 3, "onehot"),
+    ("poisson", "poisson", None, 2, "counts"),
+    ("poisson-exp", "poisson", "exp", 1, "counts"),
 ]
 LOSS_IDS = [case[0] for case in LOSS_CASES]
 
@@ -69,7 +71,7 @@ def act_np(name, z, slope):
 def default_output(loss, k):
     if loss == "log_loss":
         return "softmax" if k > 1 else "sigmoid"
-    return "identity"
+    return "exp" if loss == "poisson" else "identity"
 
 
 def spec_forward(coefs, intercepts, X, acts, slope):
@@ -120,6 +122,11 @@ def spec_sample_losses(loss, output, Z, Y, delta):
         M = np.maximum(0.0, 1.0 - Z[rows, c][:, None] + Z)
         M[rows, c] = 0.0
         return (M**p).sum(axis=1) / k
+    if loss == "poisson" and output == "exp":
+        # Half the Poisson deviance, y log(y / mu) - y + mu with mu = e^z.
+        mu = np.exp(Z)
+        y_log_y_over_mu = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1) / mu), 0.0)
+        return (y_log_y_over_mu - Y + mu).sum(axis=1)
     raise ValueError((loss, output))
 
 
@@ -145,6 +152,8 @@ def make_targets(rng, kind, n, k):
         return rng.uniform(0.0, 1.0, size=(n, k))  # rows need not sum to 1
     if kind == "binary":
         return rng.integers(0, 2, size=(n, k)).astype(np.float64)
+    if kind == "counts":
+        return rng.poisson(1.5, size=(n, k)).astype(np.float64)  # zeros included
     raise ValueError(kind)
 
 

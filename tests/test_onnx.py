@@ -123,6 +123,17 @@ def test_labels_of_every_kind_come_out_as_predict_gives_them(labels, binary, dty
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_one_class_classifier_gives_that_class_with_probability_one(dtype):
+    X = X3.astype(dtype)
+    clf = FNNClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0)
+    clf.fit(X, np.full(len(X), "only"))
+    out = export_and_run(clf, X, **NO_ZIPMAP)
+    assert out["label"].tolist() == clf.predict(X).tolist() == ["only"] * len(X)
+    assert out["probabilities"].dtype == dtype
+    np.testing.assert_array_equal(out["probabilities"], clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_multilabel_classifier_gives_the_indicator_matrix_and_sigmoids(dtype):
     X, Y = make_multilabel_classification(n_samples=100, n_features=6, random_state=0)
     X = X.astype(dtype)

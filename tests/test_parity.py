@@ -35,6 +35,8 @@ def make_data(kind, k, seed, n=N, d=D):
     T = X @ W + 0.5 * rng.normal(size=(n, k))
     if kind == "real":
         Y = np.tanh(T) * 2 + 0.3
+    elif kind == "counts":
+        Y = rng.poisson(np.exp(np.tanh(T))).astype(np.float64)
     elif kind == "onehot":
         Y = np.eye(k)[np.argmax(T, axis=1)]
     else:  # binary / multilabel indicators
@@ -183,6 +185,7 @@ LOSS_CASES = [
     ("hinge-k", "hinge", "identity", 3, "onehot", "accuracy"),
     ("squared_hinge-1", "squared_hinge", "identity", 1, "binary", "accuracy"),
     ("squared_hinge-k", "squared_hinge", "identity", 3, "onehot", "accuracy"),
+    ("poisson", "poisson", "exp", 2, "counts", "r2"),
 ]
 
 

@@ -149,7 +149,6 @@ EXPECTED_WORDS = {
     "no rows": ("0 sample(s)", "Expected 2D array"),  # [] is 1-D to NumPy
     "no features": ("0 feature(s)",),
     "words": ("could not convert",),
-    "one class": ("only one class",),
     "NaN labels": ("NaN",),
     "features": ("features, but",),
     # scikit-learn's check_array on a DataFrame without columns (MLPClassifier too).
@@ -238,7 +237,7 @@ def test_fit_gives_the_plain_array_model_or_a_clear_error(recipe, label_kind, so
     with tempfile.TemporaryDirectory() as tmp:
         X_in, X = build(recipe, tmp)
         found = problems(recipe, X)
-        if recipe["rows"] and label_kind in ("one class", "NaN labels"):
+        if recipe["rows"] and label_kind == "NaN labels":
             found.append(label_kind)
         est = make()
         try:
@@ -326,12 +325,11 @@ def test_partial_fit_labels_give_a_model_or_a_clear_error(first, then, give_clas
         reasons = {
             "classes must be passed": not give_classes,
             "NaN": first == "NaN labels",
-            "at least 2 classes": len(classes) < 2,
         }
         assert any(word in str(error) for word, applies in reasons.items() if applies), error
         assert not hasattr(clf, "coefs_")
         return
-    assert give_classes and first in ("ints", "strings")
+    assert give_classes and first in ("ints", "strings", "one class")
     before = weights(clf)
     second = {
         "same": y,

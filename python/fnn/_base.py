@@ -37,6 +37,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._callbacks import (
+    CallbackSupportMixin,
+    EpochTasks,
+    IterationTasks,
+    listened_to,
+    root_task,
+    with_callbacks,
+)
 from ._config import EpochLog, TrainConfig, TrainState
 from ._engine import get_engine
 from ._errors import DivergedError
@@ -61,7 +69,19 @@ ACTIVATIONS = {
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 #: scikit-learn's name for each output function (``out_activation_``).
-OUT_ACTIVATION_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+OUT_ACTIVATION_NAMES = {
+    "softmax": "softmax",
+    "sigmoid": "logistic",
+    "identity": "identity",
+    "exp": "exp",
+}
+
+#: scikit-learn's words for a fit whose numbers left the finite range (its
+#: tests match them); fnn's advice follows.
+NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
 
 #: Stands in for ``n_iter_no_change=np.inf``: more epochs than will ever run.
 _NEVER = 2**63
@@ -121,7 +141,18 @@ def _param_names(cls) -> tuple[str, ...]:
     return tuple(BaseEstimator._get_param_names.__func__(cls))
 
 
-class BaseFNN(BaseEstimator, ABC):
+def _every_one_hears(*callbacks):
+    """Return one engine callback that calls each of ``callbacks`` after every epoch.
+
+    None stands for an absent one; training stops when any of them asks to.
+    """
+    present = [c for c in callbacks if c is not None]
+    if len(present) < 2:
+        return present[0] if present else None
+    return lambda *epoch: any([c(*epoch) for c in present])  # a list: no short cut
+
+
+class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
     """Base class of the fnn estimators; use `FNNClassifier` or `FNNRegressor`."""
 
     _parameter_constraints: dict = {
@@ -322,6 +353,13 @@ class BaseFNN(BaseEstimator, ABC):
         # BaseEstimator records the versions only for scikit-learn's own classes.
         return {**state, "_sklearn_version": sklearn.__version__, "_fnn_version": fnn_version}
 
+    def __copy__(self):
+        # A plain shallow copy, without pickling's version bookkeeping: the
+        # callback API makes one for every fitted_estimator it hands out.
+        twin = type(self).__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     def __setstate__(self, state):
         state = dict(state)
         pickled_sklearn = state.pop("_sklearn_version", "unknown")
@@ -464,18 +502,27 @@ class BaseFNN(BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Fitting
 
+    @with_callbacks
     def _fit(self, X, y, *, sample_weight=None, eval_set=None, incremental=False, classes=None):
         """Validate, train and commit; on any error the estimator is left as it was.
 
         Ctrl-C during training is the exception: the weights reached are
-        committed, then `KeyboardInterrupt` is raised again.
+        committed, then `KeyboardInterrupt` is raised again. scikit-learn's
+        callbacks (``set_callbacks``) see the fit as one task with a subtask
+        per epoch (per iteration for L-BFGS).
         """
         self._validate_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True.")
+        # Before the snapshot below, so that a failed fit keeps the context
+        # that `with_callbacks` tears down.
+        steps = 1 if incremental else int(self.max_iter) + (self.solver == "lbfgs")
+        root = root_task(self, max_subtasks=steps)
         before = dict(self.__dict__)
         try:
-            interrupted = self._fit_and_commit(X, y, sample_weight, eval_set, incremental, classes)
+            interrupted = self._fit_and_commit(
+                X, y, sample_weight, eval_set, incremental, classes, root
+            )
         except BaseException:
             # Training works on copies, so restoring the attributes restores the
             # model. Old values go back before new names go, so that a predict
@@ -491,11 +538,15 @@ class BaseFNN(BaseEstimator, ABC):
             )
         return self
 
-    def _fit_and_commit(self, X, y, sample_weight, eval_set, incremental, classes):
+    def _fit_and_commit(self, X, y, sample_weight, eval_set, incremental, classes, root):
         continuing = self.__sklearn_is_fitted__() and (incremental or self.warm_start)
         X, y, Y, user_weights, train_weights = self._training_data(
             X, y, sample_weight, continuing, incremental, classes
         )
+        metadata = None if user_weights is None else {"sample_weight": user_weights}
+        task_data = dict(X=X, y=y, metadata=metadata)
+        if root is not None:
+            root.call_on_fit_task_begin(estimator=self, **task_data)
         seed = self._seed if continuing else self._draw_seed()
         stochastic = self.solver != "lbfgs"
         validation = None
@@ -530,20 +581,30 @@ class BaseFNN(BaseEstimator, ABC):
             incremental=incremental,
             stopping=stopping,
         )
-        params, state = self._starting_point(config, X.dtype, continuing, incremental)
+        start = functools.partial(self._starting_point, config, X.dtype, continuing, incremental)
+        params, state = start()
+        watch = None
+        if root is not None and listened_to(self):
+            fitted = functools.partial(
+                self._attributes_after, config, seed, continuing, validation is not None
+            )
+            watch = (root, task_data, fitted)
         if stochastic:
             outcome = self._train_stochastic(
-                config, params, state, X, Y, train_weights, validation, incremental
+                config, params, state, X, Y, train_weights, validation, incremental, start, watch
             )
         else:
-            outcome = self._train_lbfgs(config, params, state, X, Y, train_weights)
+            outcome = self._train_lbfgs(config, params, state, X, Y, train_weights, watch)
         if not np.isfinite(params).all():
             raise ValueError(
-                f"{type(self).__name__}: training produced non-finite weights. Scale the "
-                "inputs (e.g. with StandardScaler) or lower learning_rate_init."
+                f"{NON_FINITE_WEIGHTS} {type(self).__name__}: training produced non-finite "
+                "weights. Scale the inputs (e.g. with StandardScaler) or lower "
+                "learning_rate_init."
             )
         self._warn_if_diverged(config, Y, train_weights, outcome.final_loss)
         self._commit(config, params, state, seed, continuing, validation is not None, outcome)
+        if root is not None:
+            root.call_on_fit_task_end(estimator=self, **task_data, reconstruction_attributes={})
         return outcome.interrupted
 
     def _warn_if_diverged(self, config, Y, weights, final_loss):
@@ -673,15 +734,27 @@ class BaseFNN(BaseEstimator, ABC):
             state.best_score = -math.inf
         return params, state
 
-    def _train_stochastic(self, config, params, state, X, Y, weights, validation, incremental):
+    def _train_stochastic(
+        self, config, params, state, X, Y, weights, validation, incremental, start, watch
+    ):
+        """Train with a stochastic solver.
+
+        ``start()`` gives the starting point again; ``watch`` is ``(root task,
+        task data, fitted attributes)`` when callbacks see the fit, else None.
+        """
         engine = get_engine(self.engine)
         name = type(self).__name__
         reporter = EpochReporter(self.verbose, config.max_epochs, name, bar=not incremental)
-        # Only a visible report needs Python after every epoch; the curves come
-        # back in `log` either way, also when training stops with an exception.
-        callback = reporter if self.verbose else None
+        tasks = None
+        if watch is not None:
+            root, task_data, fitted = watch
+            tasks = EpochTasks(root, self, task_data, config, params, state, X.shape[0], fitted)
+        # Only a visible report or a callback needs Python after every epoch; the
+        # curves come back in `log` either way, also when training stops with an
+        # exception.
+        callback = _every_one_hears(reporter if self.verbose else None, tasks)
         log = EpochLog()
-        interrupted = False
+        interrupted = diverged = False
         with reporter:
             try:
                 engine.fit_epochs(config, params, state, X, Y, weights, validation, callback, log)
@@ -689,12 +762,36 @@ class BaseFNN(BaseEstimator, ABC):
                 # The caller commits the weights reached, then raises it again.
                 interrupted = True
             except DivergedError as error:
-                raise DivergedError(
-                    f"{name}: {error} (e.g. with StandardScaler). The estimator keeps its "
-                    "previous fitted state, if it had one."
-                ) from error
+                if config.stopping != "val_score":
+                    raise DivergedError(
+                        f"{NON_FINITE_WEIGHTS} {name}: {error} (e.g. with StandardScaler). The "
+                        "estimator keeps its previous fitted state, if it had one."
+                    ) from error
+                diverged = True
+            finally:
+                if tasks is not None:
+                    tasks.close()
+        if diverged:
+            # Early stopping has a model to fall back on: the one it would
+            # have restored (or the last finite one). One grid-search
+            # candidate with too high a learning rate then scores badly
+            # instead of failing the search.
+            data = (X, Y, weights, validation)
+            kept = self._replay(engine, config, params, state, data, log, start)
+            warnings.warn(
+                f"{name}: training diverged at epoch {len(log.loss) + 1} of this fit (the loss "
+                f"is not finite); early stopping keeps the model of epoch {kept}"
+                + (", the best validation score so far" if config.restore_best else "")
+                + ". Lower learning_rate_init or scale the inputs (e.g. with StandardScaler).",
+                ConvergenceWarning,
+                stacklevel=5,  # the user's fit call
+            )
+            for record in (log.loss, log.val_loss, log.val_score):
+                record.append(math.nan)
+            log.converged = True
         n_iter = len(log.loss)
-        if not (incremental or log.converged or interrupted) and n_iter == config.max_epochs:
+        stopped = log.converged or interrupted or (tasks is not None and tasks.stopped)
+        if not (incremental or stopped) and n_iter == config.max_epochs:
             criterion = "validation score" if config.stopping == "val_score" else "training loss"
             warnings.warn(
                 f"{name} ran max_iter={config.max_epochs} epochs and the {criterion} was "
@@ -707,31 +804,67 @@ class BaseFNN(BaseEstimator, ABC):
             list(log.loss), list(log.val_loss), list(log.val_score), n_iter, final_loss, interrupted
         )
 
-    def _train_lbfgs(self, config, params, state, X, Y, weights):
+    @staticmethod
+    def _replay(engine, config, params, state, data, log, start):
+        """Train again from ``start()`` to the epoch early stopping keeps.
+
+        That epoch is the best-scoring one under ``restore_best`` (the first of
+        equal scores, as the engines snapshot), else the last finite one.
+        Training is deterministic, so this rebuilds its parameters and state
+        exactly, into ``params`` and ``state``; ``data`` is ``(X, Y, weights,
+        validation)`` as the first run had them. Returns the epoch's number
+        (0: the starting point).
+        """
+        scores = np.asarray(log.val_score, dtype=np.float64)
+        if not config.restore_best:
+            epochs = len(scores)
+        elif np.isfinite(scores).any():
+            epochs = int(np.nanargmax(np.where(np.isfinite(scores), scores, np.nan))) + 1
+        else:
+            epochs = 0
+        replayed, replayed_state = start()
+        if epochs:
+            settings = dataclasses.replace(config, max_epochs=epochs, restore_best=False)
+            engine.fit_epochs(settings, replayed, replayed_state, *data)
+        params[...] = replayed
+        for field in dataclasses.fields(state):
+            setattr(state, field.name, getattr(replayed_state, field.name))
+        return epochs
+
+    def _train_lbfgs(self, config, params, state, X, Y, weights, watch):
         name = type(self).__name__
         reporter = EpochReporter(self.verbose, self.max_iter, name, unit="iteration")
+        tasks = None
+        if watch is not None:
+            root, task_data, fitted = watch
+            tasks = IterationTasks(root, self, task_data, params, state, X.shape[0], fitted)
         with reporter:
-            result = fit_lbfgs(
-                get_engine(self.engine),
-                config,
-                params,
-                X,
-                Y,
-                weights,
-                max_iter=int(self.max_iter),
-                max_fun=int(self.max_fun),
-                tol=float(self.tol),
-                reporter=reporter,
-            )
+            try:
+                result = fit_lbfgs(
+                    get_engine(self.engine),
+                    config,
+                    params,
+                    X,
+                    Y,
+                    weights,
+                    max_iter=int(self.max_iter),
+                    max_fun=int(self.max_fun),
+                    tol=float(self.tol),
+                    reporter=reporter,
+                    iteration_hook=tasks,
+                )
+            finally:
+                if tasks is not None:
+                    tasks.close()
         if result.interrupted and result.n_iter == 0:
             raise KeyboardInterrupt  # before any iterate: nothing to keep
         if not math.isfinite(result.loss) or not np.isfinite(result.params).all():
             raise ValueError(
-                f"{name}: training diverged (the L-BFGS objective is {result.loss}). Scale "
-                "the inputs (e.g. with StandardScaler). The estimator keeps its previous "
-                "fitted state, if it had one."
+                f"{NON_FINITE_WEIGHTS} {name}: training diverged (the L-BFGS objective is "
+                f"{result.loss}). Scale the inputs (e.g. with StandardScaler). The estimator "
+                "keeps its previous fitted state, if it had one."
             )
-        if not (result.converged or result.interrupted):
+        if not (result.converged or result.interrupted or (tasks is not None and tasks.stopped)):
             warnings.warn(
                 f"{name}: L-BFGS stopped before converging ({result.message}); raise "
                 "max_iter or max_fun, or scale the inputs.",
@@ -755,30 +888,56 @@ class BaseFNN(BaseEstimator, ABC):
     def _commit(self, config, params, state, seed, continuing, has_validation, outcome):
         """Set the fitted attributes from one finished training call."""
         # In one step, so that a predict in another thread sees one model.
-        self.__dict__.update(_params=params, _train_state=state, _config=config)
-        self._seed = seed
-        self.n_layers_ = len(config.layer_sizes)
-        self.n_outputs_ = config.layer_sizes[-1]
-        self.out_activation_ = OUT_ACTIVATION_NAMES[config.output]
-        self.n_iter_ = outcome.n_iter
-        self.t_ = int(state.samples_seen)
+        self.__dict__.update(
+            self._fitted_attributes(
+                config, params, state, seed, continuing, has_validation, outcome
+            )
+        )
+
+    def _attributes_after(
+        self, config, seed, continuing, has_validation, params, state, losses, val_losses, scores
+    ):
+        """`_fitted_attributes` of a model trained for the epochs recorded so far."""
+        final_loss = losses[-1] if losses else math.nan
+        outcome = _Outcome(losses, val_losses, scores, len(losses), final_loss)
+        return self._fitted_attributes(
+            config, params, state, seed, continuing, has_validation, outcome
+        )
+
+    def _fitted_attributes(self, config, params, state, seed, continuing, has_validation, outcome):
+        """Return the fitted attributes after a training call that went as ``outcome`` says.
+
+        Also those of a model part-way through a call, for callbacks.
+        """
+        attributes = dict(
+            _params=params,
+            _train_state=state,
+            _config=config,
+            _seed=seed,
+            n_layers_=len(config.layer_sizes),
+            n_outputs_=config.layer_sizes[-1],
+            out_activation_=OUT_ACTIVATION_NAMES[config.output],
+            n_iter_=outcome.n_iter,
+            t_=int(state.samples_seen),
+        )
         if not math.isnan(outcome.final_loss) or not continuing:
-            self.loss_ = float(outcome.final_loss)
+            attributes["loss_"] = float(outcome.final_loss)
         earlier = self.loss_curve_ if continuing else []
-        self.loss_curve_ = [*earlier, *outcome.losses]
+        attributes["loss_curve_"] = [*earlier, *outcome.losses]
         if has_validation:
             earlier_scores = (getattr(self, "validation_scores_", None) or []) if continuing else []
             earlier_losses = (
                 (getattr(self, "validation_loss_curve_", None) or []) if continuing else []
             )
-            self.validation_scores_ = [*earlier_scores, *outcome.val_scores]
-            self.validation_loss_curve_ = [*earlier_losses, *outcome.val_losses]
+            attributes["validation_scores_"] = [*earlier_scores, *outcome.val_scores]
+            attributes["validation_loss_curve_"] = [*earlier_losses, *outcome.val_losses]
         else:
-            self.validation_scores_ = None
-            self.validation_loss_curve_ = None
+            attributes["validation_scores_"] = None
+            attributes["validation_loss_curve_"] = None
         early_stopped = config.stopping == "val_score"
-        self.best_validation_score_ = float(state.best_score) if early_stopped else None
-        self.best_loss_ = None if early_stopped else float(state.best_loss)
+        attributes["best_validation_score_"] = float(state.best_score) if early_stopped else None
+        attributes["best_loss_"] = None if early_stopped else float(state.best_loss)
+        return attributes
 
     # ------------------------------------------------------------------
     # Prediction

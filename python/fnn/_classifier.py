@@ -14,6 +14,7 @@ from . import _labels
 from ._base import BaseFNN
 from ._docs import with_shared_docs
 from ._losses import softmax
+from ._validation_split import Stratification
 
 
 def _is_stochastic(estimator) -> bool:
@@ -42,7 +43,8 @@ class FNNClassifier(ClassifierMixin, BaseFNN):
     validation set and a multi-threaded Rust engine.
 
     Binary, multi-class and multi-label (indicator ``y``) problems are
-    supported, with string or integer labels, dense or sparse CSR input.
+    supported, with string or integer labels, dense or sparse CSR input; so
+    is a ``y`` of one class, as in ``MLPClassifier``.
 
     Parameters
     ----------
@@ -94,9 +96,13 @@ default='log_loss'
     -----
     Binary problems use one output: decision_function gives its logit, which
     is positive for ``classes_[1]`` (for 'squared_error', the output minus
-    0.5). Multi-class problems use one output per class.
+    0.5). Multi-class problems use one output per class. A single class is
+    trained as the positive class of one output; it is always predicted, with
+    probability 1.
 
     %(failure_notes)s
+
+    %(callback_notes)s
 
     Examples
     --------
@@ -255,14 +261,17 @@ default='log_loss'
                 )
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(
-                    f"classes={list(classes)} differs from classes_={self.classes_.tolist()} "
-                    "of the earlier calls."
+                    f"classes={_labels.plain(classes)} differs from "
+                    f"classes_={_labels.plain(self.classes_)} of the earlier calls."
                 )
             seen = _labels.classes_of(y, kind)
             if not incremental and not np.array_equal(seen, self.classes_):
+                # scikit-learn's words, which its tests match; then what to do.
                 raise ValueError(
-                    "warm_start needs y with the same classes as the previous fit: "
-                    f"classes_ is {self.classes_.tolist()}, y has {seen.tolist()}."
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {_labels.plain(self.classes_)}, "
+                    f"`y` has {_labels.plain(seen)}. Fit with warm_start=False to start "
+                    "afresh on these classes."
                 )
             return _labels.encode(y, self.classes_, self._target_kind, dtype)
 
@@ -272,11 +281,6 @@ default='log_loss'
             raise ValueError("classes must be passed on the first call to partial_fit.")
         else:
             all_classes = _labels.classes_of(y, kind)
-        if len(all_classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but the data "
-                f"contains only one class: {all_classes[0]!r}."
-            )
         target_kind = _labels.kind_for(all_classes, multilabel)
         if target_kind == _labels.MULTILABEL and self.loss != "log_loss":
             raise ValueError(
@@ -314,7 +318,10 @@ default='log_loss'
     def _stratification(self, y):
         if self._target_kind == _labels.MULTILABEL:
             return None
-        return _labels.class_indices(y, self.classes_)
+        # scikit-learn stratifies on the binarized targets, so its message
+        # names a binary problem's classes 'False' and 'True'.
+        names = ["False", "True"] if self._target_kind == _labels.BINARY else None
+        return Stratification(_labels.class_indices(y, self.classes_), self.classes_, names)
 
     # ------------------------------------------------------------------
     # Prediction
@@ -330,11 +337,11 @@ default='log_loss'
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            One score per sample for binary problems, positive for
-            ``classes_[1]``; one column per class (or label) otherwise.
+            One score per sample for binary (and one-class) problems, positive
+            for ``classes_[-1]``; one column per class (or label) otherwise.
         """
         logits = self._logits(X)  # checks that the model is fitted
-        if self._target_kind != _labels.BINARY:
+        if self._target_kind not in (_labels.BINARY, _labels.ONE_CLASS):
             return logits
         scores = logits[:, 0]
         # Squared error aims at 0/1 targets, so its decision threshold is 0.5.
@@ -342,6 +349,11 @@ default='log_loss'
 
     def predict(self, X):
         """Predict class labels (or label indicators) for ``X``.
+
+        Under ``loss='log_loss'`` the prediction is read off `predict_proba`:
+        the class of the largest probability (the first of equal ones), or for
+        multi-label problems every label whose probability exceeds 0.5, so the
+        two agree also where probabilities round to the same number.
 
         Parameters
         ----------
@@ -353,9 +365,14 @@ default='log_loss'
         ndarray of shape (n_samples,) or (n_samples, n_labels)
             Labels from ``classes_``; for multi-label problems a 0/1 matrix.
         """
+        if self.__sklearn_is_fitted__() and self._config.output != "identity":
+            probabilities = self._probabilities(self._logits(X))
+            if self._target_kind == _labels.MULTILABEL:
+                return (probabilities > 0.5).astype(np.int64)
+            return self.classes_[np.argmax(probabilities, axis=1)]
         scores = self.decision_function(X)
-        if self._target_kind == _labels.MULTILABEL:
-            return (scores > 0).astype(np.int64)
+        if self._target_kind == _labels.ONE_CLASS:
+            return self.classes_[np.zeros(len(scores), dtype=np.intp)]
         if self._target_kind == _labels.BINARY:
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
@@ -368,6 +385,27 @@ default='log_loss'
                 "probabilities; refit with loss='log_loss'."
             )
         return self._logits(X)
+
+    def _probabilities(self, logits):
+        if self._target_kind == _labels.ONE_CLASS:
+            return np.ones((len(logits), 1), dtype=logits.dtype)  # the only class is certain
+        if self._config.output == "softmax":
+            # scipy.special.softmax's arithmetic, bit for bit, without its
+            # array-API dispatch (half of its ~7 µs on a one-row predict).
+            return softmax(logits)
+        if self._target_kind == _labels.BINARY:
+            # Both columns straight from the logit: no 1 - p cancellation.
+            return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])
+        return expit(logits)
+
+    def _exact_log_probabilities(self, logits):
+        if self._target_kind == _labels.ONE_CLASS:
+            return np.zeros((len(logits), 1), dtype=logits.dtype)
+        if self._config.output == "softmax":
+            return log_softmax(logits, axis=1)
+        if self._target_kind == _labels.BINARY:
+            return np.column_stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])])
+        return log_expit(logits)
 
     @available_if(_gives_probabilities)
     def predict_proba(self, X):
@@ -383,21 +421,13 @@ default='log_loss'
         ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``; rows sum to 1 except
             for multi-label problems, where each column is its label's own
-            probability.
+            probability. A one-class model gives a column of ones.
         """
-        logits = self._probability_logits(X)
-        if self._config.output == "softmax":
-            # scipy.special.softmax's arithmetic, bit for bit, without its
-            # array-API dispatch (half of its ~7 µs on a one-row predict).
-            return softmax(logits)
-        if self._target_kind == _labels.BINARY:
-            # Both columns straight from the logit: no 1 - p cancellation.
-            return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])
-        return expit(logits)
+        return self._probabilities(self._probability_logits(X))
 
     @available_if(_gives_probabilities)
     def predict_log_proba(self, X):
-        """Log of the class probabilities, computed exactly from the logits.
+        """Log of the class probabilities (``loss='log_loss'`` only).
 
         Parameters
         ----------
@@ -407,16 +437,22 @@ default='log_loss'
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            ``log(predict_proba(X))`` without its rounding: log-softmax (or
-            log-sigmoid) of the logits, finite even where the probability
-            underflows to 0.
+            ``log(predict_proba(X))`` wherever the probability is positive, so
+            the two agree, also on their largest entry when probabilities
+            saturate at 1. Where a probability underflows to 0, the exact
+            log-softmax (or log-sigmoid) of the logits: finite, and below the
+            log of any positive probability.
         """
         logits = self._probability_logits(X)
-        if self._config.output == "softmax":
-            return log_softmax(logits, axis=1)
-        if self._target_kind == _labels.BINARY:
-            return np.column_stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])])
-        return log_expit(logits)
+        probabilities = self._probabilities(logits)
+        positive = probabilities > 0
+        if positive.all():
+            return np.log(probabilities)
+        return np.where(
+            positive,
+            np.log(np.where(positive, probabilities, 1)),
+            self._exact_log_probabilities(logits),
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

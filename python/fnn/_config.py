@@ -15,8 +15,10 @@ import numpy as np
 from . import _layout
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu")
-LOSSES = ("squared_error", "huber", "log_loss", "hinge", "squared_hinge")
-OUTPUTS = ("identity", "sigmoid", "softmax")
+LOSSES = ("squared_error", "huber", "log_loss", "hinge", "squared_hinge", "poisson")
+OUTPUTS = ("identity", "sigmoid", "softmax", "exp")
+#: The output function each loss needs (identity for the rest).
+OUTPUT_OF = {"poisson": ("exp",), "log_loss": ("sigmoid", "softmax")}
 SOLVERS = ("sgd", "rmsprop", "adam", "adamw")
 SCHEDULES = ("constant", "invscaling", "adaptive", "step", "cosine")
 STOPPING = ("none", "train_loss", "val_score")
@@ -160,7 +162,7 @@ def _problems(c: TrainConfig):
     ):
         if value not in options:
             yield f"unknown {what} {value!r}; expected one of {options}"
-    if (c.loss == "log_loss") != (c.output in ("sigmoid", "softmax")):
+    if c.output not in OUTPUT_OF.get(c.loss, ("identity",)):
         yield f"loss {c.loss!r} does not go with output {c.output!r}"
     if c.dropout and len(c.dropout) != len(c.layer_sizes) - 2:
         yield "dropout needs one rate per hidden layer"

@@ -84,8 +84,10 @@ default='constant'
 
     verbose : bool or int, default=False
         0 or False: silent. 1 or True: a tqdm progress bar over the epochs
-        showing the loss and validation score (`partial_fit` prints one line
-        instead). 2: one printed line per epoch.
+        showing the loss and validation score (`partial_fit` prints lines
+        instead). 2 or more: scikit-learn's lines, ``Iteration N, loss = ...``
+        per epoch (L-BFGS iteration), and ``Validation score: ...`` after it
+        when there is validation data.
 
     warm_start : bool, default=False
         When True, `fit` continues from the previous fit's weights and
@@ -228,15 +230,23 @@ ATTRIBUTES = """\
         Number of outputs of the network.
 
     out_activation_ : str
-        Output function: 'softmax', 'logistic' or 'identity'."""
+        Output function: 'softmax', 'logistic', 'identity', or 'exp' for
+        ``loss='poisson'``."""
 
 FAILURE_NOTES = """\
     When training fails, the estimator's state is defined:
 
     - Divergence. If the training loss stops being finite, `fit` and
-      `partial_fit` raise ValueError ("training diverged") and leave the
+      `partial_fit` raise ValueError (scikit-learn's "Solver produced
+      non-finite parameter weights", then "training diverged") and leave the
       estimator as it was before the call: unfitted after a first fit, else
-      the previous model. Weights are never NaN. If the loss stays finite
+      the previous model. Weights are never NaN. With ``early_stopping``, a
+      stochastic fit instead stops there, keeps the model early stopping
+      would keep (the best validation score's, or the last finite epoch's
+      without ``restore_best_weights``), records the diverged epoch as NaN
+      in ``loss_curve_`` and ``validation_scores_``, and warns with a
+      ConvergenceWarning: one diverging candidate of a search then scores
+      badly instead of failing the search. If the loss stays finite
       but ends over 100 times that of a network whose outputs are all zero
       (e.g. Adam with a huge learning rate), the fit warns with a
       ConvergenceWarning ("training diverged") and keeps the finite weights
@@ -251,12 +261,22 @@ FAILURE_NOTES = """\
       the estimator as it was.
     - Any other error leaves the estimator as it was before the call."""
 
+CALLBACK_NOTES = """\
+    With scikit-learn >= 1.9, ``set_callbacks`` registers scikit-learn's
+    callbacks (``sklearn.callback``): a fit is one task with a subtask per
+    epoch (per L-BFGS iteration), and the ``fitted_estimator`` a callback
+    gets at the end of epoch i is the model that ``max_iter=i`` trains
+    (except under ``learning_rate='cosine'``, whose schedule spans
+    ``max_iter``). A callback's ``on_fit_task_end`` returning True stops the
+    fit there."""
+
 _MARKERS = {
     "    %(mlp_parameters)s": MLP_PARAMETERS,
     "    %(extra_parameters)s": EXTRA_PARAMETERS,
     "    %(run_parameters)s": RUN_PARAMETERS,
     "    %(attributes)s": ATTRIBUTES,
     "    %(failure_notes)s": FAILURE_NOTES,
+    "    %(callback_notes)s": CALLBACK_NOTES,
 }
 
 
@@ -265,8 +285,9 @@ def with_shared_docs(cls):
 
     The sections go where the docstring has the marker lines
     ``%(mlp_parameters)s`` (``MLPClassifier``'s parameters, in its order),
-    ``%(extra_parameters)s``, ``%(run_parameters)s``, ``%(attributes)s`` and
-    ``%(failure_notes)s``; the estimators keep their signatures in that order.
+    ``%(extra_parameters)s``, ``%(run_parameters)s``, ``%(attributes)s``,
+    ``%(failure_notes)s`` and ``%(callback_notes)s``; the estimators keep their
+    signatures in that order.
     """
     doc = cls.__doc__
     for marker, text in _MARKERS.items():

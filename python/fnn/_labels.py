@@ -1,7 +1,10 @@
 """Class labels to network targets and back, for `FNNClassifier`.
 
-Three kinds of problem, each with its own target layout:
+Four kinds of problem, each with its own target layout:
 
+- ``"one_class"``: every sample has the same label (scikit-learn fits it
+  too); one output whose target is always 1. The answer needs no network,
+  but the network is trained as for any other target.
 - ``"binary"``: two classes, one output; the target is 1 for ``classes_[1]``
   and 0 for ``classes_[0]`` (the engine turns 0/1 into -1/+1 for the hinge
   losses).
@@ -16,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 
+ONE_CLASS = "one_class"
 BINARY = "binary"
 MULTICLASS = "multiclass"
 MULTILABEL = "multilabel"
@@ -58,10 +62,20 @@ def classes_of(y, kind: str) -> np.ndarray:
 
 
 def kind_for(classes: np.ndarray, multilabel: bool) -> str:
-    """Return the layout for these classes: binary, multiclass or multilabel."""
+    """Return the layout for these classes: one_class, binary, multiclass or multilabel."""
     if multilabel:
         return MULTILABEL
+    if len(classes) == 1:
+        return ONE_CLASS
     return BINARY if len(classes) == 2 else MULTICLASS
+
+
+def plain(labels) -> str:
+    """Return labels as NumPy prints an array of them, e.g. ``[0 1 2]`` or ``['a' 'b']``.
+
+    That is how scikit-learn's messages show classes (never ``np.float64(1.0)``).
+    """
+    return str(np.asarray(labels))
 
 
 def class_indices(y, classes: np.ndarray) -> np.ndarray:
@@ -94,6 +108,8 @@ def encode(y, classes: np.ndarray, kind: str, dtype) -> np.ndarray:
             )
         return np.ascontiguousarray(y, dtype=dtype)
     index = class_indices(y, classes)
+    if kind == ONE_CLASS:
+        return np.ones((len(index), 1), dtype=dtype)
     if kind == BINARY:
         return np.ascontiguousarray((index == 1)[:, None], dtype=dtype)
     targets = np.zeros((len(index), len(classes)), dtype=dtype)

@@ -30,7 +30,18 @@ class LbfgsResult:
 
 
 def fit_lbfgs(
-    engine, config, params, X, Y, sample_weight, *, max_iter, max_fun, tol, reporter
+    engine,
+    config,
+    params,
+    X,
+    Y,
+    sample_weight,
+    *,
+    max_iter,
+    max_fun,
+    tol,
+    reporter,
+    iteration_hook=None,
 ) -> LbfgsResult:
     """Minimise the training objective from ``params`` with L-BFGS-B.
 
@@ -52,6 +63,9 @@ def fit_lbfgs(
         SciPy's ``gtol`` (as scikit-learn's ``MLPClassifier``).
     reporter : callable
         Called as ``reporter(iteration, loss, nan, nan)`` after every iteration.
+    iteration_hook : callable, default=None
+        Called as ``iteration_hook(x, loss)`` after every iteration, with the
+        float64 iterate; returning True ends the minimisation there.
 
     Returns
     -------
@@ -72,6 +86,8 @@ def fit_lbfgs(
         last["nit"] += 1
         last["x"], last["fun"] = intermediate_result.x.copy(), float(intermediate_result.fun)
         reporter(last["nit"], last["fun"], math.nan, math.nan)
+        if iteration_hook is not None and iteration_hook(last["x"], last["fun"]):
+            raise StopIteration  # SciPy ends the run at this iterate
 
     try:
         with warnings.catch_warnings():

@@ -56,6 +56,14 @@ def _log_loss_sigmoid(Z, Y, delta):
     return (softplus(Z) - Y * Z).sum(axis=1), sigmoid(Z) - Y
 
 
+def _poisson(Z, Y, delta):
+    # Half the Poisson deviance of mu = e^z: y log(y / mu) - y + mu. The part
+    # without z, y log y - y, makes a perfect fit cost 0 (scikit-learn's value).
+    mu = np.exp(Z)
+    y_log_y = Y * np.log(np.where(Y > 0, Y, 1))
+    return (mu - Y * Z + y_log_y - Y).sum(axis=1), mu - Y
+
+
 def _binary_hinge(Z, Y, squared):
     T = 2 * Y - 1  # targets in {0, 1} become signs in {-1, +1}
     M = np.maximum(1 - T * Z, 0)
@@ -103,6 +111,7 @@ LOSSES = {
     ("log_loss", "sigmoid"): _log_loss_sigmoid,
     ("hinge", "identity"): _hinge,
     ("squared_hinge", "identity"): _squared_hinge,
+    ("poisson", "exp"): _poisson,
 }
 
 
@@ -110,7 +119,7 @@ def resolve_output(loss, output, n_outputs):
     """Return the output function for ``loss``: ``output``, or the usual one when None.
 
     None picks softmax for log loss with several outputs, sigmoid for log
-    loss with one, identity otherwise.
+    loss with one, exp for poisson, identity otherwise.
 
     Raises
     ------
@@ -120,6 +129,8 @@ def resolve_output(loss, output, n_outputs):
     if output is None:
         if loss == "log_loss":
             output = "softmax" if n_outputs > 1 else "sigmoid"
+        elif loss == "poisson":
+            output = "exp"
         else:
             output = "identity"
     if (loss, output) not in LOSSES:
@@ -132,9 +143,9 @@ def per_sample_loss(loss, output, Z, Y, huber_delta):
 
     Parameters
     ----------
-    loss : {'squared_error', 'huber', 'log_loss', 'hinge', 'squared_hinge'}
+    loss : {'squared_error', 'huber', 'log_loss', 'hinge', 'squared_hinge', 'poisson'}
         The loss.
-    output : {'identity', 'sigmoid', 'softmax'}
+    output : {'identity', 'sigmoid', 'softmax', 'exp'}
         The output function it goes with (see `resolve_output`).
     Z, Y : ndarray of shape (n, k)
         Logits and targets.

@@ -3,7 +3,8 @@
 `EpochReporter` is the callback handed to an engine: it records every epoch's
 numbers (the estimators build ``loss_curve_`` and friends from them, also when
 training is interrupted) and, depending on ``verbose``, draws a tqdm progress
-bar or prints one line per epoch.
+bar or prints scikit-learn's lines per epoch, which scripts written for
+``MLPClassifier`` read.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ class EpochReporter:
     Parameters
     ----------
     verbose : int
-        0: silent; 1: a tqdm progress bar (one line per epoch when
-        ``bar=False``); 2 or more: one line per epoch.
+        0: silent; 1: a tqdm progress bar (lines when ``bar=False``); 2 or
+        more: ``Iteration N, loss = ...`` per epoch, and ``Validation score:
+        ...`` when there is validation data, as scikit-learn prints them.
     total : int
         Most epochs this call can run (the bar's length).
     description : str
@@ -61,10 +63,10 @@ class EpochReporter:
             self._bar.set_postfix(shown, refresh=False)
             self._bar.update(1)
         elif self._verbose >= 1:
-            line = f"{self._description} {self._unit} {epoch}: loss = {loss:.8f}"
+            lines = f"Iteration {epoch}, loss = {loss:.8f}"
             if not math.isnan(val_score):
-                line += f", validation loss = {val_loss:.8f}, validation score = {val_score:.6f}"
-            print(line, file=sys.stdout, flush=True)
+                lines += f"\nValidation score: {val_score:f}"
+            print(lines, file=sys.stdout, flush=True)
         return False
 
     def close(self) -> None:

@@ -24,19 +24,25 @@ def _is_stochastic(estimator) -> bool:
 class FNNRegressor(RegressorMixin, BaseFNN):
     """Multi-layer perceptron regressor, a drop-in for ``MLPRegressor``.
 
-    Every parameter that scikit-learn's ``MLPRegressor`` has for its
-    'squared_error' loss keeps its name, position and default; the rest add
-    the Huber loss, dropout, an L1 penalty, RMSprop and AdamW, leaky ReLU,
+    Every parameter that scikit-learn's ``MLPRegressor`` has keeps its name,
+    position and default, with its 'squared_error' and 'poisson' losses; the
+    rest add the Huber loss, dropout, an L1 penalty, RMSprop and AdamW, leaky ReLU,
     restoring the best weights, a progress bar, an explicit validation set and
     a multi-threaded Rust engine. One or several outputs, dense or sparse CSR
     input.
 
     Parameters
     ----------
-    loss : {'squared_error', 'huber'}, default='squared_error'
-        Training loss per output: half the squared error, or the Huber loss
-        with threshold ``huber_delta`` (quadratic near the target, linear
-        beyond, so outliers pull less). Summed over outputs.
+    loss : {'squared_error', 'poisson', 'huber'}, default='squared_error'
+        Training loss per output, summed over outputs:
+
+        - 'squared_error': half the squared error.
+        - 'poisson': half the Poisson deviance, for counts and other
+          non-negative targets. The output goes through ``exp`` (a log link,
+          ``out_activation_ == 'exp'``), so predictions are positive; the
+          targets must be non-negative.
+        - 'huber': the Huber loss with threshold ``huber_delta``, quadratic
+          near the target and linear beyond, so outliers pull less.
 
     %(mlp_parameters)s
 
@@ -60,6 +66,8 @@ class FNNRegressor(RegressorMixin, BaseFNN):
     -----
     %(failure_notes)s
 
+    %(callback_notes)s
+
     Examples
     --------
     >>> import numpy as np
@@ -73,7 +81,7 @@ class FNNRegressor(RegressorMixin, BaseFNN):
 
     _parameter_constraints: dict = {
         **BaseFNN._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "huber"})],
+        "loss": [StrOptions({"squared_error", "poisson", "huber"})],
         "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 
@@ -212,14 +220,24 @@ class FNNRegressor(RegressorMixin, BaseFNN):
                 f"y has {targets.shape[1]} outputs but the network was trained with "
                 f"{self.n_outputs_}."
             )
+        self._check_target_range(targets, "y")
         return np.ascontiguousarray(targets, dtype=dtype)
 
     def _prepare_eval_targets(self, y):
         y = y.toarray() if sp.issparse(y) else np.asarray(y, dtype=np.float64)
+        self._check_target_range(y, "eval_set's y")
         return y.reshape(len(y), -1)
 
+    def _check_target_range(self, targets, name):
+        if self.loss == "poisson" and targets.size and not targets.min() >= 0:
+            raise ValueError(
+                f"Some value(s) of {name} are out of the valid range of loss='poisson': "
+                f"its targets must be non-negative (counts, rates), and the smallest is "
+                f"{targets.min():.6g}."
+            )
+
     def _loss_and_output(self):
-        return self.loss, "identity"
+        return self.loss, "exp" if self.loss == "poisson" else "identity"
 
     # ------------------------------------------------------------------
     # Prediction
@@ -238,7 +256,21 @@ class FNNRegressor(RegressorMixin, BaseFNN):
             Predictions; one dimension when the network has one output.
         """
         outputs = self._logits(X)
+        if self._config.output == "exp":
+            outputs = self._exp_of(outputs)
         return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+    @staticmethod
+    def _exp_of(logits):
+        # The Poisson mean; past exp's range it is no number to hand out.
+        with np.errstate(over="ignore"):
+            means = np.exp(logits)
+        if not np.isfinite(means).all():
+            raise ValueError(
+                f"The predicted means overflow {logits.dtype} for some rows of X (the "
+                f"largest log-mean is {logits.max():.6g}). Scale X as the training data was."
+            )
+        return means
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

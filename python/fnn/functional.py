@@ -110,6 +110,8 @@ def _spec(coefs, activation, loss, output, negative_slope, huber_delta, n_output
         output = "identity"
         if loss == "log_loss":
             output = "softmax" if n_outputs > 1 else "sigmoid"
+        elif loss == "poisson":
+            output = "exp"
     return SimpleNamespace(
         layer_sizes=sizes,
         activations=list(names),
@@ -147,7 +149,7 @@ def forward(
     X : ndarray of shape (n_samples, n_features)
     activation : str or sequence of str
         Hidden activation, one for all hidden layers or one per layer.
-    output : {"identity", "sigmoid", "softmax"}, default=None (identity)
+    output : {"identity", "sigmoid", "softmax", "exp"}, default=None (identity)
     negative_slope : float, default=0.01
         Slope of ``leaky_relu`` for negative inputs.
 
@@ -159,7 +161,7 @@ def forward(
     k = np.shape(coefs[-1])[1]
     output = output or "identity"
     # The core pairs every network with a loss; any loss matching the output will do.
-    loss = "squared_error" if output == "identity" else "log_loss"
+    loss = {"identity": "squared_error", "exp": "poisson"}.get(output, "log_loss")
     spec = _spec(coefs, activation, loss, output, negative_slope, 1.0, k)
     X = _rows(X, dtype, spec.layer_sizes[0], "X")
     out = _core.forward(spec, _pack(coefs, intercepts, dtype), X.reshape(-1), True, 1)
@@ -193,10 +195,10 @@ def loss_and_gradients(
         sigmoid log loss and binary hinge, values for regression.
     activation : str or sequence of str
         Hidden activation(s).
-    loss : {"squared_error", "huber", "log_loss", "hinge", "squared_hinge"}
-    output : {"identity", "sigmoid", "softmax"}, default=None
+    loss : {"squared_error", "huber", "log_loss", "hinge", "squared_hinge", "poisson"}
+    output : {"identity", "sigmoid", "softmax", "exp"}, default=None
         None picks softmax for log loss with several outputs, sigmoid for log
-        loss with one, identity otherwise.
+        loss with one, exp for poisson, identity otherwise.
     alpha, l1 : float, default=0.0
         L2 and L1 penalty strengths (scaled by ``1/S`` as above).
     sample_weight : ndarray of shape (n_samples,), default=None

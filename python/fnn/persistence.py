@@ -40,6 +40,7 @@ import sklearn
 from sklearn.utils.validation import check_is_fitted
 
 from ._atomic import write_atomically
+from ._base import OUT_ACTIVATION_NAMES
 from ._classifier import FNNClassifier
 from ._config import TrainConfig, TrainState
 from ._layout import pack
@@ -392,9 +393,7 @@ def _restore_fitted(estimator, config, tensors, metadata) -> None:
     estimator.n_features_in_ = n_features
     estimator.n_layers_ = len(sizes)
     estimator.n_outputs_ = sizes[-1]
-    estimator.out_activation_ = {"softmax": "softmax", "sigmoid": "logistic"}.get(
-        config.output, "identity"
-    )
+    estimator.out_activation_ = OUT_ACTIVATION_NAMES[config.output]
     estimator.n_iter_ = _number(fitted["n_iter_"], "n_iter_", integer=True)
     estimator.t_ = _number(fitted["t_"], "t_", integer=True)
     estimator.loss_ = float(_number(fitted["loss_"], "loss_"))
@@ -414,6 +413,7 @@ def _restore_classes(estimator, config, metadata) -> None:
     classes = _decode_classes(encoded["labels"])
     n_outputs = config.layer_sizes[-1]
     consistent = {
+        "one_class": len(classes) == 1 and n_outputs == 1,
         "binary": len(classes) == 2 and n_outputs == 1,
         "multiclass": len(classes) > 2 and n_outputs == len(classes),
         "multilabel": n_outputs == len(classes) and np.array_equal(classes, np.arange(n_outputs)),

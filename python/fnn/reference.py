@@ -39,6 +39,8 @@ ACTIVATIONS = {
     "relu": lambda Z, slope: np.maximum(Z, 0),
     "leaky_relu": lambda Z, slope: np.where(Z > 0, Z, slope * Z),
     "softmax": lambda Z, slope: softmax(Z),
+    # The Poisson mean under a log link (an output function only).
+    "exp": lambda Z, slope: np.exp(Z),
 }
 
 # Each derivative is written in terms of the output a = f(z), so the backward
@@ -136,7 +138,7 @@ def forward(coefs, intercepts, X, *, activation, output=None, negative_slope=0.0
         Inputs.
     activation : str or sequence of str
         Hidden activation: one name for every hidden layer, or one per layer.
-    output : {'identity', 'sigmoid', 'softmax'} or None, default=None
+    output : {'identity', 'sigmoid', 'softmax', 'exp'} or None, default=None
         Output function; None means 'identity' (the logits).
     negative_slope : float, default=0.01
         Slope of ``leaky_relu``.
@@ -246,11 +248,11 @@ def loss_and_gradients(
         Targets (one-hot, indicators or values).
     activation : str or sequence of str
         Hidden activation(s), as in `forward`.
-    loss : {'squared_error', 'huber', 'log_loss', 'hinge', 'squared_hinge'}
+    loss : {'squared_error', 'huber', 'log_loss', 'hinge', 'squared_hinge', 'poisson'}
         The per-sample loss, computed from the logits.
-    output : {'identity', 'sigmoid', 'softmax'} or None, default=None
+    output : {'identity', 'sigmoid', 'softmax', 'exp'} or None, default=None
         None picks softmax for log_loss with several outputs, sigmoid for
-        log_loss with one, identity otherwise.
+        log_loss with one, exp for poisson, identity otherwise.
     alpha, l1 : float, default=0.0
         L2 and L1 penalty strengths (weights only).
     sample_weight : ndarray of shape (n,) or None, default=None
@@ -584,7 +586,9 @@ def _evaluate(config, params, validation):
     val_loss = float(w @ losses / w.sum())
     if config.score == "accuracy":
         return val_loss, _accuracy(config, logits, Y, w)
-    return val_loss, _r2(logits, Y, w)
+    # R² of the predictions: the logits, or e^z under poisson's log link.
+    predictions = np.exp(logits) if config.output == "exp" else logits
+    return val_loss, _r2(predictions, Y, w)
 
 
 def _update_stopping(config, state, loss, score, params, best):

@@ -14,7 +14,7 @@ linear classifiers' raw scores.
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 from skl2onnx.common.data_types import (
     BooleanTensorType,
     DictionaryType,
@@ -142,7 +142,13 @@ def _decision(scope, container, estimator, logits) -> str:
 
 def _add_scores(scope, container, estimator, options, logits, decision, output) -> None:
     binary = estimator._target_kind == _labels.BINARY
-    if options["raw_scores"] or estimator.out_activation_ == "identity":
+    one_class = estimator._target_kind == _labels.ONE_CLASS
+    if one_class and not options["raw_scores"] and estimator.out_activation_ != "identity":
+        # The only class is certain, as predict_proba says: a column of ones.
+        shape = node(scope, container, "Shape", [logits], "shape")
+        one = numpy_helper.from_array(np.ones(1, dtype=model_dtype(estimator)), "one")
+        node(scope, container, "ConstantOfShape", [shape], into=output, value=one)
+    elif options["raw_scores"] or estimator.out_activation_ == "identity":
         if binary:
             negated = node(scope, container, "Neg", [decision], "negated")
             node(scope, container, "Concat", [negated, decision], into=output, axis=1)
@@ -188,6 +194,7 @@ def convert(scope, operator, container) -> None:
     decision = _decision(scope, container, estimator, logits)
     label, scores = (variable.full_name for variable in operator.outputs)
     _add_scores(scope, container, estimator, options, logits, decision, scores)
-    # Labels from the scores themselves, as predict does: softmax or sigmoid
-    # rounding could tie two classes that the scores tell apart.
+    # Labels from the scores themselves: softmax or sigmoid rounding could tie
+    # two classes that the scores tell apart. (fnn's predict reads the labels
+    # off its own probabilities; they differ only where those round to a tie.)
     _add_label(scope, container, estimator, labels, decision, label)
