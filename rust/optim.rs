@@ -17,14 +17,24 @@ use crate::update::{self, Step};
 pub enum Optimizer {
     /// Slot 0 = momentum buffer.
     /// `buf = μ·buf + g; d = g + μ·buf (Nesterov) or buf; θ −= lr·d` (plain: `d = g`).
-    Sgd { momentum: f64, nesterov: bool },
+    Sgd {
+        /// `μ`, in `[0, 1)`; 0 is plain SGD.
+        momentum: f64,
+        /// Step along `g + μ·buf` instead of `buf` (with `μ > 0`).
+        nesterov: bool,
+    },
     /// Slots: 0 = square average, 1 = gradient average (centered), 2 = momentum.
     /// `sq = ρ·sq + (1−ρ)·g²; den = √max(sq − avg², 0) + ε (centered) or √sq + ε;`
     /// `buf = μ·buf + g/den; θ −= lr·buf` (without momentum `θ −= lr·g/den`).
     RmsProp {
+        /// `ρ`, the square average's decay, in `[0, 1)` (PyTorch's `alpha`).
         rho: f64,
+        /// `ε`, added to the root mean square, `> 0`.
         eps: f64,
+        /// `μ`, in `[0, 1)`; 0 steps along `g/den` directly.
         momentum: f64,
+        /// Divide by the standard deviation of the gradient rather than its
+        /// root mean square.
         centered: bool,
     },
     /// Slots: 0 = m, 1 = v, 2 = max v (AMSGrad).
@@ -32,10 +42,15 @@ pub enum Optimizer {
     /// `θ −= (lr/(1−β1^t))·m / (√v̂/√(1−β2^t) + ε)`, v̂ = max v with AMSGrad.
     /// With `weight_decay > 0` (AdamW) weights first shrink: `W −= lr·λ·W`.
     Adam {
+        /// `β1`, the first moment's decay, in `[0, 1)`.
         beta1: f64,
+        /// `β2`, the second moment's decay, in `[0, 1)`.
         beta2: f64,
+        /// `ε`, added to the root of the second moment, `> 0`.
         eps: f64,
+        /// Divide by the largest second moment so far (AMSGrad).
         amsgrad: bool,
+        /// AdamW's decoupled decay `λ` of the weights, `>= 0` (0: Adam).
         weight_decay: f64,
     },
 }
@@ -310,13 +325,26 @@ pub enum Schedule {
     /// The base rate throughout.
     Constant,
     /// `base / (samples_seen + 1)^power_t` (scikit-learn's invscaling).
-    InvScaling { power_t: f64 },
+    InvScaling {
+        /// The exponent of the decay.
+        power_t: f64,
+    },
     /// The base rate, divided by 5 on each plateau (scikit-learn's adaptive).
     Adaptive,
     /// `base · gamma^⌊epoch / step_size⌋` (PyTorch's StepLR).
-    Step { step_size: u64, gamma: f64 },
+    Step {
+        /// Epochs between two decays (0 counts as 1).
+        step_size: u64,
+        /// The factor of each decay.
+        gamma: f64,
+    },
     /// `eta_min + (base − eta_min)(1 + cos(π·epoch/t_max))/2` (PyTorch's cosine).
-    Cosine { t_max: u64, eta_min: f64 },
+    Cosine {
+        /// Epochs from the base rate down to `eta_min` (0 counts as 1).
+        t_max: u64,
+        /// The lowest rate, reached at epoch `t_max`.
+        eta_min: f64,
+    },
 }
 
 impl Schedule {

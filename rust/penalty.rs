@@ -33,7 +33,9 @@ pub(crate) const PIECE: usize = 128;
 /// `ΣW²` and `Σ|W|` over some weights.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WeightSums {
+    /// `ΣW²`.
     pub squares: f64,
+    /// `Σ|W|` (0 when the L1 term is off and the sum was skipped).
     pub absolutes: f64,
 }
 

@@ -11,6 +11,7 @@
 pub trait Kernel {
     /// What the pass returns (sums, or nothing).
     type Output;
+    /// Runs the pass over its whole range.
     fn run(self) -> Self::Output;
 }
 
