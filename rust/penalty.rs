@@ -7,7 +7,7 @@
 //! registers (in the training type within a `PIECE`, in f64 across pieces);
 //! lanes, then blocks, are combined in an order fixed by the layer's size, so
 //! the sums are the same on any number of threads. The
-//! training loop folds the pass into the optimizer step (`crate::update`),
+//! training loop folds the pass into the optimizer step (`crate::optim`),
 //! which cuts and sums the same way: both give the same bits.
 
 use std::ops::Add;

@@ -1,7 +1,7 @@
 //! Bindings of the single kernels behind `fnn.functional`: forward, loss and
 //! gradients, activations, optimizer steps and the random stream.
 
-use numpy::{Element, PyArray1};
+use numpy::{Element, PyArray1, PyReadwriteArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -219,44 +219,57 @@ pub fn activation_derivative<'py>(
 }
 
 /// One optimizer step in place on 1-D arrays; `slots` are the state arrays
-/// in the optimizer's order; AdamW decay, if any, applies to every entry.
+/// in the optimizer's order, `None` for a slot it never reads (SGD's last
+/// two); AdamW decay, if any, applies to every entry.
 fn step<T: Float + Element>(
     opt: Optimizer,
     params: &Bound<'_, PyAny>,
     grad: &Bound<'_, PyAny>,
-    slots: [&Bound<'_, PyAny>; 3],
+    slots: [Option<&Bound<'_, PyAny>>; 3],
     lr: f64,
     t: u64,
 ) -> PyResult<()> {
     opt.validate().map_err(to_py)?;
     let mut p_view = readwrite::<T>(params, "params")?;
     let g_view = readonly::<T>(grad, "grad")?;
-    let mut s0 = readwrite::<T>(slots[0], "state")?;
-    let mut s1 = readwrite::<T>(slots[1], "state")?;
-    let mut s2 = readwrite::<T>(slots[2], "state")?;
+    let [v0, v1, v2] = slots.map(|s| s.map(|s| readwrite::<T>(s, "state")).transpose());
+    let (mut v0, mut v1, mut v2) = (v0?, v1?, v2?);
     let p = slice_mut(&mut p_view, "params")?;
-    let everything = [0..p.len()];
-    opt.step_with(
-        [
-            slice_mut(&mut s0, "state")?,
-            slice_mut(&mut s1, "state")?,
-            slice_mut(&mut s2, "state")?,
-        ],
-        p,
-        slice(&g_view, "grad")?,
-        lr,
-        t,
-        &everything,
-        Par::SERIAL,
-    )
-    .map_err(to_py)
+    let n = p.len();
+    let [mut k0, mut k1, mut k2] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut state = [
+        slot_or_scratch(&mut v0, &mut k0, n)?,
+        slot_or_scratch(&mut v1, &mut k1, n)?,
+        slot_or_scratch(&mut v2, &mut k2, n)?,
+    ];
+    let everything = [0..n];
+    let g = slice(&g_view, "grad")?;
+    opt.update(p, g, &mut state, lr, t, &everything, None, Par::SERIAL)
+        .map_err(to_py)?;
+    Ok(())
+}
+
+/// The data of a state array, or `n` zeros in `scratch` for a slot the
+/// optimizer never reads.
+fn slot_or_scratch<'a, T: Float + Element>(
+    view: &'a mut Option<PyReadwriteArray1<'_, T>>,
+    scratch: &'a mut Vec<T>,
+    n: usize,
+) -> PyResult<&'a mut [T]> {
+    match view {
+        Some(view) => slice_mut(view, "state"),
+        None => {
+            scratch.resize(n, T::zero());
+            Ok(scratch)
+        }
+    }
 }
 
 fn dispatch_step(
     opt: Optimizer,
     params: &Bound<'_, PyAny>,
     grad: &Bound<'_, PyAny>,
-    slots: [&Bound<'_, PyAny>; 3],
+    slots: [Option<&Bound<'_, PyAny>>; 3],
     lr: f64,
     t: u64,
 ) -> PyResult<()> {
@@ -277,17 +290,8 @@ pub fn sgd_step(
     momentum: f64,
     nesterov: bool,
 ) -> PyResult<()> {
-    // The unused slots are never touched by SGD; `buf` stands in for them.
-    let spare1 = numpy_like(buf)?;
-    let spare2 = numpy_like(buf)?;
-    dispatch_step(
-        Optimizer::Sgd { momentum, nesterov },
-        params,
-        grad,
-        [buf, &spare1, &spare2],
-        lr,
-        1,
-    )
+    let opt = Optimizer::Sgd { momentum, nesterov };
+    dispatch_step(opt, params, grad, [Some(buf), None, None], lr, 1)
 }
 
 /// RMSprop step in place.
@@ -312,7 +316,7 @@ pub fn rmsprop_step(
         momentum,
         centered,
     };
-    dispatch_step(opt, params, grad, [sq, avg, buf], lr, 1)
+    dispatch_step(opt, params, grad, [Some(sq), Some(avg), Some(buf)], lr, 1)
 }
 
 /// Adam / AMSGrad / AdamW step in place; `step` is the 1-based step number.
@@ -333,11 +337,6 @@ pub fn adam_step(
     amsgrad: bool,
     weight_decay: f64,
 ) -> PyResult<()> {
-    if step == 0 {
-        return Err(PyValueError::new_err(
-            "step is 1-based: the first Adam step is step=1",
-        ));
-    }
     let opt = Optimizer::Adam {
         beta1: beta_1,
         beta2: beta_2,
@@ -345,12 +344,7 @@ pub fn adam_step(
         amsgrad,
         weight_decay,
     };
-    dispatch_step(opt, params, grad, [m, v, vmax], lr, step)
-}
-
-/// A fresh zero array shaped like `a` (scratch for unused optimizer slots).
-fn numpy_like<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    a.py().import("numpy")?.getattr("zeros_like")?.call1((a,))
+    dispatch_step(opt, params, grad, [Some(m), Some(v), Some(vmax)], lr, step)
 }
 
 /// The first `n` draws of the random sequence (seed, stream, a, b).
