@@ -251,11 +251,103 @@ impl Optimizer {
     }
 }
 
-/// What the optimizers' tests share: steps without a penalty, and a
-/// comparison to a tolerance.
+/// What the optimizers' tests share: steps without a penalty, a comparison
+/// to a tolerance, and the fixed problem of the PyTorch comparisons.
+///
+/// The expected trajectories in `sgd`, `rmsprop` and `adam` were computed
+/// once with PyTorch 2.15 (`torch.optim`, float64) by this snippet, each
+/// test naming the optimizer it built (`make`):
+///
+/// ```python
+/// import torch
+/// torch.set_default_dtype(torch.float64)
+/// GRADS = [[0.5, -1.0, 0.25], [0.3, 0.8, -0.6], [-0.2, 0.4, 0.9],
+///          [1.5, -0.7, 0.05], [-0.9, 0.1, -0.3]]
+///
+/// def trajectory(make, lrs=(None,) * 5):
+///     w = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+///     opt = make([w])
+///     out = []
+///     for g, lr in zip(GRADS, lrs):
+///         if lr is not None:
+///             opt.param_groups[0]["lr"] = lr
+///         w.grad = torch.tensor(g)
+///         opt.step()
+///         out.append(w.detach().tolist())
+///     return out
+///
+/// def trajectory_groups(make):  # two weights decayed, the third a bias that is not
+///     w = torch.tensor([1.0, -2.0], requires_grad=True)
+///     b = torch.tensor([0.5], requires_grad=True)
+///     opt = make(w, b)
+///     out = []
+///     for g in GRADS:
+///         w.grad, b.grad = torch.tensor(g[:2]), torch.tensor(g[2:])
+///         opt.step()
+///         out.append(w.detach().tolist() + b.detach().tolist())
+///     return out
+///
+/// for step in trajectory(make):  # printed with repr(), 17 digits
+///     print(step)
+/// ```
 #[cfg(test)]
 pub(super) mod testing {
     use super::*;
+
+    /// The parameters the PyTorch comparisons start from.
+    pub const START: [f64; 3] = [1.0, -2.0, 0.5];
+
+    /// The five gradients of the PyTorch comparisons, one per step.
+    pub const GRADS: [[f64; 3]; 5] = [
+        [0.5, -1.0, 0.25],
+        [0.3, 0.8, -0.6],
+        [-0.2, 0.4, 0.9],
+        [1.5, -0.7, 0.05],
+        [-0.9, 0.1, -0.3],
+    ];
+
+    /// The parameters after each step of `opt` from [`START`] over
+    /// [`GRADS`], at rate `lrs[t]` for step `t`, with AdamW's decay and an L2
+    /// penalty of strength `alpha` (batch weight 1) on the `weights` ranges.
+    pub fn trajectory(
+        opt: Optimizer,
+        lrs: [f64; 5],
+        weights: &[Range<usize>],
+        alpha: f64,
+    ) -> [[f64; 3]; 5] {
+        let mut params = START;
+        let mut slots = [0.0; 9];
+        let penalty = Penalty::new(alpha, 0.0, 1.0);
+        let mut out = [[0.0; 3]; 5];
+        for (t, (grad, after)) in GRADS.iter().zip(&mut out).enumerate() {
+            let (p, s) = (&mut params[..], &mut slots[..]);
+            opt.update(
+                p,
+                grad,
+                s,
+                lrs[t],
+                t as u64 + 1,
+                weights,
+                penalty,
+                Par::SERIAL,
+            )
+            .unwrap();
+            *after = params;
+        }
+        out
+    }
+
+    /// Asserts that two trajectories agree step by step within `1e-12`.
+    pub fn assert_trajectory(actual: &[[f64; 3]; 5], expected: &[[f64; 3]; 5]) {
+        for (t, (a, e)) in actual.iter().zip(expected).enumerate() {
+            let worst = a
+                .iter()
+                .zip(e)
+                .map(|(a, e)| (a - e).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-12, "step {}: {a:?} vs {e:?}", t + 1);
+        }
+    }
 
     /// One step of `opt`, without a penalty, on one thread; `decayed` lists
     /// the ranges AdamW's decay applies to.

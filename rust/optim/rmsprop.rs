@@ -128,8 +128,60 @@ impl<T: Float> Rule<T> for RmsProp<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{close, step};
+    use super::super::testing::{assert_trajectory, close, step, trajectory};
     use super::super::Optimizer;
+
+    // make = lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8)
+    const TORCH_PLAIN: [[f64; 3]; 5] = [
+        [0.968377225398316, -1.9683772243983162, 0.46837722739831567],
+        [0.9514741412561266, -1.9887631115363407, 0.4977858108406266],
+        [0.962593835072884, -1.9989362565564377, 0.47163699358193617],
+        [0.9328377288974463, -1.9827979686068677, 0.4701074927904929],
+        [0.9490099416090374, -1.9852210026491441, 0.47935778458062317],
+    ];
+    // make = lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8, centered=True)
+    const TORCH_CENTERED: [[f64; 3]; 5] = [
+        [0.9666666688888887, -1.9666666677777778, 0.4666666711111105],
+        [0.9480165738835027, -1.987059176935343, 0.4965849732995397],
+        [0.9595455785833693, -1.9972640884733721, 0.47007979160321983],
+        [0.9273423826767013, -1.9810492422110888, 0.46852765597310636],
+        [0.9436996548559606, -1.9834778280842607, 0.4777956983442354],
+    ];
+    // make = lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8, momentum=0.5)
+    const TORCH_MOMENTUM: [[f64; 3]; 5] = [
+        [0.968377225398316, -1.9683772243983162, 0.46837722739831567],
+        [0.9356627539552846, -1.9729517237354988, 0.48197442453978445],
+        [0.9304252120505263, -1.985412118424187, 0.4626242058518284],
+        [0.8980503349227095, -1.9755040278189613, 0.45141959571640705],
+        [0.8980351090703922, -1.9729730165586248, 0.45506758243882667],
+    ];
+    // make = lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-8, momentum=0.5,
+    //                                      centered=True)
+    const TORCH_CENTERED_MOMENTUM: [[f64; 3]; 5] = [
+        [0.9666666688888887, -1.9666666677777778, 0.4666666711111105],
+        [0.9313499083279471, -1.970392510824232, 0.47991830885509495],
+        [0.9252205327473428, -1.9824603438854882, 0.4600389460307673],
+        [0.8899526490503727, -1.9722794141538331, 0.44854712898849],
+        [0.888675979381147, -1.9696175351611775, 0.45206926283848037],
+    ];
+
+    #[test]
+    fn rmsprop_plain_centered_and_with_momentum_match_torch() {
+        // fnn's `rho` is PyTorch's `alpha`.
+        let run = |momentum, centered| {
+            let rms = Optimizer::RmsProp {
+                rho: 0.9,
+                eps: 1e-8,
+                momentum,
+                centered,
+            };
+            trajectory(rms, [0.01; 5], &[], 0.0)
+        };
+        assert_trajectory(&run(0.0, false), &TORCH_PLAIN);
+        assert_trajectory(&run(0.0, true), &TORCH_CENTERED);
+        assert_trajectory(&run(0.5, false), &TORCH_MOMENTUM);
+        assert_trajectory(&run(0.5, true), &TORCH_CENTERED_MOMENTUM);
+    }
 
     #[test]
     fn rmsprop_first_step_by_hand() {
