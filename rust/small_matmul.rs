@@ -17,12 +17,10 @@ use std::cell::RefCell;
 use crate::features::copy_row;
 use crate::float::Float;
 
-/// Products of at most this many multiply-adds take this path. Measured
-/// against `gemm` on one thread (criterion `small_*`, AVX-512): 2.9× faster
-/// on 16×4·4×16 and 1.3× on 16×16·16×3; about as fast up to 128×128·128×16;
-/// 15% slower at 64×64·64×64 (where `gemm` reaches ~170 GFLOP/s) and up to
-/// 2× slower when the shared dimension is ~10, where `gemm`'s packed panels
-/// win.
+/// Products of at most this many multiply-adds take this path: on the
+/// shapes of tiny networks it beats `gemm`, whose fixed costs dominate there;
+/// larger products gain little and can lose, where `gemm`'s packed panels
+/// win (criterion `small_*`; see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const SMALL_MAX_MACS: usize = 1 << 15;
 
 /// A matrix operand as raw strides over a slice that holds all of it.
