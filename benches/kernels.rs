@@ -203,7 +203,8 @@ fn adam_step(c: &mut Criterion) {
             bench.iter(|| {
                 t += 1;
                 run_with_threads(threads, || {
-                    adam.step(&mut params, &grad, &mut slots, 1e-3, t, &weights, par)
+                    let (p, s) = (&mut params, &mut slots[..]);
+                    adam.update(p, &grad, s, 1e-3, t, &weights, None, par)
                 })
             })
         });
@@ -211,8 +212,8 @@ fn adam_step(c: &mut Criterion) {
             bench.iter(|| {
                 t += 1;
                 run_with_threads(threads, || {
-                    let (p, s) = (&mut params, &mut slots);
-                    adam.step_penalized(p, &grad, s, 1e-3, t, &weights, penalty, par)
+                    let (p, s) = (&mut params, &mut slots[..]);
+                    adam.update(p, &grad, s, 1e-3, t, &weights, Some(penalty), par)
                 })
             })
         });
@@ -271,8 +272,8 @@ fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], 
                 run_with_threads(threads, || -> fnn::error::Result<f64> {
                     let (loss, _) = step.loss_and_gradient(&net, &params, batch, None, par)?;
                     t += 1;
-                    let (p, s) = (&mut params, &mut slots);
-                    adam.step_penalized(p, step.grad(), s, 1e-3, t, &weights, penalty, par)?;
+                    let (p, s) = (&mut params, &mut slots[..]);
+                    adam.update(p, step.grad(), s, 1e-3, t, &weights, Some(penalty), par)?;
                     Ok(loss)
                 })
             })

@@ -19,7 +19,10 @@ pub enum Activation {
     /// f(z) = max(z, 0).
     Relu,
     /// f(z) = z for z > 0, else `slope`·z (slope ≥ 0).
-    LeakyRelu { slope: f64 },
+    LeakyRelu {
+        /// The gradient for negative inputs (scikit-learn's `negative_slope`).
+        slope: f64,
+    },
 }
 
 impl Activation {

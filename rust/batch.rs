@@ -27,8 +27,8 @@ use crate::workspace::{weight_sum, zeroed, Workspace};
 pub const MIN_BLOCK_ROWS: usize = 32;
 
 /// The least work (multiply-adds of forward and backward) a block has: handing
-/// a block to another thread costs about a microsecond, so a block is worth
-/// some tens of them.
+/// a block to another thread has a fixed cost, and a block should be worth
+/// some tens of it (see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const MIN_BLOCK_WORK: usize = 1 << 17;
 
 /// Multiply-adds of forward and backward per row: every layer's product

@@ -17,7 +17,10 @@ pub enum FnnError {
         "training diverged: the loss is not finite at epoch {epoch}; \
          lower the learning rate or scale the inputs"
     )]
-    Diverged { epoch: usize },
+    Diverged {
+        /// The 1-based epoch whose loss was not finite.
+        epoch: usize,
+    },
     /// The caller's monitor asked to stop (e.g. Ctrl-C, or a callback raised).
     #[error("interrupted")]
     Interrupted,

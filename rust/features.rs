@@ -14,8 +14,12 @@ pub enum Features<'a, T> {
     /// Compressed sparse rows: row `i` has `values[indptr[i]..indptr[i+1]]`
     /// at columns `indices[...]`.
     Csr {
+        /// `rows + 1` offsets into `indices` and `values`: 0 first,
+        /// non-decreasing, the number of stored values last.
         indptr: &'a [i64],
+        /// The column of each stored value.
         indices: &'a [i64],
+        /// The stored (non-zero) values, row after row.
         values: &'a [T],
     },
 }

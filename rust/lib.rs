@@ -24,7 +24,6 @@ pub mod rng;
 pub mod simd;
 pub mod small_matmul;
 pub mod train;
-mod update;
 pub mod vmath;
 pub mod workspace;
 

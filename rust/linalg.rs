@@ -13,10 +13,9 @@ use crate::float::Float;
 use crate::parallel::Par;
 use crate::small_matmul::{self, Operand};
 
-/// Multiply-adds below which a `gemm` product runs on one thread. On 2
-/// cores (criterion `gemm_*`, BENCHMARKS.md) the mnist net's 784-wide
-/// products (26 M) run 1.6–1.9× faster on 2 threads, the 128×256-sized ones
-/// (4.2 M) 0.9–1.3×, and the 10-wide ones (0.16 M) 2× slower.
+/// Multiply-adds below which a `gemm` product runs on one thread: smaller
+/// products lose more to waking a second thread than they gain from it
+/// (criterion `gemm_*`; see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const GEMM_PARALLEL_MIN_MACS: usize = 1 << 23;
 
 /// A strided read-only matrix view over a slice.

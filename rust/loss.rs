@@ -60,7 +60,10 @@ pub enum Loss {
     /// ½ Σ (z − y)².
     SquaredError,
     /// Σ huber_δ(z − y).
-    Huber { delta: f64 },
+    Huber {
+        /// The residual at which the loss turns from quadratic to linear.
+        delta: f64,
+    },
     /// Cross-entropy of softmax(z) against y (one-hot or soft labels).
     SoftmaxLogLoss,
     /// Binary cross-entropy of sigmoid(z) against y, summed over outputs.

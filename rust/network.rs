@@ -230,8 +230,9 @@ impl Network {
                     // draw is its top 53 bits times 2^-53, exactly.
                     let threshold = (p * TWO_POW_53).ceil() as u64;
                     // Each draw is a function of its index alone, so rows can
-                    // be drawn on any thread; at ~2 ns a draw, a few thousand
-                    // are worth sharing.
+                    // be drawn on any thread; draws are cheap, and only a few
+                    // thousand are worth sharing (BENCHMARKS.md, "Measurements
+                    // behind the code's constants").
                     par.for_rows_from(PARALLEL_MIN_DRAWS, mask, d_out, |first_row, block| {
                         let first = (d.first_row + first_row) * d_out;
                         for (i, m) in block.iter_mut().enumerate() {

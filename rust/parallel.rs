@@ -21,13 +21,13 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 /// Elements per block of a [`Par::divide`]d pass. Sums are taken per block
 /// and combined along a tree fixed by the length, so this constant, never the
 /// thread count, decides the rounding. 16 K elements (64 KiB of f32 per
-/// buffer) take a few microseconds: far more than handing a block to another
-/// thread costs.
+/// buffer) take far longer than handing a block to another thread
+/// (see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const BLOCK_ELEMENTS: usize = 1 << 14;
 
 /// Work (multiply-adds) per batch below which training stays on one thread:
-/// on 2 cores, digits-sized batches (~0.3 M) gain nothing from a second
-/// thread, while mnist-sized ones (~30 M) run twice as fast.
+/// digits-sized batches gain nothing from a second thread, mnist-sized ones
+/// do (see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const PARALLEL_MIN_BATCH_WORK: usize = 4_000_000;
 
 /// The process-wide cap set through threadpoolctl (0: none).
@@ -67,8 +67,8 @@ fn once_per_process<T: Copy>(snapshot: &Mutex<Option<(u32, T)>>, read: impl FnOn
 }
 
 /// The cores this process may use, read once per process:
-/// `available_parallelism` reads the cgroup quota files on every call
-/// (~8 µs, half a one-row prediction).
+/// `available_parallelism` reads the cgroup quota files on every call, which
+/// costs as much as a small prediction (see BENCHMARKS.md, "Measurements behind the code's constants").
 pub fn cores() -> usize {
     static SNAPSHOT: Mutex<Option<(u32, usize)>> = Mutex::new(None);
     once_per_process(&SNAPSHOT, || {

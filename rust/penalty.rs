@@ -7,7 +7,7 @@
 //! registers (in the training type within a `PIECE`, in f64 across pieces);
 //! lanes, then blocks, are combined in an order fixed by the layer's size, so
 //! the sums are the same on any number of threads. The
-//! training loop folds the pass into the optimizer step (`crate::update`),
+//! training loop folds the pass into the optimizer step (`crate::optim`),
 //! which cuts and sums the same way: both give the same bits.
 
 use std::ops::Add;
@@ -24,16 +24,18 @@ const LANES: usize = 8;
 /// Elements per piece of a block. The optimizer step runs the penalty's
 /// loops and its own one piece at a time: pieces this short let the core
 /// overlap one piece's penalty work with the previous piece's divisions and
-/// square roots, which makes the penalty free there (Adam, 235 k parameters:
-/// 125 µs alone, 127 µs with the penalty at 128, 149 µs at 256, 173 µs at
-/// 1024). A multiple of [`LANES`], so that element `i` of a block always
-/// lands in lane `i % LANES`.
+/// square roots, which makes the penalty almost free there, and longer
+/// pieces do not (see BENCHMARKS.md, "Measurements behind the code's constants").
+/// A multiple of [`LANES`], so that element `i` of a block always lands in
+/// lane `i % LANES`.
 pub(crate) const PIECE: usize = 128;
 
 /// `ΣW²` and `Σ|W|` over some weights.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WeightSums {
+    /// `ΣW²`.
     pub squares: f64,
+    /// `Σ|W|` (0 when the L1 term is off and the sum was skipped).
     pub absolutes: f64,
 }
 

@@ -234,7 +234,7 @@ fn run(case: &Case) -> Option<Result<Vec<f64>, crate::FnnError>> {
     let result = fit_epochs(
         &cfg,
         &mut params,
-        &mut slots,
+        &mut slots[..],
         &mut counters,
         data,
         Some(data),
@@ -285,6 +285,7 @@ mod inconsistent_shapes {
     use crate::linalg::{matmul, View};
     use crate::loss::Loss;
     use crate::network::{Dropout, Network, Rows};
+    use crate::optim::testing::step;
     use crate::optim::{Optimizer, Schedule};
     use crate::parallel::Par;
     use crate::train::{fit_epochs, Counters, Data, Score, Silent, Stopping, TrainConfig};
@@ -506,7 +507,7 @@ mod inconsistent_shapes {
     }
 
     #[test]
-    fn optimizer_steps_reject_mismatched_buffers_ranges_and_learning_rates() {
+    fn optimizer_steps_reject_mismatched_buffers_ranges_learning_rates_and_step_zero() {
         let adam = Optimizer::Adam {
             beta1: 0.9,
             beta2: 0.999,
@@ -520,70 +521,41 @@ mod inconsistent_shapes {
         };
         for opt in [adam, sgd] {
             let mut p = vec![1.0f64; 4];
-            let mut slots = vec![0.0f64; 12];
-            assert!(opt
-                .step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4], Par::SERIAL)
-                .is_ok());
-            assert!(is_shape_or_config(opt.step(
-                &mut p,
-                &[0.1; 3],
-                &mut slots,
-                0.1,
-                1,
-                &[],
-                Par::SERIAL
-            )));
-            assert!(is_shape_or_config(opt.step(
-                &mut p,
-                &[0.1; 4],
-                &mut slots[..11],
-                0.1,
-                1,
-                &[],
-                Par::SERIAL
-            )));
-            assert!(is_shape_or_config(opt.step(
-                &mut p,
-                &[0.1; 4],
-                &mut slots,
-                0.1,
-                1,
-                &[2..5],
-                Par::SERIAL
-            )));
+            let mut slots = [0.0f64; 12];
+            let g = [0.1; 4];
+            assert!(step(opt, &mut p, &g, &mut slots, (0.1, 1), &[0..4]).is_ok());
+            let short_grad = step(opt, &mut p, &g[..3], &mut slots, (0.1, 1), &[]);
+            assert!(is_shape_or_config(short_grad));
+            let short_state = step(opt, &mut p, &g, &mut slots[..11], (0.1, 1), &[]);
+            assert!(is_shape_or_config(short_state));
+            let outside = step(opt, &mut p, &g, &mut slots, (0.1, 1), &[2..5]);
+            assert!(is_shape_or_config(outside));
             #[allow(clippy::reversed_empty_ranges)]
-            let reversed = [3..1];
-            assert!(is_shape_or_config(opt.step(
-                &mut p,
-                &[0.1; 4],
-                &mut slots,
-                0.1,
-                1,
-                &reversed,
-                Par::SERIAL
-            )));
+            let reversed = step(opt, &mut p, &g, &mut slots, (0.1, 1), &[3..1]);
+            assert!(is_shape_or_config(reversed));
             for lr in [-0.1, f64::NAN, f64::INFINITY] {
-                assert!(is_shape_or_config(opt.step(
+                assert!(is_shape_or_config(step(
+                    opt,
                     &mut p,
-                    &[0.1; 4],
+                    &g,
                     &mut slots,
-                    lr,
-                    1,
-                    &[],
-                    Par::SERIAL
+                    (lr, 1),
+                    &[]
                 )));
             }
-            let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 3]);
-            let slots3 = [&mut a[..], &mut b[..], &mut c[..]];
-            assert!(is_shape_or_config(opt.step_with(
-                slots3,
+            // Step 0 would divide by zero in Adam's bias correction.
+            assert!(is_shape_or_config(step(
+                opt,
                 &mut p,
-                &[0.1; 4],
-                0.1,
-                1,
-                &[],
-                Par::SERIAL
+                &g,
+                &mut slots,
+                (0.1, 0),
+                &[]
             )));
+            let (mut a, mut b, mut c) = (vec![0.0; 4], vec![0.0; 4], vec![0.0; 3]);
+            let mut apart = [&mut a[..], &mut b[..], &mut c[..]];
+            let one_short = opt.update(&mut p, &g, &mut apart, 0.1, 1, &[], None, Par::SERIAL);
+            assert!(is_shape_or_config(one_short));
             assert_eq!(p, opt_result_unchanged_by_errors(opt));
         }
     }
@@ -591,9 +563,8 @@ mod inconsistent_shapes {
     /// The parameters after the one successful step above: errors change nothing.
     fn opt_result_unchanged_by_errors(opt: Optimizer) -> Vec<f64> {
         let mut p = vec![1.0f64; 4];
-        let mut slots = vec![0.0f64; 12];
-        opt.step(&mut p, &[0.1; 4], &mut slots, 0.1, 1, &[0..4], Par::SERIAL)
-            .unwrap();
+        let mut slots = [0.0f64; 12];
+        step(opt, &mut p, &[0.1; 4], &mut slots, (0.1, 1), &[0..4]).unwrap();
         p
     }
 
@@ -712,7 +683,7 @@ mod inconsistent_shapes {
                 fit_epochs(
                     cfg,
                     &mut params,
-                    &mut slots,
+                    &mut slots[..],
                     &mut c,
                     train,
                     val,

@@ -11,6 +11,7 @@
 pub trait Kernel {
     /// What the pass returns (sums, or nothing).
     type Output;
+    /// Runs the pass over its whole range.
     fn run(self) -> Self::Output;
 }
 
@@ -39,8 +40,8 @@ fn run_avx2<K: Kernel>(kernel: K) -> K::Output {
 ///
 /// Adam's moments of weights whose gradient is always zero (a constant input
 /// feature, a dead unit) decay geometrically into the subnormal range, where
-/// every operation costs ~100 cycles: on digits that made the optimizer step
-/// slower than the GEMMs. Flushing changes results only below 1.2e-38 (f32)
+/// every operation takes the CPU's slow path: enough to make the optimizer
+/// step the slowest part of training (see BENCHMARKS.md, "Measurements behind the code's constants"). Flushing changes results only below 1.2e-38 (f32)
 /// or 2.2e-308 (f64).
 pub struct FlushSubnormals {
     #[cfg(target_arch = "x86_64")]

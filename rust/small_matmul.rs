@@ -17,19 +17,20 @@ use std::cell::RefCell;
 use crate::features::copy_row;
 use crate::float::Float;
 
-/// Products of at most this many multiply-adds take this path. Measured
-/// against `gemm` on one thread (criterion `small_*`, AVX-512): 2.9× faster
-/// on 16×4·4×16 and 1.3× on 16×16·16×3; about as fast up to 128×128·128×16;
-/// 15% slower at 64×64·64×64 (where `gemm` reaches ~170 GFLOP/s) and up to
-/// 2× slower when the shared dimension is ~10, where `gemm`'s packed panels
-/// win.
+/// Products of at most this many multiply-adds take this path: on the
+/// shapes of tiny networks it beats `gemm`, whose fixed costs dominate there;
+/// larger products gain little and can lose, where `gemm`'s packed panels
+/// win (criterion `small_*`; see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const SMALL_MAX_MACS: usize = 1 << 15;
 
 /// A matrix operand as raw strides over a slice that holds all of it.
 #[derive(Clone, Copy)]
 pub struct Operand<'a, T> {
+    /// The elements; element `(i, j)` is `data[i·row_stride + j·col_stride]`.
     pub data: &'a [T],
+    /// Elements from one row to the next.
     pub row_stride: usize,
+    /// Elements from one column to the next.
     pub col_stride: usize,
 }
 
@@ -210,12 +211,14 @@ trait Vector<T>: Copy {
     const LANES: usize;
     unsafe fn zero() -> Self;
     unsafe fn splat(x: T) -> Self;
-    /// Loads `LANES` values from `p` (no alignment needed).
+    /// Loads `LANES` values from `p` (no alignment needed), which must point
+    /// at that many readable values.
     unsafe fn load(p: *const T) -> Self;
     unsafe fn add(a: Self, b: Self) -> Self;
     /// `a·b + c`, rounded once.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
-    /// Stores `LANES` values at `p` (no alignment needed).
+    /// Stores `LANES` values at `p` (no alignment needed), which must point
+    /// at that many writable values.
     unsafe fn store(self, p: *mut T);
 }
 
@@ -230,26 +233,40 @@ mod x86 {
                 const LANES: usize = $lanes;
                 #[inline(always)]
                 unsafe fn zero() -> Self {
+                    // SAFETY: the caller runs this in code compiled for the vector's
+                    // instruction set (the trait's contract), all the intrinsic needs.
                     unsafe { $zero() }
                 }
                 #[inline(always)]
                 unsafe fn splat(x: $t) -> Self {
+                    // SAFETY: the caller runs this in code compiled for the vector's
+                    // instruction set (the trait's contract), all the intrinsic needs.
                     unsafe { $splat(x) }
                 }
                 #[inline(always)]
                 unsafe fn load(p: *const $t) -> Self {
+                    // SAFETY: the instruction set as in `zero`; the caller passes
+                    // `p` with `LANES` readable values (the method's contract),
+                    // and the unaligned load asks for no alignment.
                     unsafe { $load(p) }
                 }
                 #[inline(always)]
                 unsafe fn add(a: Self, b: Self) -> Self {
+                    // SAFETY: the caller runs this in code compiled for the vector's
+                    // instruction set (the trait's contract), all the intrinsic needs.
                     unsafe { $add(a, b) }
                 }
                 #[inline(always)]
                 unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+                    // SAFETY: the caller runs this in code compiled for the vector's
+                    // instruction set (the trait's contract), all the intrinsic needs.
                     unsafe { $fma(a, b, c) }
                 }
                 #[inline(always)]
                 unsafe fn store(self, p: *mut $t) {
+                    // SAFETY: the instruction set as in `zero`; the caller passes
+                    // `p` with `LANES` writable values (the method's contract),
+                    // and the unaligned store asks for no alignment.
                     unsafe { $store(p, self) }
                 }
             }
@@ -313,6 +330,10 @@ impl<T: Float> Job<'_, T> {
     /// Only from code compiled for `V`'s instruction set.
     #[inline(always)]
     unsafe fn run<V: Vector<T>, const MR: usize>(mut self) {
+        // SAFETY: the caller is compiled for `V`'s instruction set (this
+        // function's contract), which `column_block` needs; each column block
+        // lies inside `0..n` rounded up to whole vectors, as the rows of `rhs`
+        // are readable (see `padded_width` and the in-place case of `matmul_on`).
         unsafe {
             let mut j = 0;
             while j < self.n {
@@ -335,6 +356,9 @@ impl<T: Float> Job<'_, T> {
         j: usize,
         cols: usize,
     ) {
+        // SAFETY: the instruction set as the caller's (this function's
+        // contract); every block called covers rows inside `0..m` (`i + MR <= m`,
+        // then the `m − i < MR` rows left) and the caller's columns.
         unsafe {
             let mut i = 0;
             while i + MR <= self.m {
@@ -363,6 +387,10 @@ impl<T: Float> Job<'_, T> {
         j: usize,
         cols: usize,
     ) {
+        // SAFETY: the caller is compiled for `V`'s instruction set and asks for
+        // rows `i..i + R` inside `0..m` and columns `j..j + cols` whose vectors
+        // the rows of `rhs` hold (this function's contract); the pointer
+        // arithmetic below stays inside the slices for the reasons given there.
         unsafe {
             let lhs = self.lhs;
             let mut acc = [[V::zero(); NV]; R];
@@ -416,6 +444,10 @@ impl<T: Float> Job<'_, T> {
 impl<T: Float> Job<'_, T> {
     #[target_feature(enable = "avx512f,avx2,fma")]
     unsafe fn run_avx512(self) {
+        // SAFETY: this function is compiled for AVX-512F, AVX2 and FMA, what
+        // `run` over 512-bit vectors uses, and its caller checked that the CPU
+        // has them; `Float` is sealed, so a 4-byte `T` is f32 and an 8-byte
+        // one f64, and `cast` views the job as its own type.
         unsafe {
             use std::arch::x86_64::{__m512, __m512d};
             if size_of::<T>() == 4 {
@@ -428,6 +460,7 @@ impl<T: Float> Job<'_, T> {
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn run_avx2(self) {
+        // SAFETY: as in `run_avx512`, for AVX2 and FMA and 256-bit vectors.
         unsafe {
             use std::arch::x86_64::{__m256, __m256d};
             if size_of::<T>() == 4 {
@@ -443,6 +476,10 @@ impl<'a, T: Float> Job<'a, T> {
     /// This job over `U`, the same type as `T` (checked by size: both are
     /// f32 or f64).
     unsafe fn cast<U: Float>(self) -> Job<'a, U> {
+        // SAFETY: `Float` is sealed to f32 and f64, so `U` of `T`'s size (the
+        // caller's check, this function's contract) is `T` itself: each slice
+        // is viewed as its own type, with the same length and lifetime, and
+        // `dst` stays the one mutable borrow of its elements.
         unsafe {
             debug_assert_eq!(size_of::<T>(), size_of::<U>());
             let view = |s: &'a [T]| std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len());

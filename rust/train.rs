@@ -38,22 +38,37 @@ pub enum Score {
 /// Everything fixed for one training call.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
+    /// The architecture, its activations and its loss.
     pub net: Network,
     /// One rate per hidden layer (empty: none).
     pub dropout: Vec<f64>,
+    /// The L2 penalty's strength (scikit-learn's `alpha`, spec section 4).
     pub alpha: f64,
+    /// The L1 penalty's strength (spec section 4).
     pub l1: f64,
+    /// The update rule and its settings (spec section 6).
     pub optimizer: Optimizer,
+    /// How the learning rate moves from epoch to epoch (spec section 7).
     pub schedule: Schedule,
+    /// Rows per minibatch; clamped to `1..=rows` of the training data.
     pub batch_size: usize,
+    /// Visit the rows in a new order every epoch, drawn from `seed`.
     pub shuffle: bool,
+    /// The key of every random stream: shuffles and dropout masks (spec section 2).
     pub seed: u64,
+    /// The most epochs this call runs.
     pub max_epochs: usize,
+    /// The improvement the stopping rule asks of the watched figure.
     pub tol: f64,
+    /// Epochs without improvement the stopping rule tolerates.
     pub n_iter_no_change: u64,
+    /// Which figure the stopping rule watches, if any.
     pub stopping: Stopping,
+    /// With [`Stopping::ValScore`], end the call on the best parameters it saw.
     pub restore_best: bool,
+    /// The validation score reported per epoch.
     pub score: Score,
+    /// The threads asked for; results do not depend on it.
     pub threads: usize,
 }
 
@@ -74,21 +89,32 @@ impl TrainConfig {
 /// The scalar part of the training state, carried across calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Counters {
+    /// Optimizer steps taken so far (Adam's `t` is `step + 1`).
     pub step: u64,
+    /// Epochs finished so far: the schedule's and the shuffle's epoch.
     pub epoch: u64,
+    /// Rows trained on so far (invscaling's count).
     pub samples_seen: u64,
+    /// The rate the schedule starts from; the adaptive schedule divides it by 5.
     pub lr_base: f64,
+    /// The lowest epoch training loss so far.
     pub best_loss: f64,
+    /// The highest validation score so far.
     pub best_score: f64,
+    /// Epochs in a row without improvement of the watched figure.
     pub no_improve: u64,
 }
 
 /// Rows of inputs, targets and optional weights, all row-major.
 #[derive(Clone, Copy, Debug)]
 pub struct Data<'a, T> {
+    /// The inputs, `rows × features`.
     pub x: Features<'a, T>,
+    /// The targets, `rows × outputs`.
     pub y: &'a [T],
+    /// One sample weight per row (`None`: all 1).
     pub weights: Option<&'a [T]>,
+    /// The number of rows.
     pub rows: usize,
 }
 
@@ -116,28 +142,39 @@ impl<'a, T: Float> Data<'a, T> {
 /// One epoch's figures, as the monitor sees them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochRecord {
+    /// The epochs finished, this one included (1-based).
     pub epoch: u64,
+    /// The epoch's training loss, penalty included.
     pub loss: f64,
+    /// The validation loss after the epoch (NaN without validation data).
     pub val_loss: f64,
+    /// The validation score after the epoch (NaN without validation data).
     pub val_score: f64,
+    /// The learning rate the epoch ran with.
     pub lr: f64,
 }
 
 /// What one call reports.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Log {
+    /// Each epoch's training loss, penalty included.
     pub loss: Vec<f64>,
+    /// Each epoch's validation loss (NaN without validation data).
     pub val_loss: Vec<f64>,
+    /// Each epoch's validation score (NaN without validation data).
     pub val_score: Vec<f64>,
+    /// Whether the stopping rule ended the call.
     pub converged: bool,
 }
 
 /// The caller's hooks: `poll` between batches (return `Err` to abort),
 /// `epoch_end` after each epoch (return `true` to stop).
 pub trait Monitor {
+    /// Called before each batch; an `Err` aborts training with that error.
     fn poll(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Called after each epoch with its figures; `Ok(true)` stops training.
     fn epoch_end(&mut self, _record: &EpochRecord) -> Result<bool> {
         Ok(false)
     }

@@ -1,8 +1,8 @@
 //! `exp` and `ln` over a slice without a library call per element.
 //!
 //! The softmax loss takes one exponential per logit and one logarithm per
-//! row: through libm that is a call each (~5 ns), a fifth of a training step
-//! on small networks. In `f32` these evaluate polynomials the compiler
+//! row: through libm that is a call each, a large share of a training step
+//! on small networks (see BENCHMARKS.md, "Measurements behind the code's constants"). In `f32` these evaluate polynomials the compiler
 //! vectorises instead (the Cephes `expf` and `logf` reductions and
 //! coefficients, within 2 ulp of the correctly rounded results). They use
 //! only IEEE additions and multiplications, no fused multiply-add, so every

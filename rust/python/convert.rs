@@ -1,15 +1,12 @@
-//! Conversions shared by the bindings: error mapping, dtype dispatch, slices
-//! of NumPy arrays, and the network description.
+//! Conversions shared by the bindings: error mapping, the one f32/f64
+//! dispatch ([`with_dtype`]), and slices of NumPy arrays.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::activation::Activation;
 use crate::features::Features;
 use crate::float::Float;
-use crate::loss::{Loss, Output};
-use crate::network::Network;
 use crate::FnnError;
 
 pyo3::import_exception!(fnn._errors, DivergedError);
@@ -26,9 +23,33 @@ pub fn to_py(err: FnnError) -> PyErr {
 /// The working dtype, read from the parameter buffer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum DType {
+    /// float32.
     F32,
+    /// float64.
     F64,
 }
+
+/// Evaluates `$body` with the type name `$t` standing for the element type
+/// of the 1-D array `$array`, `f64` or `f32` (anything else: a `TypeError`
+/// naming `$what`): the binding's one dispatch on the dtype.
+///
+/// `with_dtype!(params, "params", T, net.init_params::<T>(..))` (the
+/// arguments are expressions, so that rustfmt formats the body).
+macro_rules! with_dtype {
+    ($array:expr, $what:expr, $t:ident, $body:expr) => {
+        match $crate::python::convert::dtype_of($array, $what)? {
+            $crate::python::convert::DType::F64 => {
+                type $t = f64;
+                $body
+            }
+            $crate::python::convert::DType::F32 => {
+                type $t = f32;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_dtype;
 
 /// float32 or float64, or a `TypeError` naming what was given.
 pub fn dtype_of(array: &Bound<'_, PyAny>, what: &str) -> PyResult<DType> {
@@ -89,32 +110,6 @@ pub fn slice_mut<'a, T: numpy::Element>(
 ) -> PyResult<&'a mut [T]> {
     view.as_slice_mut()
         .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous and writable")))
-}
-
-/// The architecture as Python describes it.
-#[derive(FromPyObject)]
-pub struct NetSpec {
-    pub layer_sizes: Vec<usize>,
-    pub activations: Vec<String>,
-    pub negative_slope: f64,
-    pub loss: String,
-    pub output: String,
-    pub huber_delta: f64,
-}
-
-impl NetSpec {
-    /// The core network, or a `ValueError` naming the bad setting.
-    pub fn build(&self) -> PyResult<Network> {
-        let acts = self
-            .activations
-            .iter()
-            .map(|a| Activation::parse(a, self.negative_slope))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(to_py)?;
-        let output = Output::parse(&self.output).map_err(to_py)?;
-        let loss = Loss::parse(&self.loss, output, self.huber_delta).map_err(to_py)?;
-        Network::new(self.layer_sizes.clone(), acts, loss).map_err(to_py)
-    }
 }
 
 /// Borrowed NumPy views of a feature matrix: a flat dense array, or a CSR

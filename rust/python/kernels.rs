@@ -1,14 +1,12 @@
 //! Bindings of the single kernels behind `fnn.functional`: forward, loss and
 //! gradients, activations, optimizer steps and the random stream.
 
-use numpy::{Element, PyArray1};
+use numpy::{Element, PyArray1, PyReadwriteArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::convert::{
-    dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, FeatureViews, NetSpec,
-};
-use crate::activation::Activation;
+use super::convert::{readonly, readwrite, slice, slice_mut, to_py, with_dtype, FeatureViews};
+use super::parse::{self, Elementwise, NetSpec};
 use crate::float::Float;
 use crate::loss::Output;
 use crate::network::{Network, Rows};
@@ -38,12 +36,10 @@ pub fn forward<'py>(
     threads: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     let spec = spec.extract::<NetSpec>()?;
-    let output = Output::parse(&spec.output).map_err(to_py)?;
-    let net = spec.build()?;
-    match dtype_of(params, "params")? {
-        DType::F64 => forward_typed::<f64>(py, &net, output, params, x, apply_output, threads),
-        DType::F32 => forward_typed::<f32>(py, &net, output, params, x, apply_output, threads),
-    }
+    let (output, net) = (spec.output()?, spec.build()?);
+    with_dtype!(params, "params", T, {
+        forward_typed::<T>(py, &net, output, params, x, apply_output, threads)
+    })
 }
 
 fn forward_typed<'py, T: Float + Element>(
@@ -88,10 +84,9 @@ pub fn loss_and_gradients<'py>(
     l1: f64,
 ) -> PyResult<(f64, Bound<'py, PyAny>)> {
     let net = spec.extract::<NetSpec>()?.build()?;
-    match dtype_of(params, "params")? {
-        DType::F64 => loss_typed::<f64>(py, &net, params, x, y, weights, alpha, l1),
-        DType::F32 => loss_typed::<f32>(py, &net, params, x, y, weights, alpha, l1),
-    }
+    with_dtype!(params, "params", T, {
+        loss_typed::<T>(py, &net, params, x, y, weights, alpha, l1)
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -164,30 +159,19 @@ pub fn activate<'py>(
     width: usize,
     negative_slope: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    fn run<'py, T: Float + Element>(
-        py: Python<'py>,
-        name: &str,
-        z: &Bound<'py, PyAny>,
-        width: usize,
-        slope: f64,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    with_dtype!(z, "Z", T, {
         let view = readonly::<T>(z, "Z")?;
         let mut out = slice(&view, "Z")?.to_vec();
-        if name == "softmax" {
-            rows_of(out.len(), width, "Z")?;
-            out.chunks_exact_mut(width)
-                .for_each(|row| Output::Softmax.apply_row(row));
-        } else {
-            Activation::parse(name, slope)
-                .map_err(to_py)?
-                .apply(&mut out);
+        match parse::elementwise(name, negative_slope)? {
+            Elementwise::Softmax => {
+                rows_of(out.len(), width, "Z")?;
+                out.chunks_exact_mut(width)
+                    .for_each(|row| Output::Softmax.apply_row(row));
+            }
+            Elementwise::Hidden(act) => act.apply(&mut out),
         }
         Ok(PyArray1::from_vec(py, out).into_any())
-    }
-    match dtype_of(z, "Z")? {
-        DType::F64 => run::<f64>(py, name, z, width, negative_slope),
-        DType::F32 => run::<f32>(py, name, z, width, negative_slope),
-    }
+    })
 }
 
 /// A new array: the derivative of `name` at the points whose outputs are `a`.
@@ -198,71 +182,63 @@ pub fn activation_derivative<'py>(
     a: &Bound<'py, PyAny>,
     negative_slope: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    fn run<'py, T: Float + Element>(
-        py: Python<'py>,
-        name: &str,
-        a: &Bound<'py, PyAny>,
-        slope: f64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let act = Activation::parse(name, slope).map_err(to_py)?;
+    with_dtype!(a, "A", T, {
+        let act = parse::activation(name, negative_slope)?;
         let view = readonly::<T>(a, "A")?;
         let out: Vec<T> = slice(&view, "A")?
             .iter()
             .map(|&v| act.derivative(v))
             .collect();
         Ok(PyArray1::from_vec(py, out).into_any())
-    }
-    match dtype_of(a, "A")? {
-        DType::F64 => run::<f64>(py, name, a, negative_slope),
-        DType::F32 => run::<f32>(py, name, a, negative_slope),
-    }
+    })
 }
 
 /// One optimizer step in place on 1-D arrays; `slots` are the state arrays
-/// in the optimizer's order; AdamW decay, if any, applies to every entry.
-fn step<T: Float + Element>(
+/// in the optimizer's order, `None` for a slot it never reads (SGD's last
+/// two); AdamW decay, if any, applies to every entry.
+fn optimizer_step(
     opt: Optimizer,
     params: &Bound<'_, PyAny>,
     grad: &Bound<'_, PyAny>,
-    slots: [&Bound<'_, PyAny>; 3],
+    slots: [Option<&Bound<'_, PyAny>>; 3],
     lr: f64,
     t: u64,
 ) -> PyResult<()> {
-    opt.validate().map_err(to_py)?;
-    let mut p_view = readwrite::<T>(params, "params")?;
-    let g_view = readonly::<T>(grad, "grad")?;
-    let mut s0 = readwrite::<T>(slots[0], "state")?;
-    let mut s1 = readwrite::<T>(slots[1], "state")?;
-    let mut s2 = readwrite::<T>(slots[2], "state")?;
-    let p = slice_mut(&mut p_view, "params")?;
-    let everything = [0..p.len()];
-    opt.step_with(
-        [
-            slice_mut(&mut s0, "state")?,
-            slice_mut(&mut s1, "state")?,
-            slice_mut(&mut s2, "state")?,
-        ],
-        p,
-        slice(&g_view, "grad")?,
-        lr,
-        t,
-        &everything,
-        Par::SERIAL,
-    )
-    .map_err(to_py)
+    with_dtype!(params, "params", T, {
+        opt.validate().map_err(to_py)?;
+        let mut p_view = readwrite::<T>(params, "params")?;
+        let g_view = readonly::<T>(grad, "grad")?;
+        let [v0, v1, v2] = slots.map(|s| s.map(|s| readwrite::<T>(s, "state")).transpose());
+        let (mut v0, mut v1, mut v2) = (v0?, v1?, v2?);
+        let p = slice_mut(&mut p_view, "params")?;
+        let n = p.len();
+        let [mut k0, mut k1, mut k2] = [Vec::new(), Vec::new(), Vec::new()];
+        let mut state = [
+            slot_or_scratch(&mut v0, &mut k0, n)?,
+            slot_or_scratch(&mut v1, &mut k1, n)?,
+            slot_or_scratch(&mut v2, &mut k2, n)?,
+        ];
+        let everything = [0..n];
+        let g = slice(&g_view, "grad")?;
+        opt.update(p, g, &mut state, lr, t, &everything, None, Par::SERIAL)
+            .map_err(to_py)?;
+        Ok(())
+    })
 }
 
-fn dispatch_step(
-    opt: Optimizer,
-    params: &Bound<'_, PyAny>,
-    grad: &Bound<'_, PyAny>,
-    slots: [&Bound<'_, PyAny>; 3],
-    lr: f64,
-    t: u64,
-) -> PyResult<()> {
-    match dtype_of(params, "params")? {
-        DType::F64 => step::<f64>(opt, params, grad, slots, lr, t),
-        DType::F32 => step::<f32>(opt, params, grad, slots, lr, t),
+/// The data of a state array, or `n` zeros in `scratch` for a slot the
+/// optimizer never reads.
+fn slot_or_scratch<'a, T: Float + Element>(
+    view: &'a mut Option<PyReadwriteArray1<'_, T>>,
+    scratch: &'a mut Vec<T>,
+    n: usize,
+) -> PyResult<&'a mut [T]> {
+    match view {
+        Some(view) => slice_mut(view, "state"),
+        None => {
+            scratch.resize(n, T::zero());
+            Ok(scratch)
+        }
     }
 }
 
@@ -277,17 +253,8 @@ pub fn sgd_step(
     momentum: f64,
     nesterov: bool,
 ) -> PyResult<()> {
-    // The unused slots are never touched by SGD; `buf` stands in for them.
-    let spare1 = numpy_like(buf)?;
-    let spare2 = numpy_like(buf)?;
-    dispatch_step(
-        Optimizer::Sgd { momentum, nesterov },
-        params,
-        grad,
-        [buf, &spare1, &spare2],
-        lr,
-        1,
-    )
+    let opt = Optimizer::Sgd { momentum, nesterov };
+    optimizer_step(opt, params, grad, [Some(buf), None, None], lr, 1)
 }
 
 /// RMSprop step in place.
@@ -312,7 +279,7 @@ pub fn rmsprop_step(
         momentum,
         centered,
     };
-    dispatch_step(opt, params, grad, [sq, avg, buf], lr, 1)
+    optimizer_step(opt, params, grad, [Some(sq), Some(avg), Some(buf)], lr, 1)
 }
 
 /// Adam / AMSGrad / AdamW step in place; `step` is the 1-based step number.
@@ -333,11 +300,6 @@ pub fn adam_step(
     amsgrad: bool,
     weight_decay: f64,
 ) -> PyResult<()> {
-    if step == 0 {
-        return Err(PyValueError::new_err(
-            "step is 1-based: the first Adam step is step=1",
-        ));
-    }
     let opt = Optimizer::Adam {
         beta1: beta_1,
         beta2: beta_2,
@@ -345,12 +307,7 @@ pub fn adam_step(
         amsgrad,
         weight_decay,
     };
-    dispatch_step(opt, params, grad, [m, v, vmax], lr, step)
-}
-
-/// A fresh zero array shaped like `a` (scratch for unused optimizer slots).
-fn numpy_like<'py>(a: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    a.py().import("numpy")?.getattr("zeros_like")?.call1((a,))
+    optimizer_step(opt, params, grad, [Some(m), Some(v), Some(vmax)], lr, step)
 }
 
 /// The first `n` draws of the random sequence (seed, stream, a, b).

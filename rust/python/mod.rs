@@ -6,6 +6,7 @@
 
 mod convert;
 mod kernels;
+mod parse;
 mod supervise;
 mod threads;
 mod training;

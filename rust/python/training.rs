@@ -4,140 +4,20 @@ use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::convert::{
-    dtype_of, readonly, readwrite, slice, slice_mut, to_py, DType, FeatureViews, NetSpec,
-};
+use super::convert::{readonly, readwrite, slice, slice_mut, to_py, with_dtype, FeatureViews};
+use super::parse::{train_config, NetSpec};
 use super::supervise::supervise;
 use crate::float::Float;
-use crate::optim::{Optimizer, Schedule};
-use crate::train::{self, Counters, Data, Score, Stopping, TrainConfig};
+use crate::train::{self, Counters, Data, TrainConfig};
 
 /// Fills `params` with the initial weights of `spec` for `seed`.
 #[pyfunction]
 pub fn init_params(spec: &Bound<'_, PyAny>, params: &Bound<'_, PyAny>, seed: u64) -> PyResult<()> {
     let net = spec.extract::<NetSpec>()?.build()?;
-    fn fill<T: Float + Element>(
-        net: &crate::network::Network,
-        params: &Bound<'_, PyAny>,
-        seed: u64,
-    ) -> PyResult<()> {
+    with_dtype!(params, "params", T, {
         let mut view = readwrite::<T>(params, "params")?;
         net.init_params(seed, slice_mut(&mut view, "params")?)
             .map_err(to_py)
-    }
-    match dtype_of(params, "params")? {
-        DType::F64 => fill::<f64>(&net, params, seed),
-        DType::F32 => fill::<f32>(&net, params, seed),
-    }
-}
-
-/// The settings of `fnn.TrainConfig` beyond the architecture.
-#[derive(FromPyObject)]
-struct Settings {
-    dropout: Vec<f64>,
-    alpha: f64,
-    l1: f64,
-    solver: String,
-    momentum: f64,
-    nesterov: bool,
-    rho: f64,
-    centered: bool,
-    beta_1: f64,
-    beta_2: f64,
-    epsilon: f64,
-    amsgrad: bool,
-    weight_decay: f64,
-    schedule: String,
-    power_t: f64,
-    step_size: u64,
-    gamma: f64,
-    t_max: u64,
-    eta_min: f64,
-    batch_size: usize,
-    shuffle: bool,
-    seed: u64,
-    max_epochs: usize,
-    tol: f64,
-    n_iter_no_change: u64,
-    stopping: String,
-    restore_best: bool,
-    score: String,
-    threads: usize,
-}
-
-fn unknown(what: &str, value: &str) -> PyErr {
-    PyValueError::new_err(format!("unknown {what} {value:?}"))
-}
-
-fn train_config(config: &Bound<'_, PyAny>) -> PyResult<TrainConfig> {
-    let net = config.extract::<NetSpec>()?.build()?;
-    let s = config.extract::<Settings>()?;
-    let optimizer = match s.solver.as_str() {
-        "sgd" => Optimizer::Sgd {
-            momentum: s.momentum,
-            nesterov: s.nesterov,
-        },
-        "rmsprop" => Optimizer::RmsProp {
-            rho: s.rho,
-            eps: s.epsilon,
-            momentum: s.momentum,
-            centered: s.centered,
-        },
-        "adam" | "adamw" => Optimizer::Adam {
-            beta1: s.beta_1,
-            beta2: s.beta_2,
-            eps: s.epsilon,
-            amsgrad: s.amsgrad,
-            weight_decay: if s.solver == "adamw" {
-                s.weight_decay
-            } else {
-                0.0
-            },
-        },
-        other => return Err(unknown("solver", other)),
-    };
-    let schedule = match s.schedule.as_str() {
-        "constant" => Schedule::Constant,
-        "invscaling" => Schedule::InvScaling { power_t: s.power_t },
-        "adaptive" => Schedule::Adaptive,
-        "step" => Schedule::Step {
-            step_size: s.step_size,
-            gamma: s.gamma,
-        },
-        "cosine" => Schedule::Cosine {
-            t_max: s.t_max,
-            eta_min: s.eta_min,
-        },
-        other => return Err(unknown("schedule", other)),
-    };
-    let stopping = match s.stopping.as_str() {
-        "none" => Stopping::None,
-        "train_loss" => Stopping::TrainLoss,
-        "val_score" => Stopping::ValScore,
-        other => return Err(unknown("stopping", other)),
-    };
-    let score = match s.score.as_str() {
-        "accuracy" => Score::Accuracy,
-        "r2" => Score::R2,
-        other => return Err(unknown("score", other)),
-    };
-    Ok(TrainConfig {
-        net,
-        dropout: s.dropout,
-        alpha: s.alpha,
-        l1: s.l1,
-        optimizer,
-        schedule,
-        batch_size: s.batch_size,
-        shuffle: s.shuffle,
-        seed: s.seed,
-        max_epochs: s.max_epochs,
-        tol: s.tol,
-        n_iter_no_change: s.n_iter_no_change,
-        stopping,
-        restore_best: s.restore_best,
-        score,
-        threads: s.threads,
     })
 }
 
@@ -211,10 +91,12 @@ pub fn fit_epochs<'py>(
         y_val,
         weights_val,
     };
-    match dtype_of(params, "params")? {
-        DType::F64 => fit_typed::<f64>(py, &cfg, arrays, state, log, callback),
-        DType::F32 => fit_typed::<f32>(py, &cfg, arrays, state, log, callback),
-    }
+    with_dtype!(
+        params,
+        "params",
+        T,
+        fit_typed::<T>(py, &cfg, arrays, state, log, callback)
+    )
 }
 
 struct Arrays<'a, 'py> {
