@@ -31,6 +31,10 @@ pub const MIN_BLOCK_ROWS: usize = 32;
 /// some tens of it (see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const MIN_BLOCK_WORK: usize = 1 << 17;
 
+/// Gathered values from which the gather runs on all threads: each row's copy
+/// waits on memory, and each thread adds its own share of requests in flight.
+pub const GATHER_PARALLEL_MIN: usize = 1 << 12;
+
 /// Multiply-adds of forward and backward per row: every layer's product
 /// forward and for its weight gradient, and all but the first layer's for the
 /// delta below it.
@@ -102,11 +106,16 @@ impl<T: Float> BatchBuffers<T> {
         let rows = order.len();
         // Rows are scattered over X: copying them waits on memory, which
         // every thread adds its own share of requests to.
-        par.for_rows(&mut self.input[..rows * d0], d0, |first, block| {
-            for (out, &i) in block.chunks_exact_mut(d0).zip(&order[first..]) {
-                x.write_row(i, out);
-            }
-        });
+        par.for_rows_from(
+            GATHER_PARALLEL_MIN,
+            &mut self.input[..rows * d0],
+            d0,
+            |first, block| {
+                for (out, &i) in block.chunks_exact_mut(d0).zip(&order[first..]) {
+                    x.write_row(i, out);
+                }
+            },
+        );
         for (r, &i) in order.iter().enumerate() {
             copy_row(
                 &mut self.targets[r * k..(r + 1) * k],

@@ -365,16 +365,18 @@ impl<T: Float> EpochRun<'_, '_, T> {
             let batch_weight: f64 = step.batch.weights[..rows].iter().map(|w| w.f64()).sum();
             counters.step += 1;
             let penalty = Penalty::new(cfg.alpha, cfg.l1, weight_sum);
-            let sums = cfg.optimizer.update(
-                params,
-                step.grad(),
-                slots,
-                self.lr,
-                counters.step,
-                self.weight_ranges,
-                penalty,
-                par,
-            )?;
+            let sums = par.keep_awake(|| {
+                cfg.optimizer.update(
+                    params,
+                    step.grad(),
+                    slots,
+                    self.lr,
+                    counters.step,
+                    self.weight_ranges,
+                    penalty,
+                    par,
+                )
+            })?;
             if let Some(penalty) = penalty {
                 batch_loss += penalty.value(sums) / weight_sum.f64();
             }
