@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import type_of_target, unique_labels
 
-import fnn._base
+import fnn._divergence
 from fnn import FNNClassifier, FNNRegressor, _labels
 from fnn._config import TrainConfig
 from fnn._losses import per_sample_loss
@@ -88,8 +88,9 @@ def test_zero_output_loss_in_blocks_equals_the_loss_over_all_rows(
     weights = RNG.random(1000) if weighted else None
     per_sample, _ = per_sample_loss(loss, output, np.zeros_like(Y), Y, config.huber_delta)
     expected = np.average(per_sample, weights=weights)
-    monkeypatch.setattr(fnn._base, "_LOSS_BLOCK_ROWS", 96)  # 11 blocks, the last one short
-    assert fnn._base._zero_output_loss(config, Y, weights) == pytest.approx(expected, rel=1e-12)
+    monkeypatch.setattr(fnn._divergence, "_LOSS_BLOCK_ROWS", 96)  # 11 blocks, the last one short
+    got = fnn._divergence.zero_output_loss(config, Y, weights)
+    assert got == pytest.approx(expected, rel=1e-12)
 
 
 def test_parameter_names_are_scikit_learns_and_a_fresh_list_each_time():

@@ -1,5 +1,10 @@
-"""What `FNNClassifier` and `FNNRegressor` share: parameters, their validation,
-and the glue from scikit-learn's `fit` to an engine's `fit_epochs`.
+"""The estimator lifecycle both `FNNClassifier` and `FNNRegressor` share.
+
+Parameters and their declared constraints; `fit` and `partial_fit` from
+validated data to an engine and back; the commit of the fitted state;
+pickling; ``coefs_`` and ``intercepts_``; prediction's logits. What a fit
+trains with comes from `fnn._settings`, the training call itself from
+`fnn._training`.
 
 The fitted model is plain NumPy: one flat parameter buffer (``coefs_`` and
 ``intercepts_`` are views of it), the `TrainConfig` it was trained with and the
@@ -14,22 +19,15 @@ import copy
 import dataclasses
 import functools
 import math
-import warnings
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    Options,
-    StrOptions,
-)
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -37,36 +35,18 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._callbacks import (
-    CallbackSupportMixin,
-    EpochTasks,
-    IterationTasks,
-    listened_to,
-    root_task,
-    with_callbacks,
-)
-from ._config import EpochLog, TrainConfig, TrainState
+from ._callbacks import CallbackSupportMixin, listened_to, root_task, with_callbacks
+from ._config import TrainState
+from ._divergence import NON_FINITE_WEIGHTS, warn_if_diverged
 from ._engine import get_engine
-from ._errors import DivergedError
 from ._layout import unpack
-from ._lbfgs import fit_lbfgs
-from ._losses import per_sample_loss as _per_sample_loss
 from ._plain_input import plain_float_rows
-from ._progress import EpochReporter
+from ._settings import ACTIVATIONS, STOCHASTIC_SOLVERS, train_config
 from ._threads import resolve_threads
+from ._training import Outcome, Watch, train_lbfgs, train_stochastic
 from ._validation_split import validation_split
 from ._version import __version__ as fnn_version
-
-#: Activation names accepted by the estimators -> the engines' names.
-ACTIVATIONS = {
-    "identity": "identity",
-    "logistic": "sigmoid",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "relu": "relu",
-    "leaky_relu": "leaky_relu",
-}
-STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+from ._warn import warn
 
 #: scikit-learn's name for each output function (``out_activation_``).
 OUT_ACTIVATION_NAMES = {
@@ -76,80 +56,10 @@ OUT_ACTIVATION_NAMES = {
     "exp": "exp",
 }
 
-#: scikit-learn's words for a fit whose numbers left the finite range (its
-#: tests match them); fnn's advice follows.
-NON_FINITE_WEIGHTS = (
-    "Solver produced non-finite parameter weights. The input data may contain large values "
-    "and need to be preprocessed."
-)
-
-#: Stands in for ``n_iter_no_change=np.inf``: more epochs than will ever run.
-_NEVER = 2**63
-
-#: A final training loss this many times that of a network whose outputs are
-#: all zero (no weights needed, no penalty) means training diverged.
-DIVERGENCE_FACTOR = 100
-
-#: The zero-output loss below which the divergence check compares against
-#: this instead (a zero network that fits the targets well, e.g. targets near
-#: zero, would otherwise flag any ordinary loss).
-_DIVERGENCE_LOSS_FLOOR = 1e-2
-
-
-#: Rows per block when computing the loss of zero outputs: the loss's
-#: temporaries for all of mnist's rows at once were the fit's peak memory.
-_LOSS_BLOCK_ROWS = 4096
-
-
-def _zero_output_loss(config, Y, weights) -> float:
-    """The (weighted) mean loss on ``Y`` of a network whose outputs are all zero."""
-    total = 0.0
-    for start in range(0, len(Y), _LOSS_BLOCK_ROWS):
-        block = Y[start : start + _LOSS_BLOCK_ROWS]
-        per_sample, _ = _per_sample_loss(
-            config.loss, config.output, np.zeros_like(block), block, config.huber_delta
-        )
-        if weights is not None:
-            per_sample = per_sample * weights[start : start + _LOSS_BLOCK_ROWS]
-        total += float(per_sample.sum(dtype=np.float64))
-    return total / (len(Y) if weights is None else float(weights.sum(dtype=np.float64)))
-
-
-@dataclass
-class _Outcome:
-    """What one training call reports: per-epoch records and the final loss."""
-
-    losses: list[float]
-    val_losses: list[float]
-    val_scores: list[float]
-    n_iter: int
-    final_loss: float
-    interrupted: bool = False
-
-
-def _invalid(estimator, name, expected, got) -> InvalidParameterError:
-    # Same wording as scikit-learn's declarative checks, for the checks that
-    # depend on more than one parameter and so cannot be declared.
-    return InvalidParameterError(
-        f"The {name!r} parameter of {type(estimator).__name__} must be {expected}. "
-        f"Got {got!r} instead."
-    )
-
 
 @functools.cache
 def _param_names(cls) -> tuple[str, ...]:
     return tuple(BaseEstimator._get_param_names.__func__(cls))
-
-
-def _every_one_hears(*callbacks):
-    """Return one engine callback that calls each of ``callbacks`` after every epoch.
-
-    None stands for an absent one; training stops when any of them asks to.
-    """
-    present = [c for c in callbacks if c is not None]
-    if len(present) < 2:
-        return present[0] if present else None
-    return lambda *epoch: any([c(*epoch) for c in present])  # a list: no short cut
 
 
 class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
@@ -296,18 +206,18 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
 
     @abstractmethod
     def _prepare_eval_targets(self, y):
-        """Targets (n, k) for the validation labels of ``eval_set``."""
+        """Return targets (n, k) for the validation labels of ``eval_set``."""
 
     @abstractmethod
     def _loss_and_output(self) -> tuple[str, str]:
-        """The engine's loss and output function for the fitted layout."""
+        """Return the engine's loss and output function for the fitted layout."""
 
     def _class_weight_factors(self, y, incremental):
-        """Per-sample factors from ``class_weight`` (None: no class weights)."""
+        """Return per-sample factors from ``class_weight`` (None: no class weights)."""
         return None
 
     def _stratification(self, y):
-        """Class index per row for a stratified validation split, or None."""
+        """Return the class index per row for a stratified validation split, or None."""
         return None
 
     # ------------------------------------------------------------------
@@ -365,20 +275,18 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         pickled_sklearn = state.pop("_sklearn_version", "unknown")
         pickled_fnn = state.pop("_fnn_version", "unknown")
         if pickled_sklearn != sklearn.__version__:
-            warnings.warn(
+            warn(
                 InconsistentVersionWarning(
                     estimator_name=type(self).__name__,
                     current_sklearn_version=sklearn.__version__,
                     original_sklearn_version=pickled_sklearn,
-                ),
-                stacklevel=2,
+                )
             )
         if pickled_fnn != fnn_version:
-            warnings.warn(
+            warn(
                 f"Unpickling a {type(self).__name__} made by fnn {pickled_fnn} with fnn "
                 f"{fnn_version}; it may not work as before.",
                 UserWarning,
-                stacklevel=2,
             )
         params = state.get("_params")
         if isinstance(params, np.ndarray) and not params.flags.aligned:
@@ -391,113 +299,6 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-    # ------------------------------------------------------------------
-    # Parameters that need more than the declarative constraints
-
-    def _hidden_layer_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(np.ravel(sizes))
-        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
-            raise _invalid(self, "hidden_layer_sizes", "positive integers", self.hidden_layer_sizes)
-        return tuple(int(s) for s in sizes)
-
-    def _hidden_activations(self, n_hidden) -> tuple[str, ...]:
-        names = self.activation
-        if isinstance(names, str):
-            return (ACTIVATIONS[names],) * n_hidden
-        names = list(names)
-        if len(names) != n_hidden or not all(n in ACTIVATIONS for n in names):
-            raise _invalid(
-                self,
-                "activation",
-                f"a str among {sorted(ACTIVATIONS)} or a list of {n_hidden} of them "
-                "(one per hidden layer)",
-                self.activation,
-            )
-        return tuple(ACTIVATIONS[n] for n in names)
-
-    def _dropout_rates(self, n_hidden) -> tuple[float, ...]:
-        rates = self.dropout
-        if isinstance(rates, Real):
-            return (float(rates),) * n_hidden if rates > 0 else ()
-        rates = [float(r) for r in np.ravel(rates)]
-        if len(rates) != n_hidden or not all(0.0 <= r < 1.0 for r in rates):
-            raise _invalid(
-                self,
-                "dropout",
-                f"a float in [0, 1) or a list of {n_hidden} of them (one per hidden layer)",
-                self.dropout,
-            )
-        return tuple(rates) if any(rates) else ()
-
-    def _batch_size(self, n_samples) -> int:
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn(
-                f"batch_size={self.batch_size} is larger than the {n_samples} training "
-                f"samples; using {n_samples}.",
-                UserWarning,
-                stacklevel=6,  # the user's fit call
-            )
-        return min(int(self.batch_size), n_samples)
-
-    def _draw_seed(self) -> int:
-        if isinstance(self.random_state, Integral):
-            return int(self.random_state)
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
-    def _train_config(self, *, n_features, n_outputs, n_train, seed, incremental, stopping):
-        hidden = self._hidden_layer_sizes()
-        loss, output = self._loss_and_output()
-        solver = self.solver if self.solver in STOCHASTIC_SOLVERS else "adam"
-        dropout = self._dropout_rates(len(hidden))
-        if self.solver == "lbfgs" and dropout:
-            raise ValueError(
-                "dropout needs a stochastic solver; solver='lbfgs' trains on the full "
-                "batch without it."
-            )
-        return TrainConfig(
-            layer_sizes=(n_features, *hidden, n_outputs),
-            activations=self._hidden_activations(len(hidden)),
-            negative_slope=float(self.negative_slope),
-            loss=loss,
-            output=output,
-            huber_delta=float(getattr(self, "huber_delta", 1.0)),
-            alpha=float(self.alpha),
-            l1=float(self.l1),
-            dropout=dropout,
-            solver=solver,
-            learning_rate_init=float(self.learning_rate_init),
-            # Momentum belongs to 'sgd' as in scikit-learn; RMSprop runs without it.
-            momentum=float(self.momentum) if solver == "sgd" else 0.0,
-            nesterov=bool(self.nesterovs_momentum),
-            rho=float(self.rho),
-            beta_1=float(self.beta_1),
-            beta_2=float(self.beta_2),
-            epsilon=float(self.epsilon),
-            weight_decay=float(self.weight_decay),
-            schedule=self.learning_rate,
-            power_t=float(self.power_t),
-            step_size=min(int(self.lr_step_size), _NEVER),
-            gamma=float(self.lr_gamma),
-            t_max=min(int(self.max_iter), _NEVER),
-            eta_min=float(self.lr_min),
-            # L-BFGS trains on the full batch: its batch_size is no setting to warn about.
-            batch_size=n_train if self.solver == "lbfgs" else self._batch_size(n_train),
-            shuffle=bool(self.shuffle),
-            seed=seed,
-            max_epochs=1 if incremental else min(int(self.max_iter), _NEVER),
-            tol=float(self.tol),
-            n_iter_no_change=_NEVER
-            if math.isinf(self.n_iter_no_change)
-            else min(int(self.n_iter_no_change), _NEVER),
-            stopping=stopping,
-            restore_best=bool(self.restore_best_weights),
-            score=self._score_name,
-            threads=resolve_threads(self.n_jobs),
-        )
 
     # ------------------------------------------------------------------
     # Fitting
@@ -539,6 +340,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         return self
 
     def _fit_and_commit(self, X, y, sample_weight, eval_set, incremental, classes, root):
+        """Train on validated data and commit the result; return whether Ctrl-C stopped it."""
         continuing = self.__sklearn_is_fitted__() and (incremental or self.warm_start)
         X, y, Y, user_weights, train_weights = self._training_data(
             X, y, sample_weight, continuing, incremental, classes
@@ -548,38 +350,17 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         if root is not None:
             root.call_on_fit_task_begin(estimator=self, **task_data)
         seed = self._seed if continuing else self._draw_seed()
-        stochastic = self.solver != "lbfgs"
-        validation = None
-        if eval_set is not None and not stochastic:
-            warnings.warn(
-                "solver='lbfgs' trains on the full batch without validation; eval_set is ignored.",
-                UserWarning,
-                stacklevel=4,  # the user's fit call
-            )
-        elif eval_set is not None and not incremental:
-            validation = self._eval_set(eval_set, X.dtype, n_outputs=Y.shape[1])
-        elif self.early_stopping and stochastic and not incremental:
-            train, held_out = validation_split(
-                seed, X.shape[0], self.validation_fraction, self._stratification(y)
-            )
-            held_out_weights = None if user_weights is None else user_weights[held_out]
-            validation = (X[held_out], Y[held_out], held_out_weights)
-            X, Y = X[train], Y[train]
-            train_weights = None if train_weights is None else train_weights[train]
-
-        if incremental:
-            stopping = "none"
-        elif self.early_stopping and stochastic:
-            stopping = "val_score"
-        else:
-            stopping = "train_loss"
-        config = self._train_config(
+        X, Y, train_weights, validation = self._validation(
+            eval_set, seed, X, y, Y, user_weights, train_weights, incremental
+        )
+        config = train_config(
+            self,
             n_features=X.shape[1],
             n_outputs=Y.shape[1],
             n_train=X.shape[0],
             seed=seed,
             incremental=incremental,
-            stopping=stopping,
+            stopping=self._stopping_rule(incremental),
         )
         start = functools.partial(self._starting_point, config, X.dtype, continuing, incremental)
         params, state = start()
@@ -588,52 +369,90 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
             fitted = functools.partial(
                 self._attributes_after, config, seed, continuing, validation is not None
             )
-            watch = (root, task_data, fitted)
-        if stochastic:
-            outcome = self._train_stochastic(
-                config, params, state, X, Y, train_weights, validation, incremental, start, watch
-            )
-        else:
-            outcome = self._train_lbfgs(config, params, state, X, Y, train_weights, watch)
+            watch = Watch(root, self, task_data, fitted)
+        data = (X, Y, train_weights, validation)
+        outcome = self._train(config, params, state, data, start, incremental, watch)
         if not np.isfinite(params).all():
             raise ValueError(
                 f"{NON_FINITE_WEIGHTS} {type(self).__name__}: training produced non-finite "
                 "weights. Scale the inputs (e.g. with StandardScaler) or lower "
                 "learning_rate_init."
             )
-        self._warn_if_diverged(config, Y, train_weights, outcome.final_loss)
+        warn_if_diverged(config, Y, train_weights, outcome.final_loss, type(self).__name__)
         self._commit(config, params, state, seed, continuing, validation is not None, outcome)
         if root is not None:
             root.call_on_fit_task_end(estimator=self, **task_data, reconstruction_attributes={})
         return outcome.interrupted
 
-    def _warn_if_diverged(self, config, Y, weights, final_loss):
-        """Warn when training ended far worse than a network that outputs zeros.
+    def _validation(self, eval_set, seed, X, y, Y, user_weights, train_weights, incremental):
+        """Split off the validation data: ``eval_set``, a held-out part for early stopping, or none.
 
-        Such a network needs no weights (so no penalty); ending over
-        `DIVERGENCE_FACTOR` times its loss means the updates overshot, though
-        every number stayed finite (e.g. Adam with a huge learning rate).
+        Returns ``(X, Y, train_weights, validation)``: the training rows and
+        the validation triple (or None).
         """
-        # Below this no zero-output loss can make it a divergence: skip the
-        # pass over every target row (a fifth of a small fit's Python time).
-        if (
-            not math.isfinite(final_loss)
-            or final_loss <= DIVERGENCE_FACTOR * _DIVERGENCE_LOSS_FLOOR
-        ):
-            return
-        zero_loss = _zero_output_loss(config, Y, weights)
-        if final_loss > DIVERGENCE_FACTOR * max(zero_loss, _DIVERGENCE_LOSS_FLOOR):
-            warnings.warn(
-                f"{type(self).__name__}: training diverged: the final training loss "
-                f"{final_loss:.3g} is over {DIVERGENCE_FACTOR} times the {zero_loss:.3g} of a "
-                "network that outputs zeros. Lower learning_rate_init or scale the inputs "
-                "(e.g. with StandardScaler); the estimator keeps the finite weights reached.",
-                ConvergenceWarning,
-                stacklevel=5,  # the user's fit call
+        stochastic = self.solver != "lbfgs"
+        if eval_set is not None and not stochastic:
+            warn(
+                "solver='lbfgs' trains on the full batch without validation; eval_set is ignored.",
+                UserWarning,
             )
+            return X, Y, train_weights, None
+        if eval_set is not None and not incremental:
+            return X, Y, train_weights, self._eval_set(eval_set, X.dtype, n_outputs=Y.shape[1])
+        if self.early_stopping and stochastic and not incremental:
+            train, held_out = validation_split(
+                seed, X.shape[0], self.validation_fraction, self._stratification(y)
+            )
+            held_out_weights = None if user_weights is None else user_weights[held_out]
+            validation = (X[held_out], Y[held_out], held_out_weights)
+            train_weights = None if train_weights is None else train_weights[train]
+            return X[train], Y[train], train_weights, validation
+        return X, Y, train_weights, None
+
+    def _stopping_rule(self, incremental) -> str:
+        """Return the engine's stopping rule: none, on the validation score or on the loss."""
+        if incremental:
+            return "none"
+        if self.early_stopping and self.solver != "lbfgs":
+            return "val_score"
+        return "train_loss"
+
+    def _train(self, config, params, state, data, start, incremental, watch):
+        """Run the solver's training call (`fnn._training`) in place; return its `Outcome`."""
+        engine = get_engine(self.engine)
+        name = type(self).__name__
+        if self.solver != "lbfgs":
+            return train_stochastic(
+                engine,
+                config,
+                params,
+                state,
+                data,
+                start=start,
+                incremental=incremental,
+                verbose=self.verbose,
+                name=name,
+                watch=watch,
+            )
+        X, Y, weights, _ = data
+        return train_lbfgs(
+            engine,
+            config,
+            params,
+            state,
+            X,
+            Y,
+            weights,
+            max_iter=self.max_iter,
+            max_fun=self.max_fun,
+            tol=self.tol,
+            verbose=self.verbose,
+            name=name,
+            watch=watch,
+        )
 
     def _training_data(self, X, y, sample_weight, continuing, incremental, classes):
-        """Validated ``X`` and ``y``, the targets ``Y`` and the sample weights.
+        """Return the validated ``X`` and ``y``, the targets ``Y`` and the sample weights.
 
         ``X`` and ``Y`` come in the working dtype: float32 for float32 input,
         else float64, and the parameters' dtype when training continues.
@@ -669,7 +488,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         return X, y, Y, user_weights, train_weights
 
     def _weights(self, sample_weight, X, y, incremental, dtype):
-        """The user's sample weights and the training weights (times class weights)."""
+        """Return the user's sample weights and the training weights (times class weights)."""
         user = None
         if sample_weight is not None:
             user = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
@@ -708,8 +527,13 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
             )
         return X_val, Y_val, None
 
+    def _draw_seed(self) -> int:
+        if isinstance(self.random_state, Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
     def _starting_point(self, config, dtype, continuing, incremental):
-        """Parameters and training state to train from (copies when continuing)."""
+        """Return the parameters and training state to train from (copies when continuing)."""
         if not continuing:
             engine = get_engine(self.engine)
             return engine.init_params(config, dtype), TrainState.fresh(config, dtype)
@@ -734,157 +558,6 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
             state.best_score = -math.inf
         return params, state
 
-    def _train_stochastic(
-        self, config, params, state, X, Y, weights, validation, incremental, start, watch
-    ):
-        """Train with a stochastic solver.
-
-        ``start()`` gives the starting point again; ``watch`` is ``(root task,
-        task data, fitted attributes)`` when callbacks see the fit, else None.
-        """
-        engine = get_engine(self.engine)
-        name = type(self).__name__
-        reporter = EpochReporter(self.verbose, config.max_epochs, name, bar=not incremental)
-        tasks = None
-        if watch is not None:
-            root, task_data, fitted = watch
-            tasks = EpochTasks(root, self, task_data, config, params, state, X.shape[0], fitted)
-        # Only a visible report or a callback needs Python after every epoch; the
-        # curves come back in `log` either way, also when training stops with an
-        # exception.
-        callback = _every_one_hears(reporter if self.verbose else None, tasks)
-        log = EpochLog()
-        interrupted = diverged = False
-        with reporter:
-            try:
-                engine.fit_epochs(config, params, state, X, Y, weights, validation, callback, log)
-            except KeyboardInterrupt:
-                # The caller commits the weights reached, then raises it again.
-                interrupted = True
-            except DivergedError as error:
-                if config.stopping != "val_score":
-                    raise DivergedError(
-                        f"{NON_FINITE_WEIGHTS} {name}: {error} (e.g. with StandardScaler). The "
-                        "estimator keeps its previous fitted state, if it had one."
-                    ) from error
-                diverged = True
-            finally:
-                if tasks is not None:
-                    tasks.close()
-        if diverged:
-            # Early stopping has a model to fall back on: the one it would
-            # have restored (or the last finite one). One grid-search
-            # candidate with too high a learning rate then scores badly
-            # instead of failing the search.
-            data = (X, Y, weights, validation)
-            kept = self._replay(engine, config, params, state, data, log, start)
-            warnings.warn(
-                f"{name}: training diverged at epoch {len(log.loss) + 1} of this fit (the loss "
-                f"is not finite); early stopping keeps the model of epoch {kept}"
-                + (", the best validation score so far" if config.restore_best else "")
-                + ". Lower learning_rate_init or scale the inputs (e.g. with StandardScaler).",
-                ConvergenceWarning,
-                stacklevel=5,  # the user's fit call
-            )
-            for record in (log.loss, log.val_loss, log.val_score):
-                record.append(math.nan)
-            log.converged = True
-        n_iter = len(log.loss)
-        stopped = log.converged or interrupted or (tasks is not None and tasks.stopped)
-        if not (incremental or stopped) and n_iter == config.max_epochs:
-            criterion = "validation score" if config.stopping == "val_score" else "training loss"
-            warnings.warn(
-                f"{name} ran max_iter={config.max_epochs} epochs and the {criterion} was "
-                "still improving; raise max_iter to train further.",
-                ConvergenceWarning,
-                stacklevel=5,  # the user's fit call
-            )
-        final_loss = log.loss[-1] if log.loss else math.nan
-        return _Outcome(
-            list(log.loss), list(log.val_loss), list(log.val_score), n_iter, final_loss, interrupted
-        )
-
-    @staticmethod
-    def _replay(engine, config, params, state, data, log, start):
-        """Train again from ``start()`` to the epoch early stopping keeps.
-
-        That epoch is the best-scoring one under ``restore_best`` (the first of
-        equal scores, as the engines snapshot), else the last finite one.
-        Training is deterministic, so this rebuilds its parameters and state
-        exactly, into ``params`` and ``state``; ``data`` is ``(X, Y, weights,
-        validation)`` as the first run had them. Returns the epoch's number
-        (0: the starting point).
-        """
-        scores = np.asarray(log.val_score, dtype=np.float64)
-        if not config.restore_best:
-            epochs = len(scores)
-        elif np.isfinite(scores).any():
-            epochs = int(np.nanargmax(np.where(np.isfinite(scores), scores, np.nan))) + 1
-        else:
-            epochs = 0
-        replayed, replayed_state = start()
-        if epochs:
-            settings = dataclasses.replace(config, max_epochs=epochs, restore_best=False)
-            engine.fit_epochs(settings, replayed, replayed_state, *data)
-        params[...] = replayed
-        for field in dataclasses.fields(state):
-            setattr(state, field.name, getattr(replayed_state, field.name))
-        return epochs
-
-    def _train_lbfgs(self, config, params, state, X, Y, weights, watch):
-        name = type(self).__name__
-        reporter = EpochReporter(self.verbose, self.max_iter, name, unit="iteration")
-        tasks = None
-        if watch is not None:
-            root, task_data, fitted = watch
-            tasks = IterationTasks(root, self, task_data, params, state, X.shape[0], fitted)
-        with reporter:
-            try:
-                result = fit_lbfgs(
-                    get_engine(self.engine),
-                    config,
-                    params,
-                    X,
-                    Y,
-                    weights,
-                    max_iter=int(self.max_iter),
-                    max_fun=int(self.max_fun),
-                    tol=float(self.tol),
-                    reporter=reporter,
-                    iteration_hook=tasks,
-                )
-            finally:
-                if tasks is not None:
-                    tasks.close()
-        if result.interrupted and result.n_iter == 0:
-            raise KeyboardInterrupt  # before any iterate: nothing to keep
-        if not math.isfinite(result.loss) or not np.isfinite(result.params).all():
-            raise ValueError(
-                f"{NON_FINITE_WEIGHTS} {name}: training diverged (the L-BFGS objective is "
-                f"{result.loss}). Scale the inputs (e.g. with StandardScaler). The estimator "
-                "keeps its previous fitted state, if it had one."
-            )
-        if not (result.converged or result.interrupted or (tasks is not None and tasks.stopped)):
-            warnings.warn(
-                f"{name}: L-BFGS stopped before converging ({result.message}); raise "
-                "max_iter or max_fun, or scale the inputs.",
-                ConvergenceWarning,
-                stacklevel=5,  # the user's fit call
-            )
-        params[...] = result.params
-        state.epoch += result.n_iter
-        state.samples_seen += result.n_iter * X.shape[0]
-        state.best_loss = min([state.best_loss, result.loss, *reporter.losses])
-        # The final loss is the last iterate's, also when no iteration completed.
-        return _Outcome(
-            reporter.losses,
-            reporter.val_losses,
-            reporter.val_scores,
-            result.n_iter,
-            result.loss,
-            result.interrupted,
-        )
-
     def _commit(self, config, params, state, seed, continuing, has_validation, outcome):
         """Set the fitted attributes from one finished training call."""
         # In one step, so that a predict in another thread sees one model.
@@ -897,9 +570,9 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
     def _attributes_after(
         self, config, seed, continuing, has_validation, params, state, losses, val_losses, scores
     ):
-        """`_fitted_attributes` of a model trained for the epochs recorded so far."""
+        """Return the `_fitted_attributes` of a model trained for the epochs recorded so far."""
         final_loss = losses[-1] if losses else math.nan
-        outcome = _Outcome(losses, val_losses, scores, len(losses), final_loss)
+        outcome = Outcome(losses, val_losses, scores, len(losses), final_loss)
         return self._fitted_attributes(
             config, params, state, seed, continuing, has_validation, outcome
         )
@@ -943,7 +616,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
     # Prediction
 
     def _logits(self, X) -> np.ndarray:
-        """Output-layer pre-activations for ``X`` (validated), no dropout."""
+        """Return the output-layer pre-activations for ``X`` (validated), no dropout."""
         # One model, also if a fit commits meanwhile.
         params, config = self.__dict__.get("_params"), self.__dict__.get("_config")
         plain = None if params is None else plain_float_rows(self, X, params.dtype)

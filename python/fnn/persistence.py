@@ -45,6 +45,7 @@ from ._classifier import FNNClassifier
 from ._config import TrainConfig, TrainState
 from ._layout import pack
 from ._regressor import FNNRegressor
+from ._settings import hidden_layer_sizes
 from ._version import __version__
 
 __all__ = ["load", "save"]
@@ -471,7 +472,7 @@ def load(path):
         estimator._validate_params()
         config = _train_config(_json_field(metadata, "config"))
         _require(
-            estimator._hidden_layer_sizes() == config.layer_sizes[1:-1],
+            hidden_layer_sizes(estimator) == config.layer_sizes[1:-1],
             "hidden_layer_sizes does not match the saved network",
         )
         _restore_fitted(estimator, config, tensors, metadata)
