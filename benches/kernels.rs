@@ -270,7 +270,9 @@ fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], 
         group.bench_function(format!("{threads}_threads"), |bench| {
             bench.iter(|| {
                 run_with_threads(threads, || -> fnn::error::Result<f64> {
-                    let (loss, _) = step.loss_and_gradient(&net, &params, batch, None, par)?;
+                    let loss = step
+                        .loss_and_gradient(&net, &params, batch, None, par)?
+                        .loss;
                     t += 1;
                     let (p, s) = (&mut params, &mut slots[..]);
                     adam.update(p, step.grad(), s, 1e-3, t, &weights, Some(penalty), par)?;

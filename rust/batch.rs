@@ -14,7 +14,7 @@
 
 use rayon::prelude::*;
 
-use crate::error::Result;
+use crate::error::{FnnError, Result};
 use crate::features::{copy_row, Features};
 use crate::float::Float;
 use crate::linalg::GEMM_PARALLEL_MIN_MACS;
@@ -67,7 +67,7 @@ pub fn blocks_for(net: &Network, rows: usize) -> usize {
 
 /// Rows `start..end` of block `b` of `blocks` over `rows` rows: sizes differ
 /// by at most one row.
-fn block_rows(b: usize, blocks: usize, rows: usize) -> (usize, usize) {
+pub(crate) fn block_rows(b: usize, blocks: usize, rows: usize) -> (usize, usize) {
     (b * rows / blocks, (b + 1) * rows / blocks)
 }
 
@@ -136,6 +136,17 @@ impl<T: Float> BatchBuffers<T> {
     }
 }
 
+/// What [`BatchStep::loss_and_gradient`] returns besides the gradient.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchLoss<T> {
+    /// The data term `Σ wᵢ ℓᵢ / S`.
+    pub loss: f64,
+    /// `S`, the batch's weight sum in the training type (the gradient's scale).
+    pub weight_sum: T,
+    /// The same sum in f64: the batch's weight in the epoch's mean loss.
+    pub weight: f64,
+}
+
 /// The buffers of one training call's batches: the gathered batch and one
 /// workspace per block, allocated once.
 pub struct BatchStep<T> {
@@ -167,8 +178,8 @@ impl<T: Float> BatchStep<T> {
     }
 
     /// Forward and backward over the first `rows` gathered rows: the gradient
-    /// of the data term `Σ wᵢ ℓᵢ / S` goes to [`BatchStep::grad`], and
-    /// `(Σ wᵢ ℓᵢ / S, S)` comes back. No penalty: the optimizer step adds it.
+    /// of the data term `Σ wᵢ ℓᵢ / S` goes to [`BatchStep::grad`], and the
+    /// term and `S` come back. No penalty: the optimizer step adds it.
     pub fn loss_and_gradient(
         &mut self,
         net: &Network,
@@ -176,8 +187,15 @@ impl<T: Float> BatchStep<T> {
         rows: usize,
         dropout: Option<Dropout<'_>>,
         par: Par,
-    ) -> Result<(f64, T)> {
-        let s = weight_sum(&self.batch.weights[..rows])?;
+    ) -> Result<BatchLoss<T>> {
+        let capacity = self.batch.weights.len();
+        if rows == 0 || rows > capacity {
+            return Err(FnnError::Shape(format!(
+                "a batch of {rows} rows does not fit buffers of {capacity}"
+            )));
+        }
+        let weights = &self.batch.weights[..rows];
+        let s = weight_sum(weights)?;
         let n_blocks = blocks_for(net, rows).min(self.blocks.len());
         let batch = self.batch.rows(rows);
         // Inside a block the products stay on its thread, unless the batch is
@@ -196,8 +214,9 @@ impl<T: Float> BatchStep<T> {
                 first_row: start,
                 ..d
             });
+            // The block's rows and workspace fit by construction; `forward`
+            // checks them against the network once more.
             net.forward(params, ws, block.x, block.rows, dropout, inner)?;
-            net.check_rows(params, ws, block)?;
             let (loss, _) = net.backprop(params, ws, block, s, None, dropout.is_some(), inner)?;
             Ok(loss)
         };
@@ -228,7 +247,11 @@ impl<T: Float> BatchStep<T> {
             }
         });
         let data_loss: f64 = losses.iter().sum();
-        Ok((data_loss / s.f64(), s))
+        Ok(BatchLoss {
+            loss: data_loss / s.f64(),
+            weight_sum: s,
+            weight: self.batch.weights[..rows].iter().map(|w| w.f64()).sum(),
+        })
     }
 
     /// The gradient of the last [`BatchStep::loss_and_gradient`].
@@ -298,11 +321,12 @@ mod tests {
         let mut first: Option<(u64, Vec<u64>)> = None;
         for threads in [1, 2, 3, 4, 8] {
             let par = Par { threads };
-            let (loss, _) = crate::parallel::run_with_threads(threads, || {
+            let loss = crate::parallel::run_with_threads(threads, || {
                 step.loss_and_gradient(&net, &params, 200, dropout(&[0.2]), par)
             })
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .loss;
             let bits = (
                 loss.to_bits(),
                 step.grad().iter().map(|g| g.to_bits()).collect(),
@@ -318,9 +342,10 @@ mod tests {
     fn blocked_gradients_equal_the_whole_batch_gradient_up_to_rounding() {
         let (net, params, mut step) = default_batch();
         let rates = [0.2];
-        let (loss, s) = step
+        let batch_loss = step
             .loss_and_gradient(&net, &params, 200, dropout(&rates), Par::SERIAL)
             .unwrap();
+        let (loss, s) = (batch_loss.loss, batch_loss.weight_sum);
         let mut whole = Workspace::<f64>::new(&net, 200, &rates).unwrap();
         let batch = step.batch.rows(200);
         net.forward(

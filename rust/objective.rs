@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use crate::batch::block_rows;
 use crate::error::Result;
 use crate::features::Features;
 use crate::float::Float;
@@ -57,7 +58,7 @@ impl Network {
         let mut blocks = Vec::with_capacity(n_blocks);
         let mut rest = &mut out[..];
         for b in 0..n_blocks {
-            let (start, end) = (b * rows / n_blocks, (b + 1) * rows / n_blocks);
+            let (start, end) = block_rows(b, n_blocks, rows);
             let (dst, tail) = rest.split_at_mut((end - start) * k);
             blocks.push((start, dst));
             rest = tail;

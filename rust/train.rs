@@ -360,9 +360,8 @@ impl<T: Float> EpochRun<'_, '_, T> {
             // The data term's gradient only: the optimizer step adds the
             // penalty's as it reads each weight, where the work hides under its
             // divisions instead of costing a pass over memory of its own.
-            let (mut batch_loss, weight_sum) =
-                step.loss_and_gradient(&cfg.net, params, rows, dropout, par)?;
-            let batch_weight: f64 = step.batch.weights[..rows].iter().map(|w| w.f64()).sum();
+            let batch = step.loss_and_gradient(&cfg.net, params, rows, dropout, par)?;
+            let (mut batch_loss, weight_sum) = (batch.loss, batch.weight_sum);
             counters.step += 1;
             let penalty = Penalty::new(cfg.alpha, cfg.l1, weight_sum);
             let sums = par.keep_awake(|| {
@@ -381,8 +380,8 @@ impl<T: Float> EpochRun<'_, '_, T> {
                 batch_loss += penalty.value(sums) / weight_sum.f64();
             }
             counters.samples_seen += rows as u64;
-            loss_sum += batch_loss * batch_weight;
-            weight_total += batch_weight;
+            loss_sum += batch_loss * batch.weight;
+            weight_total += batch.weight;
         }
         let loss = loss_sum / weight_total;
         if !loss.is_finite() {
