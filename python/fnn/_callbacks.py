@@ -16,6 +16,7 @@ On a scikit-learn without `sklearn.callback`, the estimators still work;
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 
 import sklearn
@@ -123,7 +124,7 @@ class _Counters:
         return improved, patience_lost
 
 
-class _Tasks:
+class _Tasks(ABC):
     """One subtask per step of the fit, begun before the step and ended after it.
 
     The last one begun may never run (`close` ends it empty).
@@ -149,8 +150,9 @@ class _Tasks:
             self._cached = self._fitted_attributes()
         return self._cached
 
+    @abstractmethod
     def _fitted_attributes(self) -> dict:
-        raise NotImplementedError
+        """Return the fitted attributes of the model trained so far."""
 
     def _begin(self):
         self._task = self._root.subcontext(task_name=self._task_name)
