@@ -297,21 +297,21 @@ fn predict_one_row(c: &mut Criterion) {
     group.bench_function("new_workspace_per_call", |bench| {
         bench.iter(|| -> fnn::error::Result<f32> {
             let mut ws = Workspace::<f32>::new(&net, 1, &[])?;
-            net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
+            net.forward(&params, &mut ws, &row, 1, false, Par::SERIAL)?;
             Ok(ws.logits(1, &net)[0])
         })
     });
     group.bench_function("inference_workspace_per_call", |bench| {
         bench.iter(|| -> fnn::error::Result<f32> {
             let mut ws = Workspace::<f32>::for_inference(&net, 1)?;
-            net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
+            net.forward(&params, &mut ws, &row, 1, false, Par::SERIAL)?;
             Ok(ws.logits(1, &net)[0])
         })
     });
     let mut ws = Workspace::<f32>::new(&net, 1, &[]).expect("workspace");
     group.bench_function("reused_workspace", |bench| {
         bench.iter(|| -> fnn::error::Result<f32> {
-            net.forward(&params, &mut ws, &row, 1, None, Par::SERIAL)?;
+            net.forward(&params, &mut ws, &row, 1, false, Par::SERIAL)?;
             Ok(ws.logits(1, &net)[0])
         })
     });

@@ -14,11 +14,12 @@
 
 use rayon::prelude::*;
 
+use crate::dropout::Dropout;
 use crate::error::{FnnError, Result};
 use crate::features::{copy_row, Features};
 use crate::float::Float;
 use crate::linalg::GEMM_PARALLEL_MIN_MACS;
-use crate::network::{Dropout, Network, Rows};
+use crate::network::{Network, Rows};
 use crate::parallel::Par;
 use crate::workspace::{weight_sum, zeroed, Workspace};
 
@@ -210,13 +211,12 @@ impl<T: Float> BatchStep<T> {
                 weights: &batch.weights[start..end],
                 rows: end - start,
             };
-            let dropout = dropout.map(|d| Dropout {
-                first_row: start,
-                ..d
-            });
+            if let Some(d) = dropout {
+                d.from_row(start).draw_masks(ws, block.rows, inner)?;
+            }
             // The block's rows and workspace fit by construction; `forward`
             // checks them against the network once more.
-            net.forward(params, ws, block.x, block.rows, dropout, inner)?;
+            net.forward(params, ws, block.x, block.rows, dropout.is_some(), inner)?;
             let (loss, _) = net.backprop(params, ws, block, s, None, dropout.is_some(), inner)?;
             Ok(loss)
         };
@@ -348,15 +348,12 @@ mod tests {
         let (loss, s) = (batch_loss.loss, batch_loss.weight_sum);
         let mut whole = Workspace::<f64>::new(&net, 200, &rates).unwrap();
         let batch = step.batch.rows(200);
-        net.forward(
-            &params,
-            &mut whole,
-            batch.x,
-            200,
-            dropout(&rates),
-            Par::SERIAL,
-        )
-        .unwrap();
+        dropout(&rates)
+            .unwrap()
+            .draw_masks(&mut whole, 200, Par::SERIAL)
+            .unwrap();
+        net.forward(&params, &mut whole, batch.x, 200, true, Par::SERIAL)
+            .unwrap();
         let (data_loss, _) = net
             .backprop(&params, &mut whole, batch, s, None, true, Par::SERIAL)
             .unwrap();

@@ -39,9 +39,9 @@ fn inference_workspace_gives_the_training_workspace_logits_bit_for_bit() {
     for rows in [1, 9] {
         let mut training = Workspace::<f32>::new(&net, rows, &[]).unwrap();
         let mut inference = Workspace::<f32>::for_inference(&net, rows).unwrap();
-        net.forward(&params, &mut training, &x, rows, None, Par::SERIAL)
+        net.forward(&params, &mut training, &x, rows, false, Par::SERIAL)
             .unwrap();
-        net.forward(&params, &mut inference, &x, rows, None, Par::SERIAL)
+        net.forward(&params, &mut inference, &x, rows, false, Par::SERIAL)
             .unwrap();
         let expected = training.logits(rows, &net);
         assert!(expected.iter().any(|&v| v != 0.0));
@@ -87,7 +87,7 @@ fn inference_workspace_densifies_sparse_rows_like_the_dense_ones() {
 fn backward_through_an_inference_workspace_is_an_error_not_a_panic() {
     let (net, params, x) = setup();
     let mut ws = Workspace::<f32>::for_inference(&net, 9).unwrap();
-    net.forward(&params, &mut ws, &x, 9, None, Par::SERIAL)
+    net.forward(&params, &mut ws, &x, 9, false, Par::SERIAL)
         .unwrap();
     let (y, w) = (vec![0.0f32; 9 * net.n_outputs()], vec![1.0f32; 9]);
     let batch = Rows {

@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod batch;
+pub mod dropout;
 pub mod error;
 pub mod features;
 pub mod float;

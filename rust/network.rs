@@ -127,27 +127,6 @@ impl Network {
     }
 }
 
-/// Dropout draws above which the mask is drawn on all threads.
-const PARALLEL_MIN_DRAWS: usize = 1 << 12;
-
-/// 2^53: [`rng::uniform`] draws are multiples of its inverse.
-const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
-
-/// Dropout for one forward pass: the rates per hidden layer and where in the
-/// random stream this pass's masks come from.
-#[derive(Clone, Copy, Debug)]
-pub struct Dropout<'a> {
-    /// One rate per hidden layer.
-    pub rates: &'a [f64],
-    /// The run's seed.
-    pub seed: u64,
-    /// The optimizer step this batch belongs to.
-    pub step: u64,
-    /// The batch row the pass's first row is: a block of a batch draws the
-    /// masks of its own rows of the batch's stream.
-    pub first_row: usize,
-}
-
 /// The rows a backward pass reads: inputs, targets and sample weights,
 /// row-major, `rows` of each.
 #[derive(Clone, Copy, Debug)]
@@ -164,25 +143,19 @@ pub struct Rows<'a, T> {
 
 impl Network {
     /// Forward pass of `rows` rows of `input` (row-major, `rows × d0`) leaving
-    /// the logits in the workspace. Dropout applies when given.
+    /// the logits in the workspace. With `masked`, each hidden layer with
+    /// dropout buffers is multiplied by the masks [`crate::dropout::Dropout::draw_masks`]
+    /// drew into the workspace, and kept unmasked for the backward pass.
     pub fn forward<T: Float>(
         &self,
         params: &[T],
         ws: &mut Workspace<T>,
         input: &[T],
         rows: usize,
-        dropout: Option<Dropout<'_>>,
+        masked: bool,
         par: Par,
     ) -> Result<()> {
         self.check_batch(params, ws, input, rows)?;
-        if let Some(d) = dropout {
-            if d.rates.iter().any(|p| !(0.0..1.0).contains(p)) {
-                return Err(FnnError::Config(format!(
-                    "dropout rates must be in [0, 1), got {:?}",
-                    d.rates
-                )));
-            }
-        }
         let last = self.n_layers() - 1;
         for l in 0..=last {
             let (d_in, d_out) = (self.sizes[l], self.sizes[l + 1]);
@@ -213,38 +186,11 @@ impl Network {
                     a.apply(chunk);
                 }
             });
-            if let (Some(d), true) = (dropout, l < last) {
-                let p = d.rates.get(l).copied().unwrap_or(0.0);
-                if p > 0.0 {
-                    if ws.masks[l].len() < rows * d_out {
-                        return Err(FnnError::Shape(format!(
-                            "the workspace has no dropout buffers for hidden layer {l}"
-                        )));
-                    }
-                    let pre = &mut ws.pre_dropout[l][..rows * d_out];
-                    let mask = &mut ws.masks[l][..rows * d_out];
-                    pre.copy_from_slice(out);
-                    let key = rng::key(d.seed, rng::DROPOUT, d.step, l as u64);
-                    let keep = T::of(1.0 / (1.0 - p));
-                    // `uniform(key, i) >= p` without the float conversion: the
-                    // draw is its top 53 bits times 2^-53, exactly.
-                    let threshold = (p * TWO_POW_53).ceil() as u64;
-                    // Each draw is a function of its index alone, so rows can
-                    // be drawn on any thread; draws are cheap, and only a few
-                    // thousand are worth sharing (BENCHMARKS.md, "Measurements
-                    // behind the code's constants").
-                    par.for_rows_from(PARALLEL_MIN_DRAWS, mask, d_out, |first_row, block| {
-                        let first = (d.first_row + first_row) * d_out;
-                        for (i, m) in block.iter_mut().enumerate() {
-                            *m = if rng::bits(key, (first + i) as u64) >> 11 >= threshold {
-                                keep
-                            } else {
-                                T::zero()
-                            };
-                        }
-                    });
-                    out.iter_mut().zip(mask.iter()).for_each(|(v, &m)| *v *= m);
-                }
+            if masked && l < last && !ws.masks[l].is_empty() {
+                let pre = &mut ws.pre_dropout[l][..rows * d_out];
+                let mask = &ws.masks[l][..rows * d_out];
+                pre.copy_from_slice(out);
+                out.iter_mut().zip(mask).for_each(|(v, &m)| *v *= m);
             }
         }
         Ok(())
@@ -288,7 +234,7 @@ impl Network {
         let d0 = self.sizes[0];
         x.check_rows(start, rows, d0)?;
         if let Some(dense) = x.dense_rows(start, rows, d0) {
-            return self.forward(params, ws, dense, rows, None, par);
+            return self.forward(params, ws, dense, rows, false, par);
         }
         if rows > ws.capacity || ws.sizes != self.sizes {
             return Err(FnnError::Shape(format!(
@@ -303,7 +249,7 @@ impl Network {
         for (r, out) in input.chunks_exact_mut(d0).take(rows).enumerate() {
             x.write_row(start + r, out);
         }
-        let result = self.forward(params, ws, &input, rows, None, par);
+        let result = self.forward(params, ws, &input, rows, false, par);
         ws.dense_input = input;
         result
     }
@@ -445,6 +391,7 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dropout::Dropout;
 
     /// Central differences of `backward`'s objective against its gradient, for
     /// every parameter of a 3 → 5 → 4 → 3 network, with both penalties and
@@ -467,16 +414,17 @@ mod tests {
             rows,
         };
         let rates = [0.25, 0.0];
-        let dropout = Some(Dropout {
+        let dropout = Dropout {
             rates: &rates,
             seed: 9,
             step: 2,
             first_row: 0,
-        });
+        };
         let (alpha, l1) = (0.3, 0.05);
         let mut ws = Workspace::<f64>::new(&net, rows, &rates).unwrap();
         let objective = |p: &[f64], ws: &mut Workspace<f64>| {
-            net.forward(p, ws, &x, rows, dropout, Par::SERIAL).unwrap();
+            dropout.draw_masks(ws, rows, Par::SERIAL).unwrap();
+            net.forward(p, ws, &x, rows, true, Par::SERIAL).unwrap();
             net.backward(p, ws, batch, alpha, l1, true, Par::SERIAL)
                 .unwrap()
         };

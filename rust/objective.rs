@@ -103,7 +103,7 @@ impl Network {
         l1: f64,
     ) -> Result<(f64, Vec<T>)> {
         let mut ws = Workspace::<T>::new(self, data.rows, &[])?;
-        self.forward(params, &mut ws, data.x, data.rows, None, Par::SERIAL)?;
+        self.forward(params, &mut ws, data.x, data.rows, false, Par::SERIAL)?;
         let loss = self.backward(params, &mut ws, data, alpha, l1, false, Par::SERIAL)?;
         Ok((loss, ws.grad))
     }

@@ -281,10 +281,11 @@ proptest! {
 
 mod inconsistent_shapes {
     use crate::activation::Activation;
+    use crate::dropout::Dropout;
     use crate::features::Features;
     use crate::linalg::{matmul, View};
     use crate::loss::Loss;
-    use crate::network::{Dropout, Network, Rows};
+    use crate::network::{Network, Rows};
     use crate::optim::testing::step;
     use crate::optim::{Optimizer, Schedule};
     use crate::parallel::Par;
@@ -332,30 +333,30 @@ mod inconsistent_shapes {
     }
 
     #[test]
-    fn forward_rejects_wrong_params_workspace_input_and_dropout() {
+    fn forward_and_dropout_reject_wrong_params_workspace_input_and_rates() {
         let net = net();
         let params = vec![0.1f64; 26];
         let x = vec![1.0f64; 3 * 5];
         let mut ws = Workspace::<f64>::new(&net, 5, &[]).unwrap();
         let par = Par::SERIAL;
-        assert!(net.forward(&params, &mut ws, &x, 5, None, par).is_ok());
+        assert!(net.forward(&params, &mut ws, &x, 5, false, par).is_ok());
         assert!(is_shape_or_config(net.forward(
             &params[..25],
             &mut ws,
             &x,
             5,
-            None,
+            false,
             par
         )));
         assert!(is_shape_or_config(
-            net.forward(&params, &mut ws, &x, 6, None, par)
+            net.forward(&params, &mut ws, &x, 6, false, par)
         ));
         assert!(is_shape_or_config(net.forward(
             &params,
             &mut ws,
             &x[..14],
             5,
-            None,
+            false,
             par
         )));
         // A workspace made for another network.
@@ -367,7 +368,7 @@ mod inconsistent_shapes {
             &mut foreign,
             &x,
             5,
-            None,
+            false,
             par
         )));
         // Dropout without dropout buffers, and dropout rates out of range.
@@ -378,31 +379,15 @@ mod inconsistent_shapes {
             seed: 0,
             step: 0,
         };
-        assert!(is_shape_or_config(net.forward(
-            &params,
-            &mut ws,
-            &x,
-            5,
-            Some(dropout),
-            par
-        )));
+        assert!(is_shape_or_config(dropout.draw_masks(&mut ws, 5, par)));
         for bad in [1.0, -0.1, f64::NAN] {
             let rates = [bad];
             let mut with_buffers = Workspace::<f64>::new(&net, 5, &[0.5]).unwrap();
             let d = Dropout {
-                first_row: 0,
                 rates: &rates,
-                seed: 0,
-                step: 0,
+                ..dropout
             };
-            assert!(is_shape_or_config(net.forward(
-                &params,
-                &mut with_buffers,
-                &x,
-                5,
-                Some(d),
-                par
-            )));
+            assert!(is_shape_or_config(d.draw_masks(&mut with_buffers, 5, par)));
         }
     }
 
@@ -463,7 +448,7 @@ mod inconsistent_shapes {
         let mut w = vec![1.0f64; 5];
         let mut ws = Workspace::<f64>::new(&net, 5, &[]).unwrap();
         let par = Par::SERIAL;
-        net.forward(&params, &mut ws, &x, 5, None, par).unwrap();
+        net.forward(&params, &mut ws, &x, 5, false, par).unwrap();
         assert!(net
             .backward(&params, &mut ws, rows(&x, &y, &w, 5), 0.0, 0.0, false, par)
             .is_ok());

@@ -3,11 +3,12 @@
 //! scikit-learn's stopping rules.
 
 use crate::batch::{blocks_for, BatchStep};
+use crate::dropout::Dropout;
 use crate::error::{check_len, FnnError, Result};
 use crate::features::Features;
 use crate::float::Float;
 use crate::loss::{argmax, Loss, Output};
-use crate::network::{Dropout, Network};
+use crate::network::Network;
 use crate::optim::{Optimizer, Schedule};
 use crate::parallel::{threads_for_work, Par};
 use crate::penalty::{self, Penalty};
