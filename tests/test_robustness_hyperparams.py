@@ -16,6 +16,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
+import fnn
 from fnn import FNNClassifier, FNNRegressor, TrainConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -196,3 +197,15 @@ def test_a_healthy_fit_raises_no_divergence_warning(digits):
             warnings.simplefilter("always")
             cls(hidden_layer_sizes=(32,), max_iter=3, random_state=0).fit(X * 16, target)
         assert not [w for w in caught if "diverged" in str(w.message)]
+
+
+@pytest.mark.parametrize("cls", [FNNClassifier, FNNRegressor])
+def test_an_lbfgs_divergence_is_the_typed_error_and_keeps_no_model(cls):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * 1e150  # the first objective overflows
+    y = (X[:, 0] > 0).astype(int) if cls is FNNClassifier else X.sum(axis=1) / 1e150
+    # Squared error for both: the classifier's log loss stays finite on these logits.
+    est = cls(solver="lbfgs", loss="squared_error", hidden_layer_sizes=(4,), random_state=0)
+    with pytest.raises(fnn.DivergedError, match="Solver produced non-finite parameter weights"):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")

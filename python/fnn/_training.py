@@ -212,7 +212,7 @@ def _check_lbfgs_result(result, name, stopped) -> None:
     if result.interrupted and result.n_iter == 0:
         raise KeyboardInterrupt  # before any iterate: nothing to keep
     if not math.isfinite(result.loss) or not np.isfinite(result.params).all():
-        raise ValueError(
+        raise DivergedError(
             f"{NON_FINITE_WEIGHTS} {name}: training diverged (the L-BFGS objective is "
             f"{result.loss}). Scale the inputs (e.g. with StandardScaler). The estimator "
             "keeps its previous fitted state, if it had one."
