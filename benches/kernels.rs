@@ -21,13 +21,16 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fnn::activation::Activation;
 use fnn::batch::BatchStep;
+use fnn::features::Features;
 use fnn::linalg::{matmul, matmul_by, Route, View};
 use fnn::loss::{Loss, Output};
 use fnn::network::Network;
-use fnn::optim::Optimizer;
+use fnn::optim::{Optimizer, Schedule};
 use fnn::parallel::{run_with_threads, Par};
 use fnn::penalty::Penalty;
 use fnn::simd::FlushSubnormals;
+use fnn::train::TrainConfig;
+use fnn::train::{fit_epochs, Counters, Data, Score, Silent, Stopping};
 use fnn::workspace::Workspace;
 
 /// The mnist network's layer sizes and batch size.
@@ -284,6 +287,102 @@ fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], 
     group.finish();
 }
 
+/// Whole epochs of `fit_epochs` on scikit-learn's defaults in float64 (Adam,
+/// alpha 1e-4, batch `min(200, n)`, a (100,) ReLU network), inside one pool
+/// as a fit runs them, so the hand-offs between steps are the ones a fit
+/// pays: the 50k default fit's network on 10,000 synthetic rows (50 steps an
+/// epoch) and wine's (one 133-row step an epoch).
+fn fit_epochs_default(c: &mut Criterion) {
+    fit_epochs_of(c, "default_f64", 100, 5, 10_000, 1);
+    fit_epochs_of(c, "wine_f64", 13, 3, 133, 20);
+}
+
+fn fit_epochs_of(
+    c: &mut Criterion,
+    name: &str,
+    features: usize,
+    classes: usize,
+    rows: usize,
+    epochs: usize,
+) {
+    let net = relu_net(&[features, 100, classes]);
+    let x: Vec<f64> = filled(rows * features)
+        .iter()
+        .map(|&v| f64::from(v) * 2.0)
+        .collect();
+    let mut y = vec![0.0f64; rows * classes];
+    for r in 0..rows {
+        y[r * classes + (r * 7) % classes] = 1.0;
+    }
+    let data = Data {
+        x: Features::Dense(&x),
+        y: &y,
+        weights: None,
+        rows,
+    };
+    let mut group = c.benchmark_group(format!("fit_epochs_{name}_{rows}_rows"));
+    group.throughput(Throughput::Elements(
+        (2 * rows * epochs * fnn::batch::work_per_row(&net)) as u64,
+    ));
+    for threads in thread_counts() {
+        let cfg = TrainConfig {
+            net: net.clone(),
+            dropout: vec![],
+            alpha: 1e-4,
+            l1: 0.0,
+            optimizer: adam(),
+            schedule: Schedule::Constant,
+            batch_size: 200,
+            shuffle: true,
+            seed: 0,
+            max_epochs: epochs,
+            tol: 1e-4,
+            n_iter_no_change: 10,
+            stopping: Stopping::None,
+            restore_best: false,
+            score: Score::Accuracy,
+            threads,
+        };
+        let mut params = vec![0.0f64; net.n_params()];
+        net.init_params(0, &mut params).expect("init");
+        let mut slots = vec![0.0f64; 3 * net.n_params()];
+        let mut counters = Counters {
+            step: 0,
+            epoch: 0,
+            samples_seen: 0,
+            lr_base: 1e-3,
+            best_loss: f64::INFINITY,
+            best_score: f64::NEG_INFINITY,
+            no_improve: 0,
+        };
+        let used = cfg.effective_threads(rows);
+        group.bench_function(format!("{threads}_threads"), |bench| {
+            bench.iter_custom(|iters| {
+                let cfg = TrainConfig {
+                    max_epochs: epochs * iters as usize,
+                    ..cfg.clone()
+                };
+                run_with_threads(used, || {
+                    let start = std::time::Instant::now();
+                    fit_epochs(
+                        &cfg,
+                        &mut params,
+                        &mut slots,
+                        &mut counters,
+                        data,
+                        None,
+                        &mut Silent,
+                    )
+                    .expect("training");
+                    start.elapsed()
+                })
+                .expect("the pool")
+            })
+        });
+    }
+    group.finish();
+}
+
 /// One row through the mnist network: with a training workspace made per
 /// call (what `fnn._core.forward` did), an inference workspace made per call
 /// (what it does) and a workspace reused.
@@ -490,6 +589,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = gemm_shapes, small_shapes, activation, adam_step, train_step, predict_one_row, handoff, fma_peak
+    targets = gemm_shapes, small_shapes, activation, adam_step, train_step, fit_epochs_default, predict_one_row, handoff, fma_peak
 }
 criterion_main!(benches);
