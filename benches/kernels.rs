@@ -31,6 +31,7 @@ use fnn::penalty::Penalty;
 use fnn::simd::FlushSubnormals;
 use fnn::train::TrainConfig;
 use fnn::train::{fit_epochs, Counters, Data, Score, Silent, Stopping};
+use fnn::update::StepSettings;
 use fnn::workspace::Workspace;
 
 /// The mnist network's layer sizes and batch size.
@@ -248,7 +249,6 @@ fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], 
     let mut params = vec![T::zero(); n];
     net.init_params(0, &mut params).expect("init");
     let mut slots = vec![T::zero(); 3 * n];
-    let weights = net.weight_ranges();
     let adam = adam();
     let penalty = Penalty::new(1e-4, 0.0, T::of(batch as f64)).expect("a penalty");
     let k = net.n_outputs();
@@ -274,11 +274,17 @@ fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], 
             bench.iter(|| {
                 run_with_threads(threads, || -> fnn::error::Result<f64> {
                     let loss = step
-                        .loss_and_gradient(&net, &params, batch, None, par)?
+                        .loss_and_gradient(&net, &params, None, batch, None, par)?
                         .loss;
                     t += 1;
                     let (p, s) = (&mut params, &mut slots[..]);
-                    adam.update(p, step.grad(), s, 1e-3, t, &weights, Some(penalty), par)?;
+                    let settings = StepSettings {
+                        optimizer: &adam,
+                        lr: 1e-3,
+                        t,
+                        penalty: Some(penalty),
+                    };
+                    step.update(settings, p, s, par)?;
                     Ok(loss)
                 })
             })

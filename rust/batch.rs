@@ -12,8 +12,6 @@
 //! Networks whose products are big enough for the GEMM to share among
 //! threads run as one block: their batches are split inside each product.
 
-use rayon::prelude::*;
-
 use crate::dropout::Dropout;
 use crate::error::{FnnError, Result};
 use crate::features::{copy_row, Features};
@@ -21,6 +19,9 @@ use crate::float::Float;
 use crate::linalg::GEMM_PARALLEL_MIN_MACS;
 use crate::network::{Network, Rows};
 use crate::parallel::Par;
+use crate::penalty::WeightSums;
+use crate::team::Team;
+use crate::update::{sum_and_step, StepSettings, UpdatePlan};
 use crate::workspace::{weight_sum, zeroed, Workspace};
 
 /// The fewest rows a block has: fewer would leave the weight-gradient
@@ -92,37 +93,12 @@ impl<T: Float> BatchBuffers<T> {
         })
     }
 
-    /// Copies rows `order` of `x`, `y` and `weights` (1 where `None`) into the
-    /// first `order.len()` rows of the buffers.
-    pub fn gather(
-        &mut self,
-        x: &Features<'_, T>,
-        y: &[T],
-        weights: Option<&[T]>,
-        order: &[usize],
-        par: Par,
-    ) {
-        let capacity = self.weights.len().max(1);
-        let (d0, k) = (self.input.len() / capacity, self.targets.len() / capacity);
-        let rows = order.len();
-        // Rows are scattered over X: copying them waits on memory, which
-        // every thread adds its own share of requests to.
-        par.for_rows_from(
-            GATHER_PARALLEL_MIN,
-            &mut self.input[..rows * d0],
-            d0,
-            |first, block| {
-                for (out, &i) in block.chunks_exact_mut(d0).zip(&order[first..]) {
-                    x.write_row(i, out);
-                }
-            },
-        );
-        for (r, &i) in order.iter().enumerate() {
-            copy_row(
-                &mut self.targets[r * k..(r + 1) * k],
-                &y[i * k..(i + 1) * k],
-            );
-            self.weights[r] = weights.map_or(T::one(), |w| w[i]);
+    /// Copies the sample weights of rows `order` (1 where `None`) into the
+    /// first `order.len()` weights: every block needs the batch's weight sum
+    /// before its backward pass.
+    fn gather_weights(&mut self, weights: Option<&[T]>, order: &[usize]) {
+        for (w, &i) in self.weights.iter_mut().zip(order) {
+            *w = weights.map_or(T::one(), |w| w[i]);
         }
     }
 
@@ -133,6 +109,44 @@ impl<T: Float> BatchBuffers<T> {
             y: &self.targets,
             weights: &self.weights,
             rows,
+        }
+    }
+}
+
+/// Where a batch's rows come from: rows `order` of the training data.
+#[derive(Clone, Copy)]
+pub struct Source<'a, 'x, T> {
+    /// The training inputs.
+    pub x: &'a Features<'x, T>,
+    /// The training targets, row-major.
+    pub y: &'a [T],
+    /// The sample weights (1 where `None`).
+    pub weights: Option<&'a [T]>,
+    /// The batch's rows, in order.
+    pub order: &'a [usize],
+}
+
+impl<T: Float> Source<'_, '_, T> {
+    /// Copies rows `order[start..]` of `x` and `y` into `input` (rows of
+    /// `d0`) and `targets` (rows of `k`), as many rows as they hold, on
+    /// `par`'s threads when there are enough values.
+    fn gather(
+        &self,
+        start: usize,
+        (input, d0): (&mut [T], usize),
+        (targets, k): (&mut [T], usize),
+        par: Par,
+    ) {
+        let order = &self.order[start..];
+        // Rows are scattered over X: copying them waits on memory, which
+        // every thread adds its own share of requests to.
+        par.for_rows_from(GATHER_PARALLEL_MIN, input, d0, |first, block| {
+            for (out, &i) in block.chunks_exact_mut(d0).zip(&order[first..]) {
+                self.x.write_row(i, out);
+            }
+        });
+        for (out, &i) in targets.chunks_exact_mut(k).zip(order) {
+            copy_row(out, &self.y[i * k..(i + 1) * k]);
         }
     }
 }
@@ -148,14 +162,30 @@ pub struct BatchLoss<T> {
     pub weight: f64,
 }
 
-/// The buffers of one training call's batches: the gathered batch and one
-/// workspace per block, allocated once.
+/// The buffers of one training call's batches: the gathered batch, one
+/// workspace per block and the optimizer step's chunks, allocated once.
 pub struct BatchStep<T> {
     /// The gathered batch.
     pub batch: BatchBuffers<T>,
     blocks: Vec<Workspace<T>>,
     /// Each block's data loss `Σ wᵢ ℓᵢ`.
     losses: Vec<f64>,
+    /// Blocks of the last batch whose gradients are not yet added into the
+    /// first block's.
+    pending: usize,
+    plan: UpdatePlan,
+    /// The pool threads that run the blocks and the chunks, made on first use.
+    team: Option<Team>,
+    /// The most jobs a round of the team has: blocks or chunks.
+    max_jobs: usize,
+}
+
+/// `slot`'s team, made anew when it has fewer threads than `par`.
+fn team(slot: &mut Option<Team>, par: Par, max_jobs: usize) -> &mut Team {
+    if slot.as_ref().is_some_and(|t| t.threads() < par.threads) {
+        *slot = None;
+    }
+    slot.get_or_insert_with(|| Team::new(par.threads, max_jobs))
 }
 
 impl<T: Float> BatchStep<T> {
@@ -169,47 +199,82 @@ impl<T: Float> BatchStep<T> {
             .map(|rows| rows.div_ceil(blocks_for(net, rows)))
             .max()
             .unwrap_or(1);
+        let plan = UpdatePlan::new(net);
         Ok(BatchStep {
+            max_jobs: blocks.max(plan.chunks()),
             batch: BatchBuffers::new(net, batch_rows)?,
             blocks: (0..blocks)
                 .map(|_| Workspace::new(net, capacity, dropout_rates))
                 .collect::<Result<_>>()?,
             losses: vec![0.0; blocks],
+            pending: 1,
+            plan,
+            team: None,
         })
     }
 
-    /// Forward and backward over the first `rows` gathered rows: the gradient
-    /// of the data term `Σ wᵢ ℓᵢ / S` goes to [`BatchStep::grad`], and the
+    /// Forward and backward over a batch of `rows` rows: gathered from
+    /// `source` block by block when given, else the first `rows` rows already
+    /// in [`BatchStep::batch`]. Each block's share of the gradient of the
+    /// data term `Σ wᵢ ℓᵢ / S` stays in its workspace until
+    /// [`BatchStep::update`] or [`BatchStep::gradient`] adds them up; the
     /// term and `S` come back. No penalty: the optimizer step adds it.
     pub fn loss_and_gradient(
         &mut self,
         net: &Network,
         params: &[T],
+        source: Option<Source<'_, '_, T>>,
         rows: usize,
         dropout: Option<Dropout<'_>>,
         par: Par,
     ) -> Result<BatchLoss<T>> {
         let capacity = self.batch.weights.len();
-        if rows == 0 || rows > capacity {
+        if rows == 0 || rows > capacity || source.is_some_and(|s| s.order.len() != rows) {
             return Err(FnnError::Shape(format!(
                 "a batch of {rows} rows does not fit buffers of {capacity}"
             )));
         }
+        if let Some(src) = source {
+            self.batch.gather_weights(src.weights, src.order);
+        }
         let weights = &self.batch.weights[..rows];
         let s = weight_sum(weights)?;
         let n_blocks = blocks_for(net, rows).min(self.blocks.len());
-        let batch = self.batch.rows(rows);
+        let (d0, k) = (net.sizes()[0], net.n_outputs());
         // Inside a block the products stay on its thread, unless the batch is
         // one block: then they may share out their own work.
         let inner = if n_blocks == 1 { par } else { Par::SERIAL };
-        let run = |b: usize, ws: &mut Workspace<T>| -> Result<f64> {
+        // Each block's own rows of the batch buffers.
+        let mut inputs = &mut self.batch.input[..rows * d0];
+        let mut targets = &mut self.batch.targets[..rows * k];
+        let mut jobs = Vec::with_capacity(n_blocks);
+        for ((b, ws), loss) in self.blocks[..n_blocks]
+            .iter_mut()
+            .enumerate()
+            .zip(&mut self.losses[..n_blocks])
+        {
             let (start, end) = block_rows(b, n_blocks, rows);
-            let (d0, k) = (net.sizes()[0], net.n_outputs());
+            let (x, x_rest) = std::mem::take(&mut inputs).split_at_mut((end - start) * d0);
+            let (y, y_rest) = std::mem::take(&mut targets).split_at_mut((end - start) * k);
+            (inputs, targets) = (x_rest, y_rest);
+            jobs.push((start, ws, loss, x, y));
+        }
+        let run = |(start, ws, loss, x, y): (
+            usize,
+            &mut Workspace<T>,
+            &mut f64,
+            &mut [T],
+            &mut [T],
+        )|
+         -> Result<()> {
+            if let Some(src) = source {
+                src.gather(start, (&mut *x, d0), (&mut *y, k), inner);
+            }
             let block = Rows {
-                x: &batch.x[start * d0..end * d0],
-                y: &batch.y[start * k..end * k],
-                weights: &batch.weights[start..end],
-                rows: end - start,
+                x,
+                y,
+                weights: &weights[start..],
+                rows: y.len() / k,
             };
             if let Some(d) = dropout {
                 d.from_row(start).draw_masks(ws, block.rows, inner)?;
@@ -217,45 +282,60 @@ impl<T: Float> BatchStep<T> {
             // The block's rows and workspace fit by construction; `forward`
             // checks them against the network once more.
             net.forward(params, ws, block.x, block.rows, dropout.is_some(), inner)?;
-            let (loss, _) = net.backprop(params, ws, block, s, None, dropout.is_some(), inner)?;
-            Ok(loss)
+            *loss = net
+                .backprop(params, ws, block, s, None, dropout.is_some(), inner)?
+                .0;
+            Ok(())
         };
-        let blocks = &mut self.blocks[..n_blocks];
-        let losses = &mut self.losses[..n_blocks];
-        if n_blocks == 1 || par.threads <= 1 {
-            for (b, (ws, loss)) in blocks.iter_mut().zip(losses.iter_mut()).enumerate() {
-                *loss = run(b, ws)?;
-            }
-        } else {
-            blocks
-                .par_iter_mut()
-                .zip(losses.par_iter_mut())
-                .enumerate()
-                .try_for_each(|(b, (ws, loss))| -> Result<()> {
-                    *loss = run(b, ws)?;
-                    Ok(())
-                })?;
-        }
-        let (first, rest) = blocks.split_at_mut(1);
-        let rest = &*rest;
-        // Block by block in order, so each element's sum is the same on any
-        // number of threads.
-        par.for_rows(&mut first[0].grad, 1, |start, chunk| {
-            for ws in rest {
-                let other = &ws.grad[start..start + chunk.len()];
-                chunk.iter_mut().zip(other).for_each(|(g, &o)| *g += o);
-            }
-        });
-        let data_loss: f64 = losses.iter().sum();
+        team(&mut self.team, par, self.max_jobs).run(par, jobs, run)?;
+        self.pending = n_blocks;
+        let data_loss: f64 = self.losses[..n_blocks].iter().sum();
         Ok(BatchLoss {
             loss: data_loss / s.f64(),
             weight_sum: s,
-            weight: self.batch.weights[..rows].iter().map(|w| w.f64()).sum(),
+            weight: weights.iter().map(|w| w.f64()).sum(),
         })
     }
 
-    /// The gradient of the last [`BatchStep::loss_and_gradient`].
-    pub fn grad(&self) -> &[T] {
+    /// The optimizer step after [`BatchStep::loss_and_gradient`]: the blocks'
+    /// gradients added up and `params` and `slots` stepped with the sum, in
+    /// the fixed chunks of [`crate::update`], on `par`'s threads. Returns the
+    /// penalty's sums over the weights.
+    pub fn update(
+        &mut self,
+        settings: StepSettings<'_, T>,
+        params: &mut [T],
+        slots: &mut [T],
+        par: Par,
+    ) -> Result<WeightSums> {
+        let team = team(&mut self.team, par, self.max_jobs);
+        let (first, others) = self.blocks.split_at_mut(1);
+        let others = &others[..self.pending - 1];
+        self.pending = 1;
+        sum_and_step(
+            &mut self.plan,
+            settings,
+            params,
+            slots,
+            &mut first[0],
+            others,
+            (team, par),
+        )
+    }
+
+    /// The batch's gradient after [`BatchStep::loss_and_gradient`], the
+    /// blocks' shares added up in block order (for callers that step
+    /// themselves).
+    pub fn gradient(&mut self) -> &[T] {
+        let (first, others) = self.blocks.split_at_mut(1);
+        for ws in &others[..self.pending - 1] {
+            first[0]
+                .grad
+                .iter_mut()
+                .zip(&ws.grad)
+                .for_each(|(g, &o)| *g += o);
+        }
+        self.pending = 1;
         &self.blocks[0].grad
     }
 }
@@ -264,6 +344,7 @@ impl<T: Float> BatchStep<T> {
 mod tests {
     use super::*;
     use crate::activation::Activation;
+    use crate::features::Features;
     use crate::loss::Loss;
 
     fn net(sizes: Vec<usize>) -> Network {
@@ -322,14 +403,14 @@ mod tests {
         for threads in [1, 2, 3, 4, 8] {
             let par = Par { threads };
             let loss = crate::parallel::run_with_threads(threads, || {
-                step.loss_and_gradient(&net, &params, 200, dropout(&[0.2]), par)
+                step.loss_and_gradient(&net, &params, None, 200, dropout(&[0.2]), par)
             })
             .unwrap()
             .unwrap()
             .loss;
             let bits = (
                 loss.to_bits(),
-                step.grad().iter().map(|g| g.to_bits()).collect(),
+                step.gradient().iter().map(|g| g.to_bits()).collect(),
             );
             match &first {
                 None => first = Some(bits),
@@ -343,7 +424,7 @@ mod tests {
         let (net, params, mut step) = default_batch();
         let rates = [0.2];
         let batch_loss = step
-            .loss_and_gradient(&net, &params, 200, dropout(&rates), Par::SERIAL)
+            .loss_and_gradient(&net, &params, None, 200, dropout(&rates), Par::SERIAL)
             .unwrap();
         let (loss, s) = (batch_loss.loss, batch_loss.weight_sum);
         let mut whole = Workspace::<f64>::new(&net, 200, &rates).unwrap();
@@ -359,9 +440,118 @@ mod tests {
             .unwrap();
         assert!((loss - data_loss / s).abs() <= 1e-14 * loss.abs());
         let scale = whole.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-        for (i, (a, b)) in step.grad().iter().zip(&whole.grad).enumerate() {
+        for (i, (a, b)) in step.gradient().iter().zip(&whole.grad).enumerate() {
             assert!((a - b).abs() <= 1e-13 * scale, "element {i}: {a} vs {b}");
         }
+    }
+
+    /// Five steps of the (100,) net gathered from 1000 rows, with dropout,
+    /// both penalties and Adam: the parameters, losses and penalty sums.
+    fn five_steps(threads: usize) -> (Vec<u64>, Vec<u64>) {
+        let net = net(vec![100, 100, 5]);
+        let rows = 1000;
+        let x: Vec<f64> = (0..rows * 100)
+            .map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0)
+            .collect();
+        let mut y = vec![0.0; rows * 5];
+        for r in 0..rows {
+            y[r * 5 + (r * 3) % 5] = 1.0;
+        }
+        let w: Vec<f64> = (0..rows).map(|r| 0.5 + (r % 4) as f64 * 0.25).collect();
+        let order: Vec<usize> = (0..rows).map(|i| (i * 389) % rows).collect();
+        let features = Features::Dense(&x);
+        let mut params = vec![0.0; net.n_params()];
+        net.init_params(1, &mut params).unwrap();
+        let mut slots = vec![0.0; 3 * net.n_params()];
+        let adam = crate::optim::Optimizer::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            amsgrad: false,
+            weight_decay: 0.0,
+        };
+        let rates = [0.2];
+        let mut step = BatchStep::<f64>::new(&net, 200, &rates).unwrap();
+        let par = Par { threads };
+        let mut results = vec![];
+        crate::parallel::run_with_threads(threads, || {
+            for (t, batch) in order.chunks(200).enumerate() {
+                let source = Source {
+                    x: &features,
+                    y: &y,
+                    weights: Some(&w),
+                    order: batch,
+                };
+                let d = Dropout {
+                    rates: &rates,
+                    seed: 5,
+                    step: t as u64,
+                    first_row: 0,
+                };
+                let loss = step
+                    .loss_and_gradient(&net, &params, Some(source), 200, Some(d), par)
+                    .unwrap();
+                let settings = StepSettings {
+                    optimizer: &adam,
+                    lr: 1e-3,
+                    t: t as u64 + 1,
+                    penalty: crate::penalty::Penalty::new(1e-2, 1e-3, loss.weight_sum),
+                };
+                let sums = step.update(settings, &mut params, &mut slots, par).unwrap();
+                results.extend([loss.loss, sums.squares, sums.absolutes].map(f64::to_bits));
+            }
+        })
+        .unwrap();
+        (params.iter().map(|p| p.to_bits()).collect(), results)
+    }
+
+    #[test]
+    fn steps_are_the_same_bytes_on_any_number_of_threads() {
+        let serial = five_steps(1);
+        for threads in [2, 3, 4, 8] {
+            assert!(five_steps(threads) == serial, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn the_chunked_step_moves_every_parameter_as_one_whole_step_does() {
+        let (net, params, mut step) = default_batch();
+        let n = net.n_params();
+        assert!(n > 2 * crate::update::UPDATE_CHUNK);
+        let sgd = crate::optim::Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+        };
+        step.loss_and_gradient(&net, &params, None, 200, None, Par::SERIAL)
+            .unwrap();
+        let grad = step.gradient().to_vec();
+        let penalty = crate::penalty::Penalty::new(0.1, 0.01, 200.0);
+        let (mut whole, mut whole_slots) = (params.clone(), vec![0.0; 3 * n]);
+        let expected = sgd
+            .update(
+                &mut whole,
+                &grad,
+                &mut whole_slots[..],
+                0.1,
+                1,
+                &net.weight_ranges(),
+                penalty,
+                Par::SERIAL,
+            )
+            .unwrap();
+        let (mut chunked, mut slots) = (params.clone(), vec![0.0; 3 * n]);
+        let settings = StepSettings {
+            optimizer: &sgd,
+            lr: 0.1,
+            t: 1,
+            penalty,
+        };
+        let sums = step
+            .update(settings, &mut chunked, &mut slots, Par::SERIAL)
+            .unwrap();
+        assert!(chunked == whole && slots == whole_slots);
+        assert!((sums.squares - expected.squares).abs() <= 1e-12 * expected.squares);
+        assert!((sums.absolutes - expected.absolutes).abs() <= 1e-12 * expected.absolutes);
     }
 
     #[test]

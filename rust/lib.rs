@@ -24,7 +24,9 @@ pub mod penalty;
 pub mod rng;
 pub mod simd;
 pub mod small_matmul;
+pub mod team;
 pub mod train;
+pub mod update;
 pub mod vmath;
 pub mod workspace;
 

@@ -7,7 +7,7 @@
 //! way fixed by the length alone, so results never depend on the count.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -212,49 +212,6 @@ impl Par {
         data.par_chunks_mut(rows_per_chunk * width)
             .enumerate()
             .for_each(|(c, chunk)| f(c * rows_per_chunk, chunk));
-    }
-}
-
-/// How long an idle worker keeps spinning through a serial stretch of a fit
-/// before it gives up and sleeps (as OpenMP runtimes do by default).
-pub const SPIN_LIMIT: std::time::Duration = std::time::Duration::from_micros(200);
-
-impl Par {
-    /// Runs the serial work `f` on this thread while the pool's other workers
-    /// spin, for at most [`SPIN_LIMIT`], instead of going to sleep.
-    ///
-    /// A sleeping worker takes tens of microseconds to wake on a virtual
-    /// machine (see BENCHMARKS.md, "Measurements behind the code's
-    /// constants"); between two parallel stretches of a training step (the
-    /// gather and the optimizer step lie between the blocks of consecutive
-    /// batches) that wake-up would cost more than the blocks gain. The spin
-    /// does no work, so results are unchanged.
-    pub fn keep_awake<R>(self, f: impl FnOnce() -> R) -> R {
-        if self.threads <= 1 || rayon::current_thread_index().is_none() {
-            return f();
-        }
-        let done = Arc::new(AtomicBool::new(false));
-        for _ in 1..self.threads {
-            let done = Arc::clone(&done);
-            // Not waited for: a worker that was asleep and wakes late finds
-            // `done` set and returns at once.
-            rayon::spawn(move || {
-                let start = std::time::Instant::now();
-                // The clock is read once per 256 polls: reading it often
-                // slows the other core down.
-                'spin: while start.elapsed() < SPIN_LIMIT {
-                    for _ in 0..256 {
-                        if done.load(Ordering::Acquire) {
-                            break 'spin;
-                        }
-                        std::hint::spin_loop();
-                    }
-                }
-            });
-        }
-        let result = f();
-        done.store(true, Ordering::Release);
-        result
     }
 }
 

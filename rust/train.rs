@@ -2,7 +2,7 @@
 //! forward, loss, backward, penalties, optimizer step, validation and
 //! scikit-learn's stopping rules.
 
-use crate::batch::{blocks_for, BatchStep};
+use crate::batch::{blocks_for, BatchStep, Source};
 use crate::dropout::Dropout;
 use crate::error::{check_len, FnnError, Result};
 use crate::features::Features;
@@ -14,6 +14,7 @@ use crate::parallel::{threads_for_work, Par};
 use crate::penalty::{self, Penalty};
 use crate::rng;
 use crate::simd::FlushSubnormals;
+use crate::update::StepSettings;
 use crate::workspace::Workspace;
 
 /// Which rule ends training early.
@@ -238,7 +239,6 @@ pub fn fit_epochs_into<T: Float>(
     let par = Par {
         threads: cfg.effective_threads(train.rows),
     };
-    let weight_ranges = net.weight_ranges();
     for _ in 0..cfg.max_epochs {
         let lr = cfg
             .schedule
@@ -253,7 +253,6 @@ pub fn fit_epochs_into<T: Float>(
             batch,
             lr,
             par,
-            weight_ranges: &weight_ranges,
         };
         let loss = epoch.run(params, slots, counters, &mut step, monitor)?;
         let (val_loss, val_score) = match (&validation, &mut eval_ws) {
@@ -328,8 +327,6 @@ struct EpochRun<'a, 'd, T> {
     batch: usize,
     lr: f64,
     par: Par,
-    /// Where the weights (not the biases) sit: what the penalty touches.
-    weight_ranges: &'a [std::ops::Range<usize>],
 }
 
 impl<T: Float> EpochRun<'_, '_, T> {
@@ -351,7 +348,12 @@ impl<T: Float> EpochRun<'_, '_, T> {
             monitor.poll()?;
             let rows = chunk.len();
             let t = self.train;
-            step.batch.gather(&t.x, t.y, t.weights, chunk, par);
+            let source = Source {
+                x: &t.x,
+                y: t.y,
+                weights: t.weights,
+                order: chunk,
+            };
             let dropout = has_dropout.then_some(Dropout {
                 rates: &cfg.dropout,
                 seed: cfg.seed,
@@ -361,22 +363,18 @@ impl<T: Float> EpochRun<'_, '_, T> {
             // The data term's gradient only: the optimizer step adds the
             // penalty's as it reads each weight, where the work hides under its
             // divisions instead of costing a pass over memory of its own.
-            let batch = step.loss_and_gradient(&cfg.net, params, rows, dropout, par)?;
+            let batch =
+                step.loss_and_gradient(&cfg.net, params, Some(source), rows, dropout, par)?;
             let (mut batch_loss, weight_sum) = (batch.loss, batch.weight_sum);
             counters.step += 1;
             let penalty = Penalty::new(cfg.alpha, cfg.l1, weight_sum);
-            let sums = par.keep_awake(|| {
-                cfg.optimizer.update(
-                    params,
-                    step.grad(),
-                    slots,
-                    self.lr,
-                    counters.step,
-                    self.weight_ranges,
-                    penalty,
-                    par,
-                )
-            })?;
+            let settings = StepSettings {
+                optimizer: &cfg.optimizer,
+                lr: self.lr,
+                t: counters.step,
+                penalty,
+            };
+            let sums = step.update(settings, params, slots, par)?;
             if let Some(penalty) = penalty {
                 batch_loss += penalty.value(sums) / weight_sum.f64();
             }

@@ -1,0 +1,310 @@
+//! A team of pool threads that stay awake through a training call, so that
+//! the two parallel stretches of every step (the row blocks, then the
+//! optimizer chunks) start without waking anyone.
+//!
+//! Rayon wakes a sleeping worker for each `join` or `broadcast`, which on a
+//! virtual machine costs as much as a small block's work (see BENCHMARKS.md,
+//! "Measurements behind the code's constants"). A [`Team`] instead keeps up
+//! to `threads − 1` helper tasks spinning on one atomic word between its
+//! rounds, as OpenMP runtimes spin between parallel regions; a helper that
+//! sees no round for [`IDLE_LIMIT`] leaves, and the next round starts a new one.
+//!
+//! A round is a list of jobs. Each job is claimed exactly once, by the
+//! calling thread or by a helper, each preferring the jobs `j ≡ its index`
+//! (mod threads) so that a block or a chunk lands on the same core round after
+//! round and its buffers stay in that core's cache. Nothing depends on who
+//! runs a job, and the caller claims whatever nobody else has: a helper that
+//! never arrives (its pool busy with another fit) only costs speed.
+
+use std::cell::UnsafeCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::{FnnError, Result};
+use crate::parallel::Par;
+
+/// How long a helper spins without a round before it leaves the team.
+pub const IDLE_LIMIT: Duration = Duration::from_micros(200);
+
+/// Bits of the round word that hold the job count; the rest is the round.
+const JOB_BITS: u32 = 16;
+
+/// The most jobs one round can have.
+pub const MAX_JOBS: usize = (1 << JOB_BITS) - 1;
+
+/// A round's job, as the helpers see it.
+type Job<'a> = &'a (dyn Fn(usize) -> Result<()> + Sync);
+
+/// What the calling thread and its helpers share.
+struct Shared {
+    /// `round << JOB_BITS | jobs`, published after `job`.
+    round: AtomicU64,
+    /// The round in which each job was last claimed.
+    claims: Vec<AtomicU64>,
+    /// Jobs of the current round finished.
+    done: AtomicUsize,
+    /// The current round's job; valid while the round has unfinished jobs.
+    job: UnsafeCell<Option<Job<'static>>>,
+    /// The first error of the current round.
+    error: Mutex<Option<FnnError>>,
+    /// Which helper indices are in the team now.
+    present: Vec<AtomicBool>,
+    /// Set when the team is dropped: helpers leave.
+    closed: AtomicBool,
+}
+
+// SAFETY: `job` is written only by the calling thread between rounds, while
+// no job of a round is unfinished, and read only by a thread that has just
+// claimed a job of the round it was written for (see `Shared::claim`); every
+// other field is atomic or locked.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// Claims and runs jobs of round `round` (of `jobs` jobs) as participant
+    /// `me` of `threads`: its own jobs first, then any left.
+    fn work(&self, me: usize, threads: usize, round: u64, jobs: usize) {
+        let own = (me..jobs).step_by(threads);
+        for j in own.chain(0..jobs) {
+            if !self.claim(j, round) {
+                continue;
+            }
+            // SAFETY: this thread holds an unfinished job of `round`, so the
+            // caller is still inside `Team::run` for `round` and `job` holds
+            // its closure.
+            let job = unsafe { *self.job.get() };
+            let outcome = match job {
+                Some(f) => catch_unwind(AssertUnwindSafe(|| f(j))).unwrap_or_else(|_| {
+                    Err(FnnError::Config(
+                        "internal error: a training thread panicked".into(),
+                    ))
+                }),
+                None => Ok(()),
+            };
+            if let Err(e) = outcome {
+                self.error
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .get_or_insert(e);
+            }
+            self.done.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Whether this thread claimed job `j` of round `round`: it had not been
+    /// claimed in this round (or a later one).
+    fn claim(&self, j: usize, round: u64) -> bool {
+        let slot = &self.claims[j];
+        let seen = slot.load(Ordering::Acquire);
+        seen < round
+            && slot
+                .compare_exchange(seen, round, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+}
+
+/// The calling thread's team of pool helpers for one training call.
+pub struct Team {
+    shared: Arc<Shared>,
+    threads: usize,
+    rounds: u64,
+}
+
+impl Team {
+    /// A team for `threads` threads (the caller and `threads − 1` helpers)
+    /// and rounds of at most `max_jobs` jobs.
+    pub fn new(threads: usize, max_jobs: usize) -> Self {
+        let max_jobs = max_jobs.min(MAX_JOBS);
+        Team {
+            shared: Arc::new(Shared {
+                round: AtomicU64::new(0),
+                claims: (0..max_jobs).map(|_| AtomicU64::new(0)).collect(),
+                done: AtomicUsize::new(0),
+                job: UnsafeCell::new(None),
+                error: Mutex::new(None),
+                present: (0..threads).map(|_| AtomicBool::new(false)).collect(),
+                closed: AtomicBool::new(false),
+            }),
+            threads: threads.max(1),
+            rounds: 0,
+        }
+    }
+
+    /// The threads the team was made for.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `f` on each of `jobs` on the team's threads; the first error
+    /// comes back. Serial when `par` is, with one job, more jobs than the
+    /// team was made for, or outside a pool.
+    pub fn run<J: Send>(
+        &mut self,
+        par: Par,
+        jobs: Vec<J>,
+        f: impl Fn(J) -> Result<()> + Sync,
+    ) -> Result<()> {
+        let n = jobs.len();
+        if self.threads <= 1
+            || par.threads <= 1
+            || n <= 1
+            || n > self.shared.claims.len()
+            || rayon::current_thread_index().is_none()
+        {
+            return jobs.into_iter().try_for_each(f);
+        }
+        let slots: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+        let each = |j: usize| -> Result<()> {
+            let job = slots[j]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            job.map_or(Ok(()), &f)
+        };
+        let each: Job<'_> = &each;
+        let shared = &*self.shared;
+        self.rounds += 1;
+        let round = self.rounds;
+        shared.done.store(0, Ordering::Relaxed);
+        // SAFETY: no job of any round is unfinished, so no helper reads `job`
+        // now; the lifetime is erased only until this round ends below, after
+        // which no helper can claim a job of it.
+        unsafe {
+            *shared.job.get() = Some(std::mem::transmute::<Job<'_>, Job<'static>>(each));
+        }
+        shared
+            .round
+            .store(round << JOB_BITS | n as u64, Ordering::Release);
+        self.call_helpers();
+        shared.work(0, self.threads, round, n);
+        while shared.done.load(Ordering::Acquire) < n {
+            std::hint::spin_loop();
+        }
+        // SAFETY: every job of the round is finished; no helper reads `job`.
+        unsafe {
+            *shared.job.get() = None;
+        }
+        match shared
+            .error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts a helper task for each helper index not in the team.
+    fn call_helpers(&self) {
+        for me in 1..self.threads {
+            if self.shared.present[me].swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let shared = Arc::clone(&self.shared);
+            let threads = self.threads;
+            rayon::spawn(move || help(&shared, me, threads));
+        }
+    }
+}
+
+impl Drop for Team {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
+}
+
+/// A helper's loop: joins each new round until the team closes or no round
+/// comes for [`IDLE_LIMIT`].
+fn help(shared: &Shared, me: usize, threads: usize) {
+    let mut last = 0u64;
+    let mut idle_since = Instant::now();
+    let mut polls = 0u32;
+    loop {
+        let word = shared.round.load(Ordering::Acquire);
+        let (round, jobs) = (word >> JOB_BITS, (word & MAX_JOBS as u64) as usize);
+        if round != last {
+            last = round;
+            shared.work(me, threads, round, jobs);
+            idle_since = Instant::now();
+            continue;
+        }
+        if shared.closed.load(Ordering::Acquire) {
+            break;
+        }
+        std::hint::spin_loop();
+        polls = polls.wrapping_add(1);
+        // The clock is read once per 256 polls: reading it often slows the
+        // other core down.
+        if polls & 255 == 0 && idle_since.elapsed() > IDLE_LIMIT {
+            break;
+        }
+    }
+    shared.present[me].store(false, Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::run_with_threads;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn every_job_runs_once_per_round_and_errors_come_back() {
+        for threads in [1, 2, 3, 4] {
+            run_with_threads(threads, || {
+                let mut team = Team::new(threads, 16);
+                for round in 0..500usize {
+                    let n = 1 + round % 16;
+                    let counts: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+                    let jobs: Vec<usize> = (0..n).collect();
+                    team.run(Par { threads }, jobs, |j| {
+                        counts[j].fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    })
+                    .unwrap();
+                    assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                    if round % 50 == 0 {
+                        // Idle past the limit: the helpers leave and come back.
+                        std::thread::sleep(IDLE_LIMIT * 2);
+                    }
+                }
+                let failed = team.run(Par { threads }, (0..8).collect(), |j: usize| {
+                    if j == 5 {
+                        Err(FnnError::Shape("job 5".into()))
+                    } else {
+                        Ok(())
+                    }
+                });
+                assert!(matches!(failed, Err(FnnError::Shape(m)) if m == "job 5"));
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_caller_does_the_work_when_no_helper_can_come() {
+        // Both workers of a 2-thread pool run a team's caller at once: each
+        // one's helper waits for a worker that never frees up.
+        run_with_threads(2, || {
+            rayon::join(
+                || {
+                    let mut team = Team::new(2, 4);
+                    for _ in 0..100 {
+                        team.run(Par { threads: 2 }, vec![1, 2, 3, 4], |_| Ok(()))
+                            .unwrap();
+                    }
+                },
+                || {
+                    let mut team = Team::new(2, 4);
+                    for _ in 0..100 {
+                        team.run(Par { threads: 2 }, vec![1, 2, 3, 4], |_| Ok(()))
+                            .unwrap();
+                    }
+                },
+            )
+        })
+        .unwrap();
+    }
+}
