@@ -18,10 +18,12 @@ use crate::features::copy_row;
 use crate::float::Float;
 
 /// Products of at most this many multiply-adds take this path: on the
-/// shapes of tiny networks it beats `gemm`, whose fixed costs dominate there;
-/// larger products gain little and can lose, where `gemm`'s packed panels
-/// win (criterion `small_*`; see BENCHMARKS.md, "Measurements behind the code's constants").
-pub const SMALL_MAX_MACS: usize = 1 << 15;
+/// shapes of tiny networks it beats `gemm`, whose fixed costs dominate there,
+/// and on the row blocks of the defaults' (100,) networks in float64 it is
+/// still ahead; beyond it `gemm`'s packed panels win (criterion `small_*`
+/// and the fit probes; see BENCHMARKS.md, "Measurements behind the code's
+/// constants").
+pub const SMALL_MAX_MACS: usize = 1 << 19;
 
 /// A matrix operand as raw strides over a slice that holds all of it.
 #[derive(Clone, Copy)]
