@@ -33,6 +33,11 @@ pub const MIN_BLOCK_ROWS: usize = 32;
 /// some tens of it (see BENCHMARKS.md, "Measurements behind the code's constants").
 pub const MIN_BLOCK_WORK: usize = 1 << 17;
 
+/// How many rows ahead of its copy the gather asks for a row: enough misses
+/// in flight to cover a memory round trip with a few rows' copies (see
+/// BENCHMARKS.md, "Measurements behind the code's constants").
+pub const PREFETCH_ROWS: usize = 4;
+
 /// Gathered values from which the gather runs on all threads: each row's copy
 /// waits on memory, and each thread adds its own share of requests in flight.
 pub const GATHER_PARALLEL_MIN: usize = 1 << 12;
@@ -141,7 +146,11 @@ impl<T: Float> Source<'_, '_, T> {
         // Rows are scattered over X: copying them waits on memory, which
         // every thread adds its own share of requests to.
         par.for_rows_from(GATHER_PARALLEL_MIN, input, d0, |first, block| {
-            for (out, &i) in block.chunks_exact_mut(d0).zip(&order[first..]) {
+            let order = &order[first..];
+            for (r, (out, &i)) in block.chunks_exact_mut(d0).zip(order).enumerate() {
+                if let Some(&ahead) = order.get(r + PREFETCH_ROWS) {
+                    self.x.prefetch_row(ahead, d0);
+                }
                 self.x.write_row(i, out);
             }
         });

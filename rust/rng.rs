@@ -4,6 +4,10 @@
 //! not depend on thread count or call order, and the NumPy engine reproduces
 //! them exactly. The mixing function is SplitMix64's finaliser.
 
+use rayon::slice::ParallelSliceMut;
+
+use crate::parallel::Par;
+
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Stream of the initial weights (a = layer, b = 0 weights / 1 biases).
@@ -54,13 +58,31 @@ pub fn uniform(key: u64, i: u64) -> f64 {
 /// 150-row fit. That order is the argsort's unless two draws share their
 /// high bits, which is checked for (at 150 rows, odds of 1 in 10^13 per
 /// epoch); then the pairs are sorted instead.
-pub fn shuffle_order(seed: u64, epoch: u64, order: &mut [usize], sort_keys: &mut Vec<u64>) {
+///
+/// Large orders are sorted on `par`'s threads: the keys are distinct, so any
+/// correct sort gives the same order.
+pub fn shuffle_order(
+    seed: u64,
+    epoch: u64,
+    order: &mut [usize],
+    sort_keys: &mut Vec<u64>,
+    par: Par,
+) {
     let k = key(seed, SHUFFLE, epoch, 0);
-    stable_argsort(|i| bits(k, i as u64), order, sort_keys);
+    stable_argsort(|i| bits(k, i as u64), order, sort_keys, par);
 }
 
+/// Orders from which the shuffle's sort runs on all threads: sorting a
+/// hundred thousand keys takes milliseconds, a serial stretch in each epoch.
+const PARALLEL_SORT_MIN: usize = 1 << 14;
+
 /// Fills `order` with the stable argsort of `draw(0..order.len())`.
-fn stable_argsort(draw: impl Fn(usize) -> u64, order: &mut [usize], sort_keys: &mut Vec<u64>) {
+fn stable_argsort(
+    draw: impl Fn(usize) -> u64,
+    order: &mut [usize],
+    sort_keys: &mut Vec<u64>,
+    par: Par,
+) {
     let n = order.len();
     let index_bits = usize::BITS - n.saturating_sub(1).leading_zeros();
     let low = if index_bits >= 64 {
@@ -70,7 +92,11 @@ fn stable_argsort(draw: impl Fn(usize) -> u64, order: &mut [usize], sort_keys: &
     };
     sort_keys.clear();
     sort_keys.extend((0..n).map(|i| (draw(i) & !low) | i as u64));
-    sort_keys.sort_unstable();
+    if par.threads > 1 && n >= PARALLEL_SORT_MIN && rayon::current_thread_index().is_some() {
+        sort_keys.par_sort_unstable();
+    } else {
+        sort_keys.sort_unstable();
+    }
     let high_bits_tie = sort_keys.windows(2).any(|w| (w[0] & !low) == (w[1] & !low));
     if high_bits_tie || low == u64::MAX {
         let mut pairs: Vec<(u64, usize)> = (0..n).map(|i| (draw(i), i)).collect();
@@ -119,10 +145,26 @@ mod tests {
         for n in [0, 1, 2, 3, 150, 1000, 1025] {
             for epoch in 0..5 {
                 let mut order = vec![0; n];
-                shuffle_order(11, epoch, &mut order, &mut scratch);
+                shuffle_order(11, epoch, &mut order, &mut scratch, Par::SERIAL);
                 assert_eq!(order, argsort_of_draws(11, epoch, n), "n = {n}");
             }
         }
+    }
+
+    #[test]
+    fn a_large_order_sorted_on_several_threads_is_the_same() {
+        let n = 3 * PARALLEL_SORT_MIN + 5;
+        let mut serial = vec![0; n];
+        shuffle_order(3, 2, &mut serial, &mut Vec::new(), Par::SERIAL);
+        for threads in [2, 4] {
+            let mut order = vec![0; n];
+            crate::parallel::run_with_threads(threads, || {
+                shuffle_order(3, 2, &mut order, &mut Vec::new(), Par { threads })
+            })
+            .unwrap();
+            assert!(order == serial, "{threads} threads");
+        }
+        assert_eq!(serial, argsort_of_draws(3, 2, n));
     }
 
     #[test]
@@ -131,7 +173,7 @@ mod tests {
         // above them, rows 1 and 3 tie entirely.
         let draws = [5 << 60 | 6, 5 << 60 | 1, 1 << 60, 5 << 60 | 1, 7 << 60];
         let mut order = vec![0; draws.len()];
-        stable_argsort(|i| draws[i], &mut order, &mut Vec::new());
+        stable_argsort(|i| draws[i], &mut order, &mut Vec::new(), Par::SERIAL);
         assert_eq!(order, vec![2, 1, 3, 0, 4]);
     }
 
@@ -140,8 +182,8 @@ mod tests {
         let mut a = vec![0; 50];
         let mut b = vec![0; 50];
         let mut scratch = Vec::new();
-        shuffle_order(7, 0, &mut a, &mut scratch);
-        shuffle_order(7, 1, &mut b, &mut scratch);
+        shuffle_order(7, 0, &mut a, &mut scratch, Par::SERIAL);
+        shuffle_order(7, 1, &mut b, &mut scratch, Par::SERIAL);
         let mut sorted = a.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..50).collect::<Vec<_>>());

@@ -244,7 +244,7 @@ pub fn fit_epochs_into<T: Float>(
             .schedule
             .rate(counters.lr_base, counters.epoch, counters.samples_seen);
         if cfg.shuffle {
-            rng::shuffle_order(cfg.seed, counters.epoch, &mut order, &mut sort_scratch);
+            rng::shuffle_order(cfg.seed, counters.epoch, &mut order, &mut sort_scratch, par);
         }
         let epoch = EpochRun {
             cfg,
