@@ -9,6 +9,10 @@
 //! rounds, as OpenMP runtimes spin between parallel regions; a helper that
 //! sees no round for [`IDLE_LIMIT`] leaves, and the next round starts a new one.
 //!
+//! While it waits, a helper also runs any rayon work queued in the pool (the
+//! `gemm` crate shares a large product's work that way), so a spinning
+//! helper never holds back the pool's other parallelism.
+//!
 //! A round is a list of jobs. Each job is claimed exactly once, by the
 //! calling thread or by a helper, each preferring the jobs `j ≡ its index`
 //! (mod threads) so that a block or a chunk lands on the same core round after
@@ -235,6 +239,12 @@ fn help(shared: &Shared, me: usize, threads: usize) {
         }
         std::hint::spin_loop();
         polls = polls.wrapping_add(1);
+        // Between rounds, the products of a one-block batch share their
+        // work through rayon itself: take it, or the GEMM would wait for a
+        // worker this spin is holding.
+        if polls & 63 == 0 {
+            rayon::yield_now();
+        }
         // The clock is read once per 256 polls: reading it often slows the
         // other core down.
         if polls & 255 == 0 && idle_since.elapsed() > IDLE_LIMIT {
