@@ -8,14 +8,17 @@
 //! copies. The safe wrapper checks that every view fits its slice before the
 //! unsafe call.
 
+use rayon::prelude::*;
+
 use crate::error::{FnnError, Result};
 use crate::float::Float;
 use crate::parallel::Par;
 use crate::small_matmul::{self, Operand};
 
-/// Multiply-adds below which a `gemm` product runs on one thread: smaller
-/// products lose more to waking a second thread than they gain from it
-/// (criterion `gemm_*`; see BENCHMARKS.md, "Measurements behind the code's constants").
+/// Multiply-adds from which a network's widest product is left to share its
+/// own work (in [`TILED_MIN_MACS`] tiles) instead of the batch being cut into
+/// row blocks ([`crate::batch::blocks_for`]) (criterion `gemm_*`; see
+/// BENCHMARKS.md, "Measurements behind the code's constants").
 pub const GEMM_PARALLEL_MIN_MACS: usize = 1 << 23;
 
 /// A strided read-only matrix view over a slice.
@@ -122,25 +125,109 @@ pub fn matmul_by<T: Float>(
         small_matmul::matmul(dst, lhs.operand(), rhs.operand(), (m, k, n), accumulate);
         return Ok(());
     }
-    // Always the rayon path (with 1 thread when serial): gemm picks its column
-    // blocking by path, and one path keeps results identical at any thread
-    // count. Products below `GEMM_PARALLEL_MIN_MACS` stay on one thread.
-    let threads = if m.saturating_mul(k).saturating_mul(n) < GEMM_PARALLEL_MIN_MACS {
-        1
+    let macs = m.saturating_mul(k).saturating_mul(n);
+    if macs >= TILED_MIN_MACS && n >= 2 * TILE_COLS {
+        tiled_gemm(dst, lhs, rhs, accumulate, par);
     } else {
-        par.threads.max(1)
+        // SAFETY: every view was checked to lie inside its slice, `dst` holds
+        // m*n elements, and `dst` cannot alias the inputs (it is borrowed
+        // mutably).
+        unsafe { serial_gemm(dst.as_mut_ptr(), n, lhs, rhs, accumulate) };
+    }
+    Ok(())
+}
+
+/// Products of at least this many multiply-adds are cut into column tiles
+/// that run on all threads (see [`tiled_gemm`]).
+pub const TILED_MIN_MACS: usize = 1 << 22;
+
+/// Columns per tile of a tiled product: whole 512-bit vectors of f32 and f64.
+pub const TILE_COLS: usize = 64;
+
+/// A large product cut into tiles of [`TILE_COLS`] result columns, each a
+/// one-thread `gemm` product, the tiles on `par`'s threads.
+///
+/// Every tile is computed the same way whichever thread takes it, and the cut
+/// depends on the shape alone, so the bits never depend on the thread count.
+/// `gemm`'s own rayon split was measured slower than one thread on the mnist
+/// net's forward product (BENCHMARKS.md, "Measurements behind the code's
+/// constants").
+fn tiled_gemm<T: Float>(
+    dst: &mut [T],
+    lhs: View<'_, T>,
+    rhs: View<'_, T>,
+    accumulate: bool,
+    par: Par,
+) {
+    let n = rhs.cols;
+    let out = SharedOut(dst.as_mut_ptr());
+    let tile = |t: usize| {
+        let (start, end) = (t * TILE_COLS, ((t + 1) * TILE_COLS).min(n));
+        let columns = View {
+            data: &rhs.data[start * rhs.col_stride..],
+            rows: rhs.rows,
+            cols: end - start,
+            row_stride: rhs.row_stride,
+            col_stride: rhs.col_stride,
+        };
+        // SAFETY: the product's views were checked to lie inside their slices
+        // and `dst` to hold m×n values; this tile writes only columns
+        // `start..end` of it, which no other tile writes, and reads the same
+        // rows of `rhs`' columns `start..end`, inside its slice.
+        unsafe { serial_gemm(out.at(start), n, lhs, columns, accumulate) };
     };
-    let parallelism = gemm::Parallelism::Rayon(threads);
-    // SAFETY: every view was checked to lie inside its slice, `dst` holds m*n
-    // elements, and `dst` cannot alias the inputs (it is borrowed mutably).
+    let tiles = n.div_ceil(TILE_COLS);
+    if par.threads > 1 && rayon::current_thread_index().is_some() {
+        (0..tiles).into_par_iter().for_each(tile);
+    } else {
+        (0..tiles).for_each(tile);
+    }
+}
+
+/// The result's pointer, shared by tiles that write disjoint columns.
+#[derive(Clone, Copy)]
+struct SharedOut<T>(*mut T);
+
+// SAFETY: tiles write disjoint elements through it (see `tiled_gemm`).
+unsafe impl<T: Send> Send for SharedOut<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    /// The pointer `offset` elements in.
+    ///
+    /// # Safety
+    /// `offset` must lie inside the result.
+    unsafe fn at(self, offset: usize) -> *mut T {
+        // SAFETY: the caller keeps `offset` inside the result.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// `dst (rows of dst_stride) = lhs · rhs` (`+=` with `accumulate`) on this
+/// thread, through `gemm`'s rayon path with one thread: one path for every
+/// product keeps `gemm`'s column blocking, and so its bits, the same.
+///
+/// # Safety
+/// `lhs` and `rhs` must lie inside their slices (checked by the caller), `dst`
+/// must point at `lhs.rows` rows of `dst_stride` values with `rhs.cols`
+/// writable ones each, not aliasing the inputs.
+unsafe fn serial_gemm<T: Float>(
+    dst: *mut T,
+    dst_stride: usize,
+    lhs: View<'_, T>,
+    rhs: View<'_, T>,
+    accumulate: bool,
+) {
+    // SAFETY: the caller's contract above is `gemm`'s.
     unsafe {
         gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
+            lhs.rows,
+            rhs.cols,
+            lhs.cols,
+            dst,
             1,
-            n as isize,
+            dst_stride as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
@@ -153,10 +240,9 @@ pub fn matmul_by<T: Float>(
             false,
             false,
             false,
-            parallelism,
+            gemm::Parallelism::Rayon(1),
         );
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -227,5 +313,49 @@ mod tests {
             Par::SERIAL,
         );
         assert!(matches!(err, Err(FnnError::Shape(_))));
+    }
+
+    #[test]
+    fn tiled_products_are_the_same_bytes_on_any_number_of_threads_and_near_naive() {
+        // 64 × 256 by 256 × 300: 4.9 M multiply-adds, five tiles, the last narrow.
+        let (m, k, n) = (64, 256, 300);
+        assert!(m * k * n >= TILED_MIN_MACS);
+        let a = seq(m * k, 0.01);
+        let b = seq(k * n, 0.02);
+        let expect = naive(&a, &b, m, k, n);
+        let mut first: Option<Vec<f64>> = None;
+        for threads in [1, 2, 3, 4] {
+            let mut c = vec![0.5; m * n];
+            crate::parallel::run_with_threads(threads, || {
+                matmul(
+                    &mut c,
+                    View::rows(&a, m, k),
+                    View::rows(&b, k, n),
+                    false,
+                    Par { threads },
+                )
+            })
+            .unwrap()
+            .unwrap();
+            for (x, y) in c.iter().zip(&expect) {
+                assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()));
+            }
+            match &first {
+                None => first = Some(c),
+                Some(f) => assert!(c == *f, "{threads} threads"),
+            }
+        }
+        // Transposed operands (a weight gradient's layout), accumulated.
+        let at = View::transposed(&a, m, k); // k × m
+        let bt = seq(m * n, 0.03);
+        let mut g = vec![1.0; k * n];
+        let mut g2 = g.clone();
+        matmul(&mut g, at, View::rows(&bt, m, n), true, Par::SERIAL).unwrap();
+        crate::parallel::run_with_threads(2, || {
+            matmul(&mut g2, at, View::rows(&bt, m, n), true, Par { threads: 2 })
+        })
+        .unwrap()
+        .unwrap();
+        assert!(g == g2);
     }
 }
