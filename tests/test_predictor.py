@@ -289,3 +289,34 @@ def test_the_predictor_checks_what_it_is_built_from():
         _core.Predictor(estimator._config, estimator._params, "softer")
     with pytest.raises(TypeError):
         _core.Predictor(estimator._config, estimator._params.astype(np.int64), "output")
+
+
+def test_probability_methods_exist_exactly_as_scikit_learns_available_if_says():
+    from sklearn.utils.metaestimators import available_if
+
+    from fnn._classifier import _gives_probabilities
+
+    class Reference:
+        def __init__(self, loss):
+            self.loss = loss
+
+        @available_if(_gives_probabilities)
+        def predict_proba(self, X):
+            return X
+
+    for loss in ("log_loss", "hinge", "squared_error"):
+        ours, theirs = FNNClassifier(loss=loss), Reference(loss)
+        assert (
+            hasattr(ours, "predict_proba")
+            is hasattr(theirs, "predict_proba")
+            is (loss == "log_loss")
+        )
+        assert hasattr(ours, "predict_log_proba") is (loss == "log_loss")
+        if loss != "log_loss":
+            with pytest.raises(AttributeError) as error:
+                ours.predict_proba  # noqa: B018 - the access is what raises
+            assert str(error.value) == "This 'FNNClassifier' has no attribute 'predict_proba'"
+            assert "probability estimates need loss='log_loss'" in str(error.value.__cause__)
+    # On the class: the documented method, for help() and the API docs.
+    assert "Class probabilities" in FNNClassifier.predict_proba.__doc__
+    assert FNNClassifier.predict_proba.__name__ == "predict_proba"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from types import MethodType
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit, log_softmax
@@ -30,6 +33,26 @@ def _gives_probabilities(estimator) -> bool:
             "gives decision_function."
         )
     return True
+
+
+class _with_log_loss:  # noqa: N801 - a decorator, named as scikit-learn's `available_if`
+    """``available_if(_gives_probabilities)``, with the usual case costing one comparison.
+
+    scikit-learn's descriptor formats its error message on every access,
+    which is a sixth of a one-row `predict_proba` of a small network. Under
+    log loss this one binds the method itself; every other case (class
+    access, other losses and their AttributeError) is scikit-learn's own.
+    """
+
+    def __init__(self, method):
+        self._method = method
+        self._available_if = available_if(_gives_probabilities)(method)
+        functools.update_wrapper(self, method)
+
+    def __get__(self, estimator, owner=None):
+        if estimator is not None and getattr(estimator, "loss", None) == "log_loss":
+            return MethodType(self._method, estimator)
+        return self._available_if.__get__(estimator, owner)
 
 
 @with_shared_docs
@@ -369,13 +392,13 @@ default='log_loss'
             probabilities = self._outputs(X, finished=True)
             if self._target_kind == _labels.MULTILABEL:
                 return (probabilities > 0.5).astype(np.int64)
-            return self.classes_[np.argmax(probabilities, axis=1)]
+            return self.classes_[probabilities.argmax(axis=1)]
         scores = self.decision_function(X)
         if self._target_kind == _labels.ONE_CLASS:
             return self.classes_[np.zeros(len(scores), dtype=np.intp)]
         if self._target_kind == _labels.BINARY:
             return self.classes_[(scores > 0).astype(np.intp)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        return self.classes_[scores.argmax(axis=1)]
 
     def _finish_name(self):
         if self._config.output != "identity" and self._target_kind == _labels.ONE_CLASS:
@@ -417,7 +440,7 @@ default='log_loss'
             return np.column_stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])])
         return log_expit(logits)
 
-    @available_if(_gives_probabilities)
+    @_with_log_loss
     def predict_proba(self, X):
         """Class probabilities for ``X`` (``loss='log_loss'`` only).
 
@@ -435,7 +458,7 @@ default='log_loss'
         """
         return self._probabilities(X)
 
-    @available_if(_gives_probabilities)
+    @_with_log_loss
     def predict_log_proba(self, X):
         """Log of the class probabilities (``loss='log_loss'`` only).
 

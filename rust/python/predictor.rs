@@ -15,8 +15,7 @@
 
 use std::sync::Mutex;
 
-use numpy::ndarray::Array2;
-use numpy::{Element, IntoPyArray, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -242,7 +241,6 @@ impl Predictor {
         }
         let p_view = readonly::<T>(self.params.bind(py), "params")?;
         let p = slice(&p_view, "params")?;
-        let requested = threads.unwrap_or_else(default_threads);
         let (net, k) = (&self.net, self.net.n_outputs());
         let outputs = py
             .detach(|| {
@@ -250,7 +248,12 @@ impl Predictor {
                     return Ok(None);
                 }
                 let work = rows.min(PREDICT_ROWS).saturating_mul(net.n_params());
-                let threads = threads_for_work(requested, work);
+                // The default count only when the work can use it: reading it
+                // costs more than a small network's forward pass.
+                let threads = match threads_for_work(usize::MAX, work) {
+                    1 => 1,
+                    _ => threads_for_work(threads.unwrap_or_else(default_threads), work),
+                };
                 let features = Features::Dense(xs);
                 let predict = |spare: &mut Option<Workspace<T>>| {
                     run_with_threads(threads, || {
@@ -302,14 +305,24 @@ impl Predictor {
     }
 }
 
-/// `values` as a new `rows × width` NumPy array, without a copy.
-fn to_2d<'py, T: Element>(
+/// `values` as a new `rows × width` NumPy array.
+///
+/// Copied into an array NumPy allocates: cheaper for a few values than
+/// handing NumPy the vector (a Python object to own it), and a copy is
+/// little next to the pass that computed many.
+fn to_2d<'py, T: Element + Copy>(
     py: Python<'py>,
     values: Vec<T>,
     rows: usize,
     width: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let array = Array2::from_shape_vec((rows, width), values)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(array.into_pyarray(py).into_any())
+    let array = PyArray2::<T>::zeros(py, [rows, width], false);
+    {
+        let mut view = array.try_readwrite()?;
+        let out = view
+            .as_slice_mut()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        out.copy_from_slice(&values);
+    }
+    Ok(array.into_any())
 }
