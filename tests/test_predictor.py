@@ -226,6 +226,20 @@ def test_pickled_saved_and_copied_models_predict_as_the_original(tmp_path, monke
     _assert_same(_predictions(estimator, rows), _fully_validated(estimator, rows, monkeypatch))
 
 
+def test_the_cache_forgets_an_estimator_that_is_gone():
+    import gc
+
+    import fnn._predictors
+
+    estimator = _fit("multiclass", np.float64)
+    estimator.predict(X_MORE[:1])
+    key = id(estimator)
+    assert fnn._predictors._CACHE[key][0] is estimator._params
+    del estimator
+    gc.collect()
+    assert key not in fnn._predictors._CACHE
+
+
 def test_prediction_leaves_the_estimators_dict_unchanged():
     estimator = _fit("multiclass", np.float64)
     before = dict(estimator.__dict__)

@@ -13,8 +13,11 @@ import weakref
 
 from . import _core
 
-#: estimator -> (params, config, predictor, plain_allowed) of the model last predicted with.
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: id(estimator) -> (params, config, predictor, plain_allowed, weak reference to the estimator).
+#: Keyed by id, not by a WeakKeyDictionary, whose lookup costs more than the
+#: rest of a one-row prediction's Python: the weak reference's callback drops
+#: the entry when the estimator goes, before its id can be reused.
+_CACHE: dict[int, tuple] = {}
 
 
 def predictor_of(estimator, params, config) -> tuple[_core.Predictor, bool]:
@@ -42,10 +45,12 @@ def predictor_of(estimator, params, config) -> tuple[_core.Predictor, bool]:
         False when the estimator was fitted with feature names: then every
         input must pass scikit-learn's validation, which warns about arrays.
     """
-    entry = _CACHE.get(estimator)
+    key = id(estimator)
+    entry = _CACHE.get(key)
     if entry is None or entry[0] is not params or entry[1] is not config:
         predictor = _core.Predictor(config, params, estimator._finish_name())
         plain_allowed = getattr(estimator, "feature_names_in_", None) is None
-        entry = (params, config, predictor, plain_allowed)
-        _CACHE[estimator] = entry
+        forget = weakref.ref(estimator, lambda _, key=key: _CACHE.pop(key, None))
+        entry = (params, config, predictor, plain_allowed, forget)
+        _CACHE[key] = entry
     return entry[2], entry[3]
