@@ -38,9 +38,9 @@ def _gives_probabilities(estimator) -> bool:
 class _with_log_loss:  # noqa: N801 - a decorator, named as scikit-learn's `available_if`
     """``available_if(_gives_probabilities)``, with the usual case costing one comparison.
 
-    scikit-learn's descriptor formats its error message on every access,
-    which is a sixth of a one-row `predict_proba` of a small network. Under
-    log loss this one binds the method itself; every other case (class
+    scikit-learn's descriptor formats its error message on every access, also
+    when the method exists: a one-row `predict_proba` pays for it each call.
+    Under log loss this one binds the method itself; every other case (class
     access, other losses and their AttributeError) is scikit-learn's own.
     """
 

@@ -14,9 +14,9 @@ import weakref
 from . import _core
 
 #: id(estimator) -> (params, config, predictor, plain_allowed, weak reference to the estimator).
-#: Keyed by id, not by a WeakKeyDictionary, whose lookup costs more than the
-#: rest of a one-row prediction's Python: the weak reference's callback drops
-#: the entry when the estimator goes, before its id can be reused.
+#: Keyed by id, not by a WeakKeyDictionary, whose lookup runs Python code and
+#: makes a weak reference each call: the entry's weak reference drops it when
+#: the estimator goes, before its id can be reused.
 _CACHE: dict[int, tuple] = {}
 
 

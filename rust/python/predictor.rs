@@ -249,7 +249,7 @@ impl Predictor {
                 }
                 let work = rows.min(PREDICT_ROWS).saturating_mul(net.n_params());
                 // The default count only when the work can use it: reading it
-                // costs more than a small network's forward pass.
+                // makes system calls, a small network's pass does not.
                 let threads = match threads_for_work(usize::MAX, work) {
                     1 => 1,
                     _ => threads_for_work(threads.unwrap_or_else(default_threads), work),
