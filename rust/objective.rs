@@ -47,6 +47,21 @@ impl Network {
         output: Option<Output>,
         par: Par,
     ) -> Result<Vec<T>> {
+        self.predict_reusing(params, x, output, par, &mut None)
+    }
+
+    /// [`Network::predict`], taking its workspace from `spare` when the
+    /// blocks run one at a time (one block, or one thread) and leaving it
+    /// there for the next call: a one-row prediction then allocates only
+    /// its output. The bytes are those of [`Network::predict`].
+    pub fn predict_reusing<T: Float>(
+        &self,
+        params: &[T],
+        x: &Features<'_, T>,
+        output: Option<Output>,
+        par: Par,
+        spare: &mut Option<Workspace<T>>,
+    ) -> Result<Vec<T>> {
         let d0 = self.sizes()[0];
         let rows = x.rows(d0);
         x.check(rows, d0, "X")?;
@@ -77,9 +92,13 @@ impl Network {
         };
         if par.threads <= 1 || n_blocks == 1 {
             // One block at a time; a single block may share out its products.
-            let mut ws = Workspace::<T>::for_inference(self, capacity)?;
+            let ws = match spare {
+                Some(ws) if ws.capacity() >= capacity && ws.sizes == self.sizes() => ws,
+                // At most `predict_block_rows` rows: a spare stays small.
+                _ => spare.insert(Workspace::<T>::for_inference(self, capacity)?),
+            };
             for (start, dst) in blocks {
-                run(&mut ws, start, dst, par)?;
+                run(ws, start, dst, par)?;
             }
         } else {
             blocks.into_par_iter().try_for_each_init(
@@ -146,6 +165,28 @@ mod tests {
         for threads in [2, 3, 4] {
             let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&predict(threads)), bits(&serial), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_reused_workspace_gives_the_bytes_of_a_fresh_one() {
+        let net =
+            Network::new(vec![5, 7, 3], vec![Activation::Tanh], Loss::SoftmaxLogLoss).unwrap();
+        let mut params = vec![0.0f64; net.n_params()];
+        net.init_params(3, &mut params).unwrap();
+        let x: Vec<f64> = (0..9000 * 5).map(|i| (i as f64 * 0.37).cos()).collect();
+        let mut spare = None;
+        // Growing, shrinking and several-block row counts, one spare throughout.
+        for rows in [1, 3, 200, 2, 9000, 1] {
+            let features = Features::Dense(&x[..rows * 5]);
+            let fresh = net.predict(&params, &features, None, Par::SERIAL).unwrap();
+            let reused = net
+                .predict_reusing(&params, &features, None, Par::SERIAL, &mut spare)
+                .unwrap();
+            assert_eq!(fresh.len(), rows * 3);
+            assert_eq!(fresh, reused, "{rows} rows");
+            let capacity = spare.as_ref().map(Workspace::capacity);
+            assert!(capacity.is_some_and(|c| c <= predict_block_rows(&net)));
         }
     }
 }

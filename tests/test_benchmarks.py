@@ -65,3 +65,12 @@ def test_predict_one_row_agrees_with_the_batch(benchmark, digits, fitted):
     predicted = benchmark(fitted.predict, one)
     assert predicted.shape == (1,)
     assert predicted[0] == fitted.predict(X[:10])[7]
+
+
+@pytest.mark.benchmark(group="predict")
+def test_predict_proba_one_row_agrees_with_the_batch(benchmark, digits, fitted):
+    X, _ = digits
+    one = X[7:8]
+    probabilities = benchmark(fitted.predict_proba, one)
+    assert probabilities.shape == (1, 10)
+    np.testing.assert_allclose(probabilities[0], fitted.predict_proba(X[:10])[7], rtol=1e-12)

@@ -10,7 +10,11 @@ of a saved file (``saved``). `DIGESTS` was recorded on main before issue 15's
 refactor, the four ``wide`` Rust digests again when issue 12 cut batches
 into row blocks (spec, "Row blocks"), and three of them once more when issue
 12 sent products of up to 2^19 multiply-adds to `small_matmul` (another order
-of the sums); a mismatch means a result moved.
+of the sums), and the Rust engine's classifier ``scores`` once more when issue
+12 made its probabilities the core's output functions (softmax with the
+core's ``exp``, sigmoid in Rust) instead of NumPy's, so that the one-row fast
+path (`fnn._core.Predictor`) and the validated path give the same bytes: the
+logits, and every ``predict`` digest, stayed; a mismatch means a result moved.
 
 What the digests depend on besides fnn, measured (issue 15's report):
 
@@ -21,7 +25,7 @@ What the digests depend on besides fnn, measured (issue 15's report):
   without AVX-512 (recorded under ``qemu-x86_64 -cpu Haswell-v4``). Those
   are the ``core`` digests, checked on any x86-64 CPU with AVX2 and FMA.
 - The NumPy engine follows NumPy's SIMD kernels and OpenBLAS's, L-BFGS
-  follows SciPy's, and probabilities use NumPy's ``exp``: those digests are
+  follows SciPy's, and its probabilities use NumPy's ``exp``: those digests are
   checked only where NumPy, SciPy, NumPy's SIMD targets and OpenBLAS's kernel
   match `RECORDED_IN`, and skipped elsewhere (the parity tests, with
   tolerances, hold the engines together there).
@@ -401,37 +405,37 @@ RECORDED_IN = {
 DIGESTS = {
     "clf-sgd/rust/fit": "263cef1d406b6888d7249215",
     "clf-sgd/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-sgd/rust/scores": "018cfb84230b2ec8d8e86e12",
+    "clf-sgd/rust/scores": "0bef8ab34de30ea004782f07",
     "clf-sgd/numpy/fit": "c94920bd9a5a77411cc979f8",
     "clf-sgd/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-sgd/numpy/scores": "b666d356d1fef1ad3b1f4b70",
     "clf-sgd-nesterov-f32/rust/fit": "d206a1129aa1e15f4cd03df3",
     "clf-sgd-nesterov-f32/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-sgd-nesterov-f32/rust/scores": "5928dc3511774924e5c482d8",
+    "clf-sgd-nesterov-f32/rust/scores": "8ad429c4409ed5871175a533",
     "clf-sgd-nesterov-f32/numpy/fit": "89c547c9469456620d0c4641",
     "clf-sgd-nesterov-f32/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-sgd-nesterov-f32/numpy/scores": "2026f1f87bcf828f1c9aee4e",
     "clf-sgd-momentum-dropout/rust/fit": "23a55befe1277ab00cf7d55f",
     "clf-sgd-momentum-dropout/rust/predict": "def1caf59cb01efda6afa2a2",
-    "clf-sgd-momentum-dropout/rust/scores": "a9efecf03d648344439146ca",
+    "clf-sgd-momentum-dropout/rust/scores": "afa13725aacbc4ee7f547df5",
     "clf-sgd-momentum-dropout/numpy/fit": "f06e6db0d77d534431dd19a7",
     "clf-sgd-momentum-dropout/numpy/predict": "def1caf59cb01efda6afa2a2",
     "clf-sgd-momentum-dropout/numpy/scores": "a9efecf03d648344439146ca",
     "clf-rmsprop-l1-alpha-f32/rust/fit": "953d5792e82bde8ce1afabcc",
     "clf-rmsprop-l1-alpha-f32/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-rmsprop-l1-alpha-f32/rust/scores": "cb245bd3ba5b69eed0cf4bb9",
+    "clf-rmsprop-l1-alpha-f32/rust/scores": "17e01ecc042c9a292195d088",
     "clf-rmsprop-l1-alpha-f32/numpy/fit": "4e3e5e51cdeefb4925b85beb",
     "clf-rmsprop-l1-alpha-f32/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-rmsprop-l1-alpha-f32/numpy/scores": "f71f17a7ee3898292215e373",
     "clf-adam-early-stopping/rust/fit": "d23af066e933e012c93ff8ad",
     "clf-adam-early-stopping/rust/predict": "f492abebc7a5f2abeb8626b8",
-    "clf-adam-early-stopping/rust/scores": "dc2681bd3245d21418cb7be3",
+    "clf-adam-early-stopping/rust/scores": "d8482729918dc68a125f3dd8",
     "clf-adam-early-stopping/numpy/fit": "088be46b6f49cb1a7989eb7a",
     "clf-adam-early-stopping/numpy/predict": "f492abebc7a5f2abeb8626b8",
     "clf-adam-early-stopping/numpy/scores": "0efaa30cda97a5b2bea7de2c",
     "clf-adamw-sw-f32/rust/fit": "86d55523bd3e038eebc2c2f7",
     "clf-adamw-sw-f32/rust/predict": "a27216269cc193e8864da54d",
-    "clf-adamw-sw-f32/rust/scores": "ea774b417a74ba4ecaf05269",
+    "clf-adamw-sw-f32/rust/scores": "f2cdd944fe8eaa8807a07b47",
     "clf-adamw-sw-f32/rust/saved": "b8632634cb4fbc0465d40836",
     "clf-adamw-sw-f32/numpy/fit": "c58d4c1c0af0d8957374d753",
     "clf-adamw-sw-f32/numpy/predict": "a27216269cc193e8864da54d",
@@ -439,25 +443,25 @@ DIGESTS = {
     "clf-adamw-sw-f32/numpy/saved": "62acbdae21ad386fb077519b",
     "clf-adam-class-weight-dropout-f32/rust/fit": "ae2d1ab0a6343798741030fa",
     "clf-adam-class-weight-dropout-f32/rust/predict": "5ae409fe26c33d9bdf4e390e",
-    "clf-adam-class-weight-dropout-f32/rust/scores": "4d30b51e6a2b4dac8ead944b",
+    "clf-adam-class-weight-dropout-f32/rust/scores": "694967a5b34b45e1e40cf1c8",
     "clf-adam-class-weight-dropout-f32/numpy/fit": "57034283e3b8116bd7e6dd64",
     "clf-adam-class-weight-dropout-f32/numpy/predict": "5ae409fe26c33d9bdf4e390e",
     "clf-adam-class-weight-dropout-f32/numpy/scores": "540164972853b1e5a32be7aa",
     "clf-lbfgs-alpha-sw/rust/fit": "8f1d166ec9660ba70be2af27",
     "clf-lbfgs-alpha-sw/rust/predict": "b50bee6c60c912e5f67ad24c",
-    "clf-lbfgs-alpha-sw/rust/scores": "927cc9e3f9aa18db65d411f2",
+    "clf-lbfgs-alpha-sw/rust/scores": "c46aae52b737035730077588",
     "clf-lbfgs-alpha-sw/numpy/fit": "e407766c8736b0883def85bc",
     "clf-lbfgs-alpha-sw/numpy/predict": "b50bee6c60c912e5f67ad24c",
     "clf-lbfgs-alpha-sw/numpy/scores": "8eac3464110468685d74f948",
     "clf-lbfgs-l1-f32/rust/fit": "f31644903fec39591aafbb52",
     "clf-lbfgs-l1-f32/rust/predict": "8c746c88fe487ad5c1265025",
-    "clf-lbfgs-l1-f32/rust/scores": "53259f1f61cc492b860a9356",
+    "clf-lbfgs-l1-f32/rust/scores": "11a197e4fb4ddcb23180d38d",
     "clf-lbfgs-l1-f32/numpy/fit": "f2afe6eac7ef50cfa54e620c",
     "clf-lbfgs-l1-f32/numpy/predict": "8c746c88fe487ad5c1265025",
     "clf-lbfgs-l1-f32/numpy/scores": "8912ab63959377f3d99ca93a",
     "clf-binary-adam/rust/fit": "5314862cb5b76b28655702d3",
     "clf-binary-adam/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-binary-adam/rust/scores": "1e69e1bbb54faffe984241bf",
+    "clf-binary-adam/rust/scores": "163d2440aec6cc2fe7b69b4a",
     "clf-binary-adam/numpy/fit": "207e9b68f56277e05b21a3df",
     "clf-binary-adam/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-binary-adam/numpy/scores": "668edc862c64f3ea1014ecdf",
@@ -469,19 +473,19 @@ DIGESTS = {
     "clf-hinge-sgd/numpy/scores": "6add42b3fb12b01f180f1a5d",
     "clf-sparse-adam/rust/fit": "2f87ca7be50c2490c481ca16",
     "clf-sparse-adam/rust/predict": "44a5a16693dc2f10348ba599",
-    "clf-sparse-adam/rust/scores": "63568f182b722ce5c0a7314d",
+    "clf-sparse-adam/rust/scores": "f51e3ae8b0291952d5ec0f78",
     "clf-sparse-adam/numpy/fit": "f857aae5ff1e33731643b72b",
     "clf-sparse-adam/numpy/predict": "44a5a16693dc2f10348ba599",
     "clf-sparse-adam/numpy/scores": "f23292c0b068b2e1a105eedb",
     "clf-sparse-lbfgs-alpha/rust/fit": "1fed659c527ebe3985cf0566",
     "clf-sparse-lbfgs-alpha/rust/predict": "26d6eee84b657676fa11d74f",
-    "clf-sparse-lbfgs-alpha/rust/scores": "570e79b12a8a029a50f312c5",
+    "clf-sparse-lbfgs-alpha/rust/scores": "b3383f83ab15b99a6e37f906",
     "clf-sparse-lbfgs-alpha/numpy/fit": "97141dd81d5b7725afbd1ed8",
     "clf-sparse-lbfgs-alpha/numpy/predict": "26d6eee84b657676fa11d74f",
     "clf-sparse-lbfgs-alpha/numpy/scores": "5cf15ce19ed8cdf80ab0e35c",
     "clf-warm-start-rmsprop/rust/fit": "bdf28215a0dc4c6846567ad8",
     "clf-warm-start-rmsprop/rust/predict": "331b082e83b1de4d9ef0b27c",
-    "clf-warm-start-rmsprop/rust/scores": "91a091c11901861e4c657f8e",
+    "clf-warm-start-rmsprop/rust/scores": "f3ae17606a7d9f547b882e0d",
     "clf-warm-start-rmsprop/rust/saved": "a5c953ed2bec707e69f4d77d",
     "clf-warm-start-rmsprop/numpy/fit": "e9c2818939abf04c6ecff5b8",
     "clf-warm-start-rmsprop/numpy/predict": "331b082e83b1de4d9ef0b27c",
@@ -489,7 +493,7 @@ DIGESTS = {
     "clf-warm-start-rmsprop/numpy/saved": "2dc915d27751a1f795354814",
     "clf-partial-fit-sgd-f32/rust/fit": "3f86dd60e8b90f84606901d1",
     "clf-partial-fit-sgd-f32/rust/predict": "def1caf59cb01efda6afa2a2",
-    "clf-partial-fit-sgd-f32/rust/scores": "183e03a5f5a1b7a36810f332",
+    "clf-partial-fit-sgd-f32/rust/scores": "e11454aef20d19934ccaad77",
     "clf-partial-fit-sgd-f32/numpy/fit": "b690310831061fd01696c44e",
     "clf-partial-fit-sgd-f32/numpy/predict": "def1caf59cb01efda6afa2a2",
     "clf-partial-fit-sgd-f32/numpy/scores": "183e03a5f5a1b7a36810f332",
@@ -521,7 +525,7 @@ DIGESTS = {
     "reg-lbfgs-f32-sw/numpy/predict": "d4581817028cf208a1c75650",
     "clf-wide-adam/rust/fit": "e856ccd609167fc58155c61e",
     "clf-wide-adam/rust/predict": "eed0dd8d471ec7c33fff339b",
-    "clf-wide-adam/rust/scores": "31dcbd34ed24ac7608bb47f7",
+    "clf-wide-adam/rust/scores": "61ab7ea2fa9a5b0bc8be3317",
     "clf-wide-adam/numpy/fit": "474ea89db143e2be690c5029",
     "clf-wide-adam/numpy/predict": "eed0dd8d471ec7c33fff339b",
     "clf-wide-adam/numpy/scores": "3ac0d7cbd677a4e2b8e7250d",

@@ -1,4 +1,4 @@
-"""The validated fast path into prediction (`fnn._plain_input`).
+"""The validated fast paths into prediction (`fnn._plain_input`, `fnn._core.Predictor`).
 
 Plain float arrays skip scikit-learn's `validate_data`; everything else, and
 every bad value, must behave exactly as through the full validation: the
@@ -16,7 +16,7 @@ from scipy.special import softmax
 from sklearn.exceptions import NotFittedError
 
 import fnn._base
-from fnn import FNNClassifier, FNNRegressor
+from fnn import FNNClassifier, FNNRegressor, _core
 from fnn._plain_input import plain_float_rows
 
 # Five epochs are plenty for comparing two paths to the same outputs.
@@ -46,6 +46,11 @@ def full_validation(monkeypatch):
 
     def always_validate():
         monkeypatch.setattr(fnn._base, "plain_float_rows", lambda *args: None)
+        predictor_of = fnn._base.predictor_of
+        # The model's Predictor still finishes the outputs, but takes no input itself.
+        monkeypatch.setattr(
+            fnn._base, "predictor_of", lambda *args: (predictor_of(*args)[0], False)
+        )
 
     return always_validate
 
@@ -181,8 +186,21 @@ def test_other_inputs_take_the_full_validation_and_give_the_same_predictions(X):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_predict_proba_is_scipys_softmax_of_the_logits_bit_for_bit(dtype):
+def test_rust_probabilities_are_the_cores_softmax_of_the_logits_bit_for_bit(dtype):
     estimator = _classifier(dtype)
     X = RNG.normal(scale=30, size=(50, 6)).astype(dtype)  # large logits: the max shift matters
+    logits = estimator.decision_function(X)
+    expected = _core.activate("softmax", logits.reshape(-1), 3, 0.0).reshape(logits.shape)
+    got = estimator.predict_proba(X)
+    np.testing.assert_array_equal(got, expected)
+    # The same distribution as scipy's, to the dtype's rounding.
+    tolerance = 1e-6 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(got, softmax(logits, axis=1), rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_engine_probabilities_are_scipys_softmax_of_the_logits_bit_for_bit(dtype):
+    estimator = _classifier(dtype).set_params(engine="numpy")
+    X = RNG.normal(scale=30, size=(50, 6)).astype(dtype)
     expected = softmax(estimator.decision_function(X), axis=1)
     np.testing.assert_array_equal(estimator.predict_proba(X), expected)

@@ -41,6 +41,7 @@ from ._divergence import NON_FINITE_WEIGHTS, warn_if_diverged
 from ._engine import get_engine
 from ._layout import unpack
 from ._plain_input import plain_float_rows
+from ._predictors import predictor_of
 from ._settings import ACTIVATIONS, STOCHASTIC_SOLVERS, train_config
 from ._threads import resolve_threads
 from ._training import Outcome, Watch, train_lbfgs, train_stochastic
@@ -615,10 +616,47 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
     # ------------------------------------------------------------------
     # Prediction
 
-    def _logits(self, X) -> np.ndarray:
-        """Return the output-layer pre-activations for ``X`` (validated), no dropout."""
+    def _outputs(self, X, *, finished: bool) -> np.ndarray:
+        """Return the logits for ``X``, or with ``finished`` the outputs `_finish` makes of them.
+
+        On the Rust engine a plain array (`fnn._core.Predictor.run`) goes
+        straight to the model's `Predictor`; anything else is validated in
+        full first. Both give the same bytes.
+        """
         # One model, also if a fit commits meanwhile.
         params, config = self.__dict__.get("_params"), self.__dict__.get("_config")
+        if params is not None and self.engine == "rust":
+            predictor, plain_allowed = predictor_of(self, params, config)
+            if plain_allowed:
+                n_jobs = self.n_jobs
+                threads = None if n_jobs is None else resolve_threads(n_jobs)
+                outputs = predictor.run(X, finished, threads)
+                if outputs is not None:
+                    return outputs
+        logits, params, config = self._logits(X, params, config)
+        if not finished:
+            return logits
+        rust = self.engine == "rust"
+        return self._finish(logits, predictor_of(self, params, config)[0] if rust else None)
+
+    def _finish(self, logits, predictor):
+        """Return the outputs the estimator hands out for validated, finite ``logits``.
+
+        ``predictor`` is the model's `fnn._core.Predictor` on the Rust engine
+        (whose `finish` the fast path applies too), None on the NumPy engine.
+        """
+        return logits if predictor is None else predictor.finish(logits)
+
+    def _finish_name(self) -> str:
+        """Return the `fnn._core.Predictor`'s ``finish``: what `_finish` makes of the logits."""
+        return "output"
+
+    def _logits(self, X, params, config):
+        """Return the logits for validated ``X`` and the model ``(params, config)`` they are of.
+
+        ``params`` and ``config`` are the model read at the start of the
+        call (None when unfitted then).
+        """
         plain = None if params is None else plain_float_rows(self, X, params.dtype)
         if plain is None:
             check_is_fitted(self)
@@ -627,14 +665,15 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         else:
             X = plain
         threads = resolve_threads(self.n_jobs)
+        run_config = config
         if config.threads != threads:
-            config = dataclasses.replace(config, threads=threads)
+            run_config = dataclasses.replace(config, threads=threads)
         # The engines densify sparse rows a block at a time themselves.
-        logits = get_engine(self.engine).logits(config, params, X)
+        logits = get_engine(self.engine).logits(run_config, params, X)
         if not np.isfinite(logits).all():
             raise ValueError(
                 f"The network's outputs overflow {params.dtype} for some rows of X (the "
                 "largest input magnitude is "
                 f"{abs(X).max() if X.size else 0:.3g}). Scale X as the training data was."
             )
-        return logits
+        return logits, params, config

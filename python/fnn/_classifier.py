@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from types import MethodType
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, log_expit, log_softmax
@@ -30,6 +33,26 @@ def _gives_probabilities(estimator) -> bool:
             "gives decision_function."
         )
     return True
+
+
+class _with_log_loss:  # noqa: N801 - a decorator, named as scikit-learn's `available_if`
+    """``available_if(_gives_probabilities)``, with the usual case costing one comparison.
+
+    scikit-learn's descriptor formats its error message on every access, also
+    when the method exists: a one-row `predict_proba` pays for it each call.
+    Under log loss this one binds the method itself; every other case (class
+    access, other losses and their AttributeError) is scikit-learn's own.
+    """
+
+    def __init__(self, method):
+        self._method = method
+        self._available_if = available_if(_gives_probabilities)(method)
+        functools.update_wrapper(self, method)
+
+    def __get__(self, estimator, owner=None):
+        if estimator is not None and getattr(estimator, "loss", None) == "log_loss":
+            return MethodType(self._method, estimator)
+        return self._available_if.__get__(estimator, owner)
 
 
 @with_shared_docs
@@ -340,7 +363,7 @@ default='log_loss'
             One score per sample for binary (and one-class) problems, positive
             for ``classes_[-1]``; one column per class (or label) otherwise.
         """
-        logits = self._logits(X)  # checks that the model is fitted
+        logits = self._outputs(X, finished=False)  # checks that the model is fitted
         if self._target_kind not in (_labels.BINARY, _labels.ONE_CLASS):
             return logits
         scores = logits[:, 0]
@@ -366,27 +389,28 @@ default='log_loss'
             Labels from ``classes_``; for multi-label problems a 0/1 matrix.
         """
         if self.__sklearn_is_fitted__() and self._config.output != "identity":
-            probabilities = self._probabilities(self._logits(X))
+            probabilities = self._outputs(X, finished=True)
             if self._target_kind == _labels.MULTILABEL:
                 return (probabilities > 0.5).astype(np.int64)
-            return self.classes_[np.argmax(probabilities, axis=1)]
+            return self.classes_[probabilities.argmax(axis=1)]
         scores = self.decision_function(X)
         if self._target_kind == _labels.ONE_CLASS:
             return self.classes_[np.zeros(len(scores), dtype=np.intp)]
         if self._target_kind == _labels.BINARY:
             return self.classes_[(scores > 0).astype(np.intp)]
-        return self.classes_[np.argmax(scores, axis=1)]
+        return self.classes_[scores.argmax(axis=1)]
 
-    def _probability_logits(self, X):
-        # Unfitted, `_logits` raises NotFittedError (cheaper than check_is_fitted).
-        if self.__sklearn_is_fitted__() and self._config.output == "identity":
-            raise AttributeError(
-                f"This model was trained with loss={self._config.loss!r}, which gives no "
-                "probabilities; refit with loss='log_loss'."
-            )
-        return self._logits(X)
+    def _finish_name(self):
+        if self._config.output != "identity" and self._target_kind == _labels.ONE_CLASS:
+            return "certain"
+        if self._config.output == "sigmoid" and self._target_kind == _labels.BINARY:
+            return "binary"
+        return "output"
 
-    def _probabilities(self, logits):
+    def _finish(self, logits, predictor):
+        # The probabilities, from the logits of a model that gives them.
+        if predictor is not None:
+            return predictor.finish(logits)
         if self._target_kind == _labels.ONE_CLASS:
             return np.ones((len(logits), 1), dtype=logits.dtype)  # the only class is certain
         if self._config.output == "softmax":
@@ -398,6 +422,15 @@ default='log_loss'
             return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])
         return expit(logits)
 
+    def _probabilities(self, X):
+        # Unfitted, `_outputs` raises NotFittedError (cheaper than check_is_fitted).
+        if self.__sklearn_is_fitted__() and self._config.output == "identity":
+            raise AttributeError(
+                f"This model was trained with loss={self._config.loss!r}, which gives no "
+                "probabilities; refit with loss='log_loss'."
+            )
+        return self._outputs(X, finished=True)
+
     def _exact_log_probabilities(self, logits):
         if self._target_kind == _labels.ONE_CLASS:
             return np.zeros((len(logits), 1), dtype=logits.dtype)
@@ -407,7 +440,7 @@ default='log_loss'
             return np.column_stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])])
         return log_expit(logits)
 
-    @available_if(_gives_probabilities)
+    @_with_log_loss
     def predict_proba(self, X):
         """Class probabilities for ``X`` (``loss='log_loss'`` only).
 
@@ -423,9 +456,9 @@ default='log_loss'
             for multi-label problems, where each column is its label's own
             probability. A one-class model gives a column of ones.
         """
-        return self._probabilities(self._probability_logits(X))
+        return self._probabilities(X)
 
-    @available_if(_gives_probabilities)
+    @_with_log_loss
     def predict_log_proba(self, X):
         """Log of the class probabilities (``loss='log_loss'`` only).
 
@@ -443,11 +476,12 @@ default='log_loss'
             log-softmax (or log-sigmoid) of the logits: finite, and below the
             log of any positive probability.
         """
-        logits = self._probability_logits(X)
-        probabilities = self._probabilities(logits)
+        probabilities = self._probabilities(X)
         positive = probabilities > 0
         if positive.all():
             return np.log(probabilities)
+        # The same logits again (prediction is deterministic), only in this rare case.
+        logits = self._outputs(X, finished=False)
         return np.where(
             positive,
             np.log(np.where(positive, probabilities, 1)),

@@ -9,7 +9,7 @@ with ``python -m mypy.stubtest fnn._core``.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,7 @@ _Floats = npt.NDArray[np.floating[Any]]
 _Features = _Floats | tuple[_Floats, npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 __all__ = [
+    "Predictor",
     "activate",
     "activation_derivative",
     "adam_step",
@@ -93,3 +94,11 @@ def adam_step(
 ) -> None: ...
 def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> npt.NDArray[np.uint64]: ...
 def default_threads() -> int: ...
+
+@final
+class Predictor:
+    """A fitted model's inference, set up once (rust/python/predictor.rs)."""
+
+    def __new__(cls, config: Any, params: _Floats, finish: str) -> Predictor: ...
+    def run(self, x: object, finished: bool, threads: int | None = None) -> _Floats | None: ...
+    def finish(self, logits: _Floats) -> _Floats: ...

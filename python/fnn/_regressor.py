@@ -255,16 +255,15 @@ class FNNRegressor(RegressorMixin, BaseFNN):
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions; one dimension when the network has one output.
         """
-        outputs = self._logits(X)
-        if self._config.output == "exp":
-            outputs = self._exp_of(outputs)
+        outputs = self._outputs(X, finished=True)
         return outputs.ravel() if outputs.shape[1] == 1 else outputs
 
-    @staticmethod
-    def _exp_of(logits):
+    def _finish(self, logits, predictor):
+        if self._config.output != "exp":
+            return logits
         # The Poisson mean; past exp's range it is no number to hand out.
         with np.errstate(over="ignore"):
-            means = np.exp(logits)
+            means = np.exp(logits) if predictor is None else predictor.finish(logits)
         if not np.isfinite(means).all():
             raise ValueError(
                 f"The predicted means overflow {logits.dtype} for some rows of X (the "

@@ -7,6 +7,7 @@
 mod convert;
 mod kernels;
 mod parse;
+mod predictor;
 mod supervise;
 mod threads;
 mod training;
@@ -27,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::rng_bits, m)?)?;
     m.add_function(wrap_pyfunction!(threads::default_threads, m)?)?;
+    m.add_class::<predictor::Predictor>()?;
     // The thread variables count as they are when fnn is imported.
     crate::parallel::env_threads();
     Ok(())

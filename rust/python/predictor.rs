@@ -1,0 +1,328 @@
+//! `fnn._core.Predictor`: a fitted model's inference, set up once.
+//!
+//! The estimators build one per fitted model and keep it while the model
+//! stays the same. It holds the parsed network, what turns logits into the
+//! estimator's outputs, the parameter array (a reference: in-place edits of
+//! ``coefs_`` are seen) and an inference workspace reused from call to call,
+//! so a one-row prediction costs little more than its forward pass.
+//!
+//! [`Predictor::run`] takes only the plain case, an exact `numpy.ndarray`
+//! that is 2-D, C-contiguous, aligned, of the model's dtype and column count,
+//! with finite values, and otherwise returns `None`: Python then validates
+//! in full, so every error and warning stays scikit-learn's own.
+//! [`Predictor::finish`] turns the logits of the full path into the same
+//! outputs, so both paths give the same bytes.
+
+use std::sync::Mutex;
+
+use numpy::{Element, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+use super::convert::{dtype_of, readonly, slice, to_py, DType};
+use super::parse::NetSpec;
+use crate::activation::sigmoid;
+use crate::features::Features;
+use crate::float::Float;
+use crate::loss::Output;
+use crate::network::Network;
+use crate::objective::PREDICT_ROWS;
+use crate::parallel::{default_threads, run_with_threads, threads_for_work, Par};
+use crate::workspace::Workspace;
+
+/// What turns a row of logits into the estimator's outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Finish {
+    /// The network's output function, in place.
+    Output(Output),
+    /// One sigmoid output as two probabilities, `σ(−z)` and `σ(z)`: each
+    /// straight from the logit, with no `1 − p` cancellation.
+    Binary,
+    /// One class, certain: a column of ones.
+    Certain,
+}
+
+impl Finish {
+    fn parse(name: &str, output: Output) -> PyResult<Self> {
+        match name {
+            "output" => Ok(Finish::Output(output)),
+            "binary" => Ok(Finish::Binary),
+            "certain" => Ok(Finish::Certain),
+            other => Err(PyValueError::new_err(format!(
+                "unknown finish {other:?}; expected 'output', 'binary' or 'certain'"
+            ))),
+        }
+    }
+
+    /// Outputs per row for `k` logits per row.
+    fn width(self, k: usize) -> usize {
+        match self {
+            Finish::Output(_) => k,
+            Finish::Binary => 2,
+            Finish::Certain => 1,
+        }
+    }
+
+    /// The outputs of `logits` (`k` per row), row-major.
+    fn apply<T: Float>(self, mut logits: Vec<T>, k: usize) -> Vec<T> {
+        match self {
+            Finish::Output(output) => {
+                logits
+                    .chunks_exact_mut(k)
+                    .for_each(|row| output.apply_row(row));
+                logits
+            }
+            Finish::Binary => logits
+                .iter()
+                .flat_map(|&z| [sigmoid(-z), sigmoid(z)])
+                .collect(),
+            Finish::Certain => vec![T::one(); logits.len() / k],
+        }
+    }
+}
+
+/// Whether every value is finite: `0 · v` is 0 for a finite `v` and NaN
+/// otherwise, summed in eight independent lanes that the compiler
+/// vectorises (a short-circuiting `all` is not).
+fn all_finite<T: Float>(x: &[T]) -> bool {
+    let mut lanes = [T::zero(); 8];
+    let mut chunks = x.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v * T::zero();
+        }
+    }
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(T::zero(), |a, &v| a + v * T::zero());
+    lanes.iter().fold(tail, |a, &l| a + l) == T::zero()
+}
+
+/// The reusable inference workspace of each dtype.
+trait Spare: Float + Element {
+    fn spare(predictor: &Predictor) -> &Mutex<Option<Workspace<Self>>>;
+}
+
+impl Spare for f32 {
+    fn spare(predictor: &Predictor) -> &Mutex<Option<Workspace<f32>>> {
+        &predictor.spare_f32
+    }
+}
+
+impl Spare for f64 {
+    fn spare(predictor: &Predictor) -> &Mutex<Option<Workspace<f64>>> {
+        &predictor.spare_f64
+    }
+}
+
+/// A fitted model's inference: `Predictor(config, params, finish)`.
+///
+/// `config` has `fnn.TrainConfig`'s network fields, `params` is the flat
+/// float32 or float64 parameter array (kept by reference), and `finish` says
+/// what the finished outputs are: `"output"` (the output function),
+/// `"binary"` (two probabilities from one sigmoid output) or `"certain"` (a
+/// column of ones). Safe to call from several threads at once: a caller that
+/// finds the workspace in use makes its own.
+#[pyclass(module = "fnn._core", frozen)]
+pub struct Predictor {
+    net: Network,
+    finish: Finish,
+    params: Py<PyAny>,
+    dtype: DType,
+    ndarray: Py<PyType>,
+    spare_f32: Mutex<Option<Workspace<f32>>>,
+    spare_f64: Mutex<Option<Workspace<f64>>>,
+}
+
+#[pymethods]
+impl Predictor {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        config: &Bound<'_, PyAny>,
+        params: &Bound<'_, PyAny>,
+        finish: &str,
+    ) -> PyResult<Self> {
+        let spec = config.extract::<NetSpec>()?;
+        let net = spec.build()?;
+        let finish = Finish::parse(finish, spec.output()?)?;
+        let dtype = dtype_of(params, "params")?;
+        let n_params = match dtype {
+            DType::F32 => slice(&readonly::<f32>(params, "params")?, "params")?.len(),
+            DType::F64 => slice(&readonly::<f64>(params, "params")?, "params")?.len(),
+        };
+        if n_params != net.n_params() {
+            return Err(PyValueError::new_err(format!(
+                "params has {n_params} values, the network needs {}",
+                net.n_params()
+            )));
+        }
+        let ndarray = py
+            .import("numpy")?
+            .getattr("ndarray")?
+            .cast_into::<PyType>()?;
+        Ok(Predictor {
+            net,
+            finish,
+            params: params.clone().unbind(),
+            dtype,
+            ndarray: ndarray.unbind(),
+            spare_f32: Mutex::new(None),
+            spare_f64: Mutex::new(None),
+        })
+    }
+
+    /// The logits of `x` (with `finished`, the finished outputs) as a new
+    /// 2-D array, or `None` unless `x` is the plain case or when an output
+    /// is not finite. `threads` is the count to use, `None` for the default.
+    #[pyo3(signature = (x, finished, threads=None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        finished: bool,
+        threads: Option<usize>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if !x.get_type().is(self.ndarray.bind(py)) {
+            return Ok(None);
+        }
+        // Another dtype or dimension is no plain case either.
+        let outputs = match self.dtype {
+            DType::F32 => x
+                .cast::<PyArray2<f32>>()
+                .ok()
+                .map(|x| self.run_typed(py, x, finished, threads)),
+            DType::F64 => x
+                .cast::<PyArray2<f64>>()
+                .ok()
+                .map(|x| self.run_typed(py, x, finished, threads)),
+        };
+        Ok(outputs.transpose()?.flatten())
+    }
+
+    /// The finished outputs of `logits`, a C-contiguous 2-D array of the
+    /// model's dtype with one column per network output.
+    fn finish<'py>(
+        &self,
+        py: Python<'py>,
+        logits: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match self.dtype {
+            DType::F32 => self.finish_typed::<f32>(py, logits),
+            DType::F64 => self.finish_typed::<f64>(py, logits),
+        }
+    }
+}
+
+impl Predictor {
+    fn run_typed<'py, T: Spare>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyArray2<T>>,
+        finished: bool,
+        threads: Option<usize>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok(x_view) = x.try_readonly() else {
+            return Ok(None);
+        };
+        // (`as_slice` takes Fortran order too, which is not rows.)
+        let Ok(xs) = x_view.as_slice() else {
+            return Ok(None);
+        };
+        if !x.is_c_contiguous() {
+            return Ok(None);
+        }
+        let (rows, d0) = (x_view.shape()[0], self.net.sizes()[0]);
+        let aligned = xs.as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
+        if rows == 0 || x_view.shape()[1] != d0 || !aligned {
+            return Ok(None);
+        }
+        let p_view = readonly::<T>(self.params.bind(py), "params")?;
+        let p = slice(&p_view, "params")?;
+        let (net, k) = (&self.net, self.net.n_outputs());
+        let outputs = py
+            .detach(|| {
+                if !all_finite(xs) {
+                    return Ok(None);
+                }
+                let work = rows.min(PREDICT_ROWS).saturating_mul(net.n_params());
+                // The default count only when the work can use it: reading it
+                // makes system calls, a small network's pass does not.
+                let threads = match threads_for_work(usize::MAX, work) {
+                    1 => 1,
+                    _ => threads_for_work(threads.unwrap_or_else(default_threads), work),
+                };
+                let features = Features::Dense(xs);
+                let predict = |spare: &mut Option<Workspace<T>>| {
+                    run_with_threads(threads, || {
+                        net.predict_reusing(p, &features, None, Par { threads }, spare)
+                    })
+                    .and_then(|r| r)
+                };
+                // Another thread predicting with this model: a workspace of our own.
+                let logits = match T::spare(self).try_lock() {
+                    Ok(mut spare) => predict(&mut spare)?,
+                    Err(_) => predict(&mut None)?,
+                };
+                if !all_finite(&logits) {
+                    return Ok(None);
+                }
+                if !finished {
+                    return Ok(Some(logits));
+                }
+                let outputs = self.finish.apply(logits, k);
+                Ok(all_finite(&outputs).then_some(outputs))
+            })
+            .map_err(to_py)?;
+        let width = if finished { self.finish.width(k) } else { k };
+        outputs.map(|o| to_2d(py, o, rows, width)).transpose()
+    }
+
+    fn finish_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        logits: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let k = self.net.n_outputs();
+        let logits = logits.cast::<PyArray2<T>>().map_err(|_| {
+            PyValueError::new_err("logits must be a 2-D array of the parameters' dtype")
+        })?;
+        let view = logits
+            .try_readonly()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let rows = view.shape()[0];
+        let z = view
+            .as_slice()
+            .ok()
+            .filter(|z| logits.is_c_contiguous() && z.len() == rows * k)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("logits must be C-contiguous with {k} columns"))
+            })?;
+        let outputs = self.finish.apply(z.to_vec(), k);
+        to_2d(py, outputs, rows, self.finish.width(k))
+    }
+}
+
+/// `values` as a new `rows × width` NumPy array.
+///
+/// Copied into an array NumPy allocates: cheaper for a few values than
+/// handing NumPy the vector (a Python object to own it), and a copy is
+/// little next to the pass that computed many.
+fn to_2d<'py, T: Element + Copy>(
+    py: Python<'py>,
+    values: Vec<T>,
+    rows: usize,
+    width: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = PyArray2::<T>::zeros(py, [rows, width], false);
+    {
+        let mut view = array.try_readwrite()?;
+        let out = view
+            .as_slice_mut()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        out.copy_from_slice(&values);
+    }
+    Ok(array.into_any())
+}
