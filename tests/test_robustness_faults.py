@@ -291,3 +291,29 @@ def test_the_rss_helper_reads_this_process():
     assert rss_mb() - before > 40
     del block
     assert os.getpid() > 0
+
+
+def test_ctrl_c_between_an_lbfgs_report_and_its_iterate_keeps_them_in_step(monkeypatch):
+    # Ctrl-C landing inside the per-iteration callback, right after the third
+    # iteration was reported: the model keeps iteration 2 and a record of 2.
+    from fnn import _progress
+
+    report = _progress.EpochReporter.__call__
+
+    def interrupted_after_reporting(self, epoch, *args):
+        answer = report(self, epoch, *args)
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return answer
+
+    monkeypatch.setattr(_progress.EpochReporter, "__call__", interrupted_after_reporting)
+    X, y = blobs(n=200, d=8)
+    clf = FNNClassifier(solver="lbfgs", hidden_layer_sizes=(16,), max_iter=50, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert clf.n_iter_ == len(clf.loss_curve_) == 2
+    monkeypatch.undo()
+    two = FNNClassifier(solver="lbfgs", hidden_layer_sizes=(16,), max_iter=2, random_state=0)
+    two.fit(X, y)
+    assert weights_of(clf) == weights_of(two)
+    assert clf.loss_curve_ == two.loss_curve_

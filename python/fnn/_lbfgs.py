@@ -80,13 +80,18 @@ def fit_lbfgs(
             config, np.asarray(theta, dtype=dtype), X, Y, sample_weight
         )
 
-    last = {"x": np.asarray(params, dtype=np.float64), "fun": math.nan, "nit": 0}
+    start = np.asarray(params, dtype=np.float64)
+    # (iterations, iterate, loss) of the last iteration recorded in full.
+    last = {"iterate": (0, start, math.nan)}
 
     def on_iteration(intermediate_result):
-        last["nit"] += 1
-        last["x"], last["fun"] = intermediate_result.x.copy(), float(intermediate_result.fun)
-        reporter(last["nit"], last["fun"], math.nan, math.nan)
-        if iteration_hook is not None and iteration_hook(last["x"], last["fun"]):
+        nit = last["iterate"][0] + 1
+        x, fun = intermediate_result.x.copy(), float(intermediate_result.fun)
+        reporter(nit, fun, math.nan, math.nan)
+        # One store: a Ctrl-C lands before it or after it, never between the
+        # count and the iterate (the caller drops a report made just before).
+        last["iterate"] = (nit, x, fun)
+        if iteration_hook is not None and iteration_hook(x, fun):
             raise StopIteration  # SciPy ends the run at this iterate
 
     try:
@@ -95,17 +100,18 @@ def fit_lbfgs(
             warnings.simplefilter("ignore", RuntimeWarning)
             result = scipy.optimize.minimize(
                 objective,
-                last["x"],
+                start,
                 method="L-BFGS-B",
                 jac=True,
                 callback=on_iteration,
                 options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol},
             )
     except KeyboardInterrupt:
+        nit, x, fun = last["iterate"]
         return LbfgsResult(
-            params=last["x"].astype(params.dtype),
-            n_iter=last["nit"],
-            loss=last["fun"],
+            params=x.astype(params.dtype),
+            n_iter=nit,
+            loss=fun,
             converged=False,
             message="interrupted",
             interrupted=True,

@@ -188,6 +188,11 @@ def train_lbfgs(
         finally:
             if tasks is not None:
                 tasks.close()
+    if result.interrupted:
+        # Ctrl-C may have come after an iteration was reported but before it
+        # was kept: the record ends where the kept iterate does.
+        for record in (reporter.losses, reporter.val_losses, reporter.val_scores):
+            del record[result.n_iter :]
     _check_lbfgs_result(result, name, stopped=tasks is not None and tasks.stopped)
     params[...] = result.params
     state.epoch += result.n_iter
