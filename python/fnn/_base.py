@@ -191,7 +191,8 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
     @classmethod
     def _get_param_names(cls):
         # scikit-learn reads __init__'s signature on every get_params, so on
-        # every fit (~50 µs); a class's signature does not change.
+        # every fit; a class's signature does not change (BENCHMARKS.md,
+        # "Measurements behind the code's constants").
         return list(_param_names(cls))
 
     # ------------------------------------------------------------------

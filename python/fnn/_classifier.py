@@ -415,7 +415,8 @@ default='log_loss'
             return np.ones((len(logits), 1), dtype=logits.dtype)  # the only class is certain
         if self._config.output == "softmax":
             # scipy.special.softmax's arithmetic, bit for bit, without its
-            # array-API dispatch (half of its ~7 µs on a one-row predict).
+            # array-API dispatch (BENCHMARKS.md, "Measurements behind the
+            # code's constants").
             return softmax(logits)
         if self._target_kind == _labels.BINARY:
             # Both columns straight from the logit: no 1 - p cancellation.

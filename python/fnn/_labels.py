@@ -37,7 +37,8 @@ def problem_kind(y) -> str:
     check_classification_targets(y)
     if not sp.issparse(y) and np.ndim(y) == 1:
         # One dimension that passed the check is binary or multi-class:
-        # telling which needs no second `type_of_target` (~150 µs a call).
+        # telling which needs no second, costly `type_of_target` (BENCHMARKS.md,
+        # "Measurements behind the code's constants").
         return "single_label"
     kind = type_of_target(y, input_name="y")
     if kind == "multilabel-indicator":

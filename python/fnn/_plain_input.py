@@ -1,6 +1,7 @@
 """The fast path into prediction: a plain float array skips `validate_data`.
 
-scikit-learn's `validate_data` costs ~95 µs, five times a one-row forward pass.
+scikit-learn's `validate_data` costs several one-row forward passes (BENCHMARKS.md,
+"Measurements behind the code's constants").
 
 It applies only where `validate_data` would do nothing but convert the
 dtype and find every value finite: an exact `numpy.ndarray` (no subclass,
