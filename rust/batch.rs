@@ -21,7 +21,7 @@ use crate::network::{Network, Rows};
 use crate::parallel::Par;
 use crate::penalty::WeightSums;
 use crate::team::Team;
-use crate::update::{sum_and_step, StepSettings, UpdatePlan};
+use crate::update::{add_block_gradients, sum_and_step, StepSettings, UpdatePlan};
 use crate::workspace::{weight_sum, zeroed, Workspace};
 
 /// The fewest rows a block has: fewer would leave the weight-gradient
@@ -337,13 +337,7 @@ impl<T: Float> BatchStep<T> {
     /// themselves).
     pub fn gradient(&mut self) -> &[T] {
         let (first, others) = self.blocks.split_at_mut(1);
-        for ws in &others[..self.pending - 1] {
-            first[0]
-                .grad
-                .iter_mut()
-                .zip(&ws.grad)
-                .for_each(|(g, &o)| *g += o);
-        }
+        add_block_gradients(&mut first[0].grad, &others[..self.pending - 1], 0);
         self.pending = 1;
         &self.blocks[0].grad
     }

@@ -48,10 +48,11 @@ impl UpdatePlan {
         let chunks: Vec<Range<usize>> = (0..n.div_ceil(UPDATE_CHUNK))
             .map(|c| c * UPDATE_CHUNK..((c + 1) * UPDATE_CHUNK).min(n))
             .collect();
+        let weight_ranges = net.weight_ranges();
         let weights = chunks
             .iter()
             .map(|chunk| {
-                net.weight_ranges()
+                weight_ranges
                     .iter()
                     .map(|w| w.start.max(chunk.start)..w.end.min(chunk.end))
                     .filter(|r| r.start < r.end)
@@ -103,14 +104,7 @@ pub fn sum_and_step<T: Float>(
         sums,
     } = plan;
     let job = |c: usize, mut chunk: Chunk<'_, T>| -> Result<()> {
-        let range = chunks[c].clone();
-        for ws in others {
-            chunk
-                .grad
-                .iter_mut()
-                .zip(&ws.grad[range.clone()])
-                .for_each(|(x, &y)| *x += y);
-        }
+        add_block_gradients(chunk.grad, others, chunks[c].start);
         *chunk.sums = settings.optimizer.update(
             chunk.params,
             chunk.grad,
@@ -140,6 +134,18 @@ pub fn sum_and_step<T: Float>(
     Ok(sums
         .iter()
         .fold(WeightSums::default(), |total, &s| total + s))
+}
+
+/// Adds, block after block, the gradients of `others` at parameters
+/// `start..start + grad.len()` into `grad`: the one order every sum of a
+/// batch's block gradients follows, so it is the same on any thread.
+pub(crate) fn add_block_gradients<T: Float>(grad: &mut [T], others: &[Workspace<T>], start: usize) {
+    let end = start + grad.len();
+    for ws in others {
+        grad.iter_mut()
+            .zip(&ws.grad[start..end])
+            .for_each(|(g, &o)| *g += o);
+    }
 }
 
 /// One chunk's share of every buffer the step writes.

@@ -23,7 +23,7 @@ use pyo3::types::PyType;
 use super::convert::{dtype_of, readonly, slice, to_py, DType};
 use super::parse::NetSpec;
 use crate::activation::sigmoid;
-use crate::features::Features;
+use crate::features::{all_finite, Features};
 use crate::float::Float;
 use crate::loss::Output;
 use crate::network::Network;
@@ -80,24 +80,6 @@ impl Finish {
             Finish::Certain => vec![T::one(); logits.len() / k],
         }
     }
-}
-
-/// Whether every value is finite: `0 · v` is 0 for a finite `v` and NaN
-/// otherwise, summed in eight independent lanes that the compiler
-/// vectorises (a short-circuiting `all` is not).
-fn all_finite<T: Float>(x: &[T]) -> bool {
-    let mut lanes = [T::zero(); 8];
-    let mut chunks = x.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v * T::zero();
-        }
-    }
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(T::zero(), |a, &v| a + v * T::zero());
-    lanes.iter().fold(tail, |a, &l| a + l) == T::zero()
 }
 
 /// The reusable inference workspace of each dtype.
