@@ -2,9 +2,10 @@
 //!
 //! On the shapes of tiny networks (16×4 by 4×16, 16×16 by 16×3), `gemm`'s
 //! dispatch, packing and per-call allocations cost more than the
-//! arithmetic. This path packs only the
-//! right-hand matrix, into a reused per-thread buffer padded to whole
-//! vectors, and keeps an `MR × NR` block of the result in registers while it
+//! arithmetic. This path reads a row-major right-hand matrix in place (a
+//! row's last, partial vector through a masked load) and packs only a
+//! transposed one, into a reused per-thread buffer padded to whole
+//! vectors; it keeps an `MR × NR` block of the result in registers while it
 //! walks the shared dimension, broadcasting one left-hand value per row.
 //!
 //! Every output element is one chain of fused multiply-adds in the order
@@ -122,14 +123,16 @@ fn matmul_on<T: Float>(
         let _ = job;
     };
     let dst = &mut dst[..m * n];
-    if rhs.col_stride == 1 && n % vector == 0 {
-        // Rows of whole vectors: blocks read the right-hand matrix in place.
+    if rhs.col_stride == 1 {
+        // Row-major: blocks read the right-hand matrix in place, the last
+        // vector of a row that does not fill it through a masked load.
         let (rhs, rhs_stride) = (rhs.data, rhs.row_stride);
         run(Job {
             dst,
             lhs,
             rhs,
             rhs_stride,
+            ragged: n % vector != 0,
             m,
             k,
             n,
@@ -137,7 +140,8 @@ fn matmul_on<T: Float>(
         });
         return;
     }
-    // Otherwise a copy padded to what the blocks read.
+    // Otherwise (a transposed view) a row-major copy padded to what the
+    // blocks read: one pass of strided reads instead of one per row block.
     let n_pad = padded_width(n, vector);
     PACK.with(|cell| {
         let mut storage = cell.borrow_mut();
@@ -155,6 +159,7 @@ fn matmul_on<T: Float>(
             lhs,
             rhs: pack,
             rhs_stride: n_pad,
+            ragged: false,
             m,
             k,
             n,
@@ -195,9 +200,13 @@ struct Job<'a, T> {
     dst: &'a mut [T],
     lhs: Operand<'a, T>,
     /// The right-hand matrix, rows `rhs_stride` apart, each readable in
-    /// whole vectors up to `n` rounded up to the block width.
+    /// whole vectors up to `n` rounded up to the block width, or, when
+    /// `ragged`, only up to `n`.
     rhs: &'a [T],
     rhs_stride: usize,
+    /// Whether a row's last vector must be read masked to its first
+    /// `n mod LANES` values.
+    ragged: bool,
     m: usize,
     k: usize,
     n: usize,
@@ -216,6 +225,9 @@ trait Vector<T>: Copy {
     /// Loads `LANES` values from `p` (no alignment needed), which must point
     /// at that many readable values.
     unsafe fn load(p: *const T) -> Self;
+    /// Loads the `lanes` values at `p` (`0 < lanes <= LANES`), zero in the
+    /// other lanes, reading nothing past them (a masked load).
+    unsafe fn load_first(p: *const T, lanes: usize) -> Self;
     unsafe fn add(a: Self, b: Self) -> Self;
     /// `a·b + c`, rounded once.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
@@ -230,7 +242,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     macro_rules! vector {
-        ($vec:ty, $t:ty, $lanes:expr, $zero:ident, $splat:ident, $load:ident, $add:ident, $fma:ident, $store:ident) => {
+        ($vec:ty, $t:ty, $lanes:expr, $zero:ident, $splat:ident, $load:ident, $load_first:ident, $add:ident, $fma:ident, $store:ident) => {
             impl Vector<$t> for $vec {
                 const LANES: usize = $lanes;
                 #[inline(always)]
@@ -251,6 +263,13 @@ mod x86 {
                     // `p` with `LANES` readable values (the method's contract),
                     // and the unaligned load asks for no alignment.
                     unsafe { $load(p) }
+                }
+                #[inline(always)]
+                unsafe fn load_first(p: *const $t, lanes: usize) -> Self {
+                    // SAFETY: the instruction set as in `zero`; the caller passes
+                    // `p` with `lanes` readable values (the method's contract),
+                    // and a masked load touches no memory of the lanes it leaves out.
+                    unsafe { $load_first(p, lanes) }
                 }
                 #[inline(always)]
                 unsafe fn add(a: Self, b: Self) -> Self {
@@ -275,6 +294,42 @@ mod x86 {
         };
     }
 
+    // The masked loads for a row's last, partial vector: lanes below `lanes`.
+    #[inline(always)]
+    unsafe fn load_first_ps256(p: *const f32, lanes: usize) -> __m256 {
+        // SAFETY: called only from code compiled for AVX2 (the trait's
+        // contract); `maskload` reads only the lanes whose mask bit is set.
+        unsafe {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load_first_pd256(p: *const f64, lanes: usize) -> __m256d {
+        // SAFETY: as in `load_first_ps256`.
+        unsafe {
+            let lane = _mm256_setr_epi64x(0, 1, 2, 3);
+            _mm256_maskload_pd(
+                p,
+                _mm256_cmpgt_epi64(_mm256_set1_epi64x(lanes as i64), lane),
+            )
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load_first_ps512(p: *const f32, lanes: usize) -> __m512 {
+        // SAFETY: called only from code compiled for AVX-512F; a zero-masked
+        // load reads only the lanes whose mask bit is set.
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << lanes) - 1) as __mmask16, p) }
+    }
+
+    #[inline(always)]
+    unsafe fn load_first_pd512(p: *const f64, lanes: usize) -> __m512d {
+        // SAFETY: as in `load_first_ps512`.
+        unsafe { _mm512_maskz_loadu_pd(((1u32 << lanes) - 1) as __mmask8, p) }
+    }
+
     vector!(
         __m256,
         f32,
@@ -282,6 +337,7 @@ mod x86 {
         _mm256_setzero_ps,
         _mm256_set1_ps,
         _mm256_loadu_ps,
+        load_first_ps256,
         _mm256_add_ps,
         _mm256_fmadd_ps,
         _mm256_storeu_ps
@@ -293,6 +349,7 @@ mod x86 {
         _mm256_setzero_pd,
         _mm256_set1_pd,
         _mm256_loadu_pd,
+        load_first_pd256,
         _mm256_add_pd,
         _mm256_fmadd_pd,
         _mm256_storeu_pd
@@ -304,6 +361,7 @@ mod x86 {
         _mm512_setzero_ps,
         _mm512_set1_ps,
         _mm512_loadu_ps,
+        load_first_ps512,
         _mm512_add_ps,
         _mm512_fmadd_ps,
         _mm512_storeu_ps
@@ -315,6 +373,7 @@ mod x86 {
         _mm512_setzero_pd,
         _mm512_set1_pd,
         _mm512_loadu_pd,
+        load_first_pd512,
         _mm512_add_pd,
         _mm512_fmadd_pd,
         _mm512_storeu_pd
@@ -335,25 +394,29 @@ impl<T: Float> Job<'_, T> {
         // SAFETY: the caller is compiled for `V`'s instruction set (this
         // function's contract), which `column_block` needs; each column block
         // lies inside `0..n` rounded up to whole vectors, as the rows of `rhs`
-        // are readable (see `padded_width` and the in-place case of `matmul_on`).
+        // are readable (see `padded_width`), or, in place, inside `0..n`, its
+        // last vector masked when it is partial.
         unsafe {
             let mut j = 0;
             while j < self.n {
                 let left = self.n - j;
-                if left > V::LANES {
-                    self.column_block::<V, MR, 2>(j, left.min(2 * V::LANES));
-                    j += 2 * V::LANES;
-                } else {
-                    self.column_block::<V, MR, 1>(j, left);
-                    j += V::LANES;
+                let partial = self.ragged && left < 2 * V::LANES && !left.is_multiple_of(V::LANES);
+                match (left > V::LANES, partial) {
+                    (true, false) => {
+                        self.column_block::<V, MR, 2, false>(j, left.min(2 * V::LANES))
+                    }
+                    (true, true) => self.column_block::<V, MR, 2, true>(j, left),
+                    (false, false) => self.column_block::<V, MR, 1, false>(j, left),
+                    (false, true) => self.column_block::<V, MR, 1, true>(j, left),
                 }
+                j += if left > V::LANES { 2 } else { 1 } * V::LANES;
             }
         }
     }
 
     /// Columns `j..j + cols` of the result, `MR` rows at a time.
     #[inline(always)]
-    unsafe fn column_block<V: Vector<T>, const MR: usize, const NV: usize>(
+    unsafe fn column_block<V: Vector<T>, const MR: usize, const NV: usize, const RAGGED: bool>(
         &mut self,
         j: usize,
         cols: usize,
@@ -364,26 +427,27 @@ impl<T: Float> Job<'_, T> {
         unsafe {
             let mut i = 0;
             while i + MR <= self.m {
-                self.block::<V, MR, NV>(i, j, cols);
+                self.block::<V, MR, NV, RAGGED>(i, j, cols);
                 i += MR;
             }
             match self.m - i {
                 0 => {}
-                1 => self.block::<V, 1, NV>(i, j, cols),
-                2 => self.block::<V, 2, NV>(i, j, cols),
-                3 => self.block::<V, 3, NV>(i, j, cols),
-                4 => self.block::<V, 4, NV>(i, j, cols),
-                5 => self.block::<V, 5, NV>(i, j, cols),
-                6 => self.block::<V, 6, NV>(i, j, cols),
-                _ => self.block::<V, 7, NV>(i, j, cols),
+                1 => self.block::<V, 1, NV, RAGGED>(i, j, cols),
+                2 => self.block::<V, 2, NV, RAGGED>(i, j, cols),
+                3 => self.block::<V, 3, NV, RAGGED>(i, j, cols),
+                4 => self.block::<V, 4, NV, RAGGED>(i, j, cols),
+                5 => self.block::<V, 5, NV, RAGGED>(i, j, cols),
+                6 => self.block::<V, 6, NV, RAGGED>(i, j, cols),
+                _ => self.block::<V, 7, NV, RAGGED>(i, j, cols),
             }
         }
     }
 
     /// Rows `i..i + R`, columns `j..j + cols` (`cols <= NV · LANES`) of the
-    /// result, accumulated in `R × NV` registers.
+    /// result, accumulated in `R × NV` registers. `RAGGED` blocks read their
+    /// last vector masked to the `cols − (NV − 1) · LANES` columns that exist.
     #[inline(always)]
-    unsafe fn block<V: Vector<T>, const R: usize, const NV: usize>(
+    unsafe fn block<V: Vector<T>, const R: usize, const NV: usize, const RAGGED: bool>(
         &mut self,
         i: usize,
         j: usize,
@@ -402,7 +466,13 @@ impl<T: Float> Job<'_, T> {
             let mut a = lhs.data.as_ptr().add(i * lhs.row_stride);
             let mut b = self.rhs.as_ptr().add(j);
             for _ in 0..self.k {
-                let bv: [V; NV] = std::array::from_fn(|v| V::load(b.add(v * V::LANES)));
+                let bv: [V; NV] = std::array::from_fn(|v| {
+                    if RAGGED && v == NV - 1 {
+                        V::load_first(b.add(v * V::LANES), cols - v * V::LANES)
+                    } else {
+                        V::load(b.add(v * V::LANES))
+                    }
+                });
                 for (r, row) in acc.iter_mut().enumerate() {
                     let av = V::splat(*a.add(r * lhs.row_stride));
                     for (c, &bc) in row.iter_mut().zip(&bv) {
@@ -497,6 +567,7 @@ impl<'a, T: Float> Job<'a, T> {
                 },
                 rhs: view(self.rhs),
                 rhs_stride: self.rhs_stride,
+                ragged: self.ragged,
                 m: self.m,
                 k: self.k,
                 n: self.n,
@@ -632,10 +703,11 @@ mod tests {
                 row_stride: k,
                 col_stride: 1,
             };
+            // Transposed, so that it is packed.
             let rhs = Operand {
                 data: &b[..],
-                row_stride: n,
-                col_stride: 1,
+                row_stride: 1,
+                col_stride: k,
             };
             if suits(m, k, n) {
                 let mut c = vec![0.0; m * n];
