@@ -4,9 +4,9 @@
 //! dispatch, packing and per-call allocations cost more than the
 //! arithmetic. This path reads a row-major right-hand matrix in place (a
 //! row's last, partial vector through a masked load) and packs only a
-//! transposed one, into a reused per-thread buffer padded to whole
-//! vectors; it keeps an `MR × NR` block of the result in registers while it
-//! walks the shared dimension, broadcasting one left-hand value per row.
+//! transposed one, into a reused per-thread buffer. It keeps an `MR × NR`
+//! block of the result in registers while it walks the shared dimension,
+//! broadcasting one left-hand value per row.
 //!
 //! Every output element is one chain of fused multiply-adds in the order
 //! `p = 0, 1, …, k−1`, whatever the vector width, so the AVX2 and AVX-512
@@ -109,7 +109,6 @@ fn matmul_on<T: Float>(
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
 ) {
-    let vector = if isa == Isa::Avx512 { 64 } else { 32 } / size_of::<T>();
     let run = |job: Job<'_, T>| {
         // SAFETY: `isa()` found the instruction sets each version needs.
         #[cfg(target_arch = "x86_64")]
@@ -132,7 +131,6 @@ fn matmul_on<T: Float>(
             lhs,
             rhs,
             rhs_stride,
-            ragged: n % vector != 0,
             m,
             k,
             n,
@@ -140,26 +138,28 @@ fn matmul_on<T: Float>(
         });
         return;
     }
-    // Otherwise (a transposed view) a row-major copy padded to what the
-    // blocks read: one pass of strided reads instead of one per row block.
-    let n_pad = padded_width(n, vector);
+    // Otherwise (a transposed view) a row-major copy: one pass of strided
+    // reads instead of one per row block.
     PACK.with(|cell| {
         let mut storage = cell.borrow_mut();
-        let words = (k * n_pad * size_of::<T>()).div_ceil(size_of::<f64>());
+        let words = (k * n * size_of::<T>()).div_ceil(size_of::<f64>());
         if storage.len() < words {
             storage.resize(words, 0.0);
         }
         // SAFETY: `T` is f32 or f64 (asserted above): any bit pattern is a
         // valid value, and the f64 storage is aligned for either.
         let pack: &mut [T] =
-            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), k * n_pad) };
-        pack_rows(pack, rhs, k, n, n_pad);
+            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), k * n) };
+        for (p, row) in pack.chunks_exact_mut(n).enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];
+            }
+        }
         run(Job {
             dst,
             lhs,
             rhs: pack,
-            rhs_stride: n_pad,
-            ragged: false,
+            rhs_stride: n,
             m,
             k,
             n,
@@ -168,45 +168,13 @@ fn matmul_on<T: Float>(
     });
 }
 
-/// How far into each row the column blocks of [`Job::run`] read: whole
-/// two-vector blocks, the last one a single vector when that covers the rest.
-fn padded_width(n: usize, lanes: usize) -> usize {
-    let (whole, rest) = (n / (2 * lanes), n % (2 * lanes));
-    match rest {
-        0 => n,
-        r if r <= lanes => whole * 2 * lanes + lanes,
-        _ => (whole + 1) * 2 * lanes,
-    }
-}
-
-/// Copies `rhs` (k × n) into `pack` as row-major `k × n_pad`, zeroing the
-/// padding columns (stale values there could be slow subnormals).
-fn pack_rows<T: Float>(pack: &mut [T], rhs: Operand<'_, T>, k: usize, n: usize, n_pad: usize) {
-    for (p, row) in pack.chunks_exact_mut(n_pad).take(k).enumerate() {
-        let (values, padding) = row.split_at_mut(n);
-        if rhs.col_stride == 1 {
-            let start = p * rhs.row_stride;
-            copy_row(values, &rhs.data[start..start + n]);
-        } else {
-            for (j, v) in values.iter_mut().enumerate() {
-                *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];
-            }
-        }
-        padding.fill(T::zero());
-    }
-}
-
 struct Job<'a, T> {
     dst: &'a mut [T],
     lhs: Operand<'a, T>,
-    /// The right-hand matrix, rows `rhs_stride` apart, each readable in
-    /// whole vectors up to `n` rounded up to the block width, or, when
-    /// `ragged`, only up to `n`.
+    /// The right-hand matrix, rows `rhs_stride` apart, each readable up to
+    /// `n` (a partial last vector is read masked).
     rhs: &'a [T],
     rhs_stride: usize,
-    /// Whether a row's last vector must be read masked to its first
-    /// `n mod LANES` values.
-    ragged: bool,
     m: usize,
     k: usize,
     n: usize,
@@ -393,14 +361,13 @@ impl<T: Float> Job<'_, T> {
     unsafe fn run<V: Vector<T>, const MR: usize>(mut self) {
         // SAFETY: the caller is compiled for `V`'s instruction set (this
         // function's contract), which `column_block` needs; each column block
-        // lies inside `0..n` rounded up to whole vectors, as the rows of `rhs`
-        // are readable (see `padded_width`), or, in place, inside `0..n`, its
-        // last vector masked when it is partial.
+        // lies inside `0..n`, the rows of `rhs` are readable that far, and a
+        // block's partial last vector is read masked.
         unsafe {
             let mut j = 0;
             while j < self.n {
                 let left = self.n - j;
-                let partial = self.ragged && left < 2 * V::LANES && !left.is_multiple_of(V::LANES);
+                let partial = left < 2 * V::LANES && !left.is_multiple_of(V::LANES);
                 match (left > V::LANES, partial) {
                     (true, false) => {
                         self.column_block::<V, MR, 2, false>(j, left.min(2 * V::LANES))
@@ -462,7 +429,8 @@ impl<T: Float> Job<'_, T> {
             let mut acc = [[V::zero(); NV]; R];
             // SAFETY (pointer arithmetic below): the caller checked that `lhs`
             // holds rows `i..i+R` and columns `0..k` at its strides, and the pack
-            // holds `k` rows of `n_pad >= j + NV·LANES` values.
+            // holds `k` rows readable up to `n >= j + cols`, of which a
+            // `RAGGED` block's last vector reads only the first `cols − v·LANES`.
             let mut a = lhs.data.as_ptr().add(i * lhs.row_stride);
             let mut b = self.rhs.as_ptr().add(j);
             for _ in 0..self.k {
@@ -567,7 +535,6 @@ impl<'a, T: Float> Job<'a, T> {
                 },
                 rhs: view(self.rhs),
                 rhs_stride: self.rhs_stride,
-                ragged: self.ragged,
                 m: self.m,
                 k: self.k,
                 n: self.n,
@@ -676,22 +643,6 @@ mod tests {
     #[test]
     fn f64_products_are_the_plain_fma_chain() {
         matches_reference::<f64>();
-    }
-
-    #[test]
-    fn padding_covers_exactly_what_the_blocks_read() {
-        for lanes in [4, 8, 16] {
-            for n in 1..100 {
-                // Replays `Job::run`'s walk over the columns.
-                let (mut j, mut end) = (0, 0);
-                while j < n {
-                    let width = if n - j > lanes { 2 * lanes } else { lanes };
-                    end = j + width;
-                    j += width;
-                }
-                assert_eq!(padded_width(n, lanes), end, "n = {n}, lanes = {lanes}");
-            }
-        }
     }
 
     #[test]
