@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::error::{FnnError, Result};
 use crate::float::Float;
 use crate::parallel::Par;
-use crate::small_matmul::{self, Operand};
+use crate::small_matmul::{self, Epilogue, Operand};
 
 /// Multiply-adds from which a network's widest product is left to share its
 /// own work (in [`TILED_MIN_MACS`] tiles) instead of the batch being cut into
@@ -92,17 +92,68 @@ pub fn matmul<T: Float>(
     matmul_by(Route::Auto, dst, lhs, rhs, accumulate, par)
 }
 
-/// [`matmul`] through the given route.
-pub fn matmul_by<T: Float>(
-    route: Route,
+/// [`matmul`] (stored, not accumulated) with each result finished by
+/// `epilogue` in the product's own pass, where the small path computes it.
+/// Returns whether it did; when not, the caller applies the bias and the
+/// activation as passes of its own.
+pub fn matmul_then<T: Float>(
     dst: &mut [T],
     lhs: View<'_, T>,
     rhs: View<'_, T>,
-    accumulate: bool,
+    epilogue: Epilogue<'_, T>,
     par: Par,
-) -> Result<()> {
-    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
-    if rhs.rows != k || dst.len() < m * n || !lhs.fits() || !rhs.fits() {
+) -> Result<bool> {
+    let (m, k, n) = check(dst, lhs, rhs)?;
+    let fits = epilogue.bias.is_none_or(|b| b.len() >= n)
+        && epilogue.relu_gate.is_none_or(|a| a.len() >= m * n);
+    if m > 0 && n > 0 && k > 0 && fits && small_matmul::suits(m, k, n) {
+        small_matmul::matmul_then(
+            dst,
+            lhs.operand(),
+            rhs.operand(),
+            (m, k, n),
+            false,
+            epilogue,
+        );
+        return Ok(true);
+    }
+    matmul(dst, lhs, rhs, false, par)?;
+    Ok(false)
+}
+
+/// `dst[j] = Σ_i m[i·cols + j]`, each column summed over the rows in order
+/// from zero: a layer's bias gradient, `1ᵀ·Δ`. On the small path that is a
+/// product whose left-hand row is ones, each step `fma(1, d, s) = s + d`
+/// exactly, so the bits are the plain row-by-row loop's.
+pub fn column_sums<T: Float>(dst: &mut [T], m: &[T], cols: usize) {
+    let rows = m.len() / cols.max(1);
+    let dst = &mut dst[..cols];
+    if rows > 0 && cols > 0 && small_matmul::suits(1, rows, cols) {
+        let one = [T::one()];
+        // Every element of a view with zero strides is the one value.
+        let ones = Operand {
+            data: &one[..],
+            row_stride: 0,
+            col_stride: 0,
+        };
+        let rhs = Operand {
+            data: m,
+            row_stride: cols,
+            col_stride: 1,
+        };
+        small_matmul::matmul(dst, ones, rhs, (1, rows, cols), false);
+        return;
+    }
+    dst.fill(T::zero());
+    for row in m.chunks_exact(cols) {
+        dst.iter_mut().zip(row).for_each(|(g, &d)| *g += d);
+    }
+}
+
+/// The product's `(m, k, n)`; `Err` unless the views fit their slices, agree
+/// on `k` and `dst` holds the result.
+fn check<T>(dst: &[T], lhs: View<'_, T>, rhs: View<'_, T>) -> Result<(usize, usize, usize)> {
+    if rhs.rows != lhs.cols || dst.len() < lhs.rows * rhs.cols || !lhs.fits() || !rhs.fits() {
         return Err(FnnError::Shape(format!(
             "matmul of {}x{} by {}x{} into {} elements",
             lhs.rows,
@@ -112,6 +163,19 @@ pub fn matmul_by<T: Float>(
             dst.len()
         )));
     }
+    Ok((lhs.rows, lhs.cols, rhs.cols))
+}
+
+/// [`matmul`] through the given route.
+pub fn matmul_by<T: Float>(
+    route: Route,
+    dst: &mut [T],
+    lhs: View<'_, T>,
+    rhs: View<'_, T>,
+    accumulate: bool,
+    par: Par,
+) -> Result<()> {
+    let (m, k, n) = check(dst, lhs, rhs)?;
     if m == 0 || n == 0 {
         return Ok(());
     }
@@ -248,6 +312,28 @@ unsafe fn serial_gemm<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_sums_are_the_row_by_row_loop() {
+        for cols in [1, 3, 8, 31, 32, 33, 64, 100, 130] {
+            for rows in [1, 2, 7, 66] {
+                let m: Vec<f64> = (0..rows * cols)
+                    .map(|i| match i % 11 {
+                        0 => -0.0,
+                        r => ((i * 7919) % 997) as f64 / 512.0 - 0.97 + r as f64 * 1e-17,
+                    })
+                    .collect();
+                let mut want = vec![0.0f64; cols];
+                for row in m.chunks_exact(cols) {
+                    want.iter_mut().zip(row).for_each(|(g, &d)| *g += d);
+                }
+                let mut got = vec![f64::NAN; cols];
+                column_sums(&mut got, &m, cols);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{rows}x{cols}");
+            }
+        }
+    }
 
     fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
         let mut c = vec![0.0; m * n];

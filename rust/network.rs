@@ -11,11 +11,12 @@ use crate::activation::Activation;
 use crate::error::{check_len, FnnError, Result};
 use crate::features::Features;
 use crate::float::Float;
-use crate::linalg::{matmul, View};
+use crate::linalg::{column_sums, matmul, matmul_then, View};
 use crate::loss::Loss;
 use crate::parallel::Par;
 use crate::penalty::{self, Penalty, WeightSums};
 use crate::rng;
+use crate::small_matmul::Epilogue;
 use crate::workspace::{weight_sum, zeroed, Workspace};
 
 /// The architecture: layer sizes, hidden activations and the loss.
@@ -167,25 +168,37 @@ impl Network {
             };
             let out = &mut todo[0][..rows * d_out];
             let w = &params[self.weight_range(l)];
-            matmul(
+            let bias = &params[self.bias_range(l)];
+            let act = (l < last).then(|| self.activations[l]);
+            let relu = act == Some(Activation::Relu);
+            let epilogue = Epilogue {
+                bias: Some(bias),
+                relu,
+                ..Epilogue::NONE
+            };
+            let finished = matmul_then(
                 out,
                 View::rows(x, rows, d_in),
                 View::rows(w, d_in, d_out),
-                false,
+                epilogue,
                 par,
             )?;
-            let bias = &params[self.bias_range(l)];
-            let act = (l < last).then(|| self.activations[l]);
-            // Bias and activation while the GEMM output is in cache; the
-            // activation once per chunk, not per (possibly 3-wide) row.
-            par.for_rows(out, d_out, |_, chunk| {
-                for row in chunk.chunks_exact_mut(d_out) {
-                    row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
-                }
-                if let Some(a) = act {
-                    a.apply(chunk);
-                }
-            });
+            // What the product did not finish, as passes while its output is
+            // in cache; the activation once per chunk, not per (possibly
+            // 3-wide) row.
+            let act = act.filter(|&a| a != Activation::Identity && !(finished && relu));
+            if !finished || act.is_some() {
+                par.for_rows(out, d_out, |_, chunk| {
+                    if !finished {
+                        for row in chunk.chunks_exact_mut(d_out) {
+                            row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
+                        }
+                    }
+                    if let Some(a) = act {
+                        a.apply(chunk);
+                    }
+                });
+            }
             if masked && l < last && !ws.masks[l].is_empty() {
                 let pre = &mut ws.pre_dropout[l][..rows * d_out];
                 let mask = &ws.masks[l][..rows * d_out];
@@ -353,22 +366,11 @@ impl Network {
                 let w = &params[w_range.clone()];
                 weight_sums = weight_sums + penalty.add_gradient(w, grad_w, par);
             }
-            let grad_b = &mut ws.grad[self.bias_range(l)];
-            grad_b.fill(T::zero());
-            for row in delta.chunks_exact(d_out) {
-                grad_b.iter_mut().zip(row).for_each(|(g, &d)| *g += d);
-            }
+            column_sums(&mut ws.grad[self.bias_range(l)], delta, d_out);
             if l > 0 {
                 let h = l - 1;
                 let prev = &mut below[h][..rows * d_in];
                 let w = &params[w_range];
-                matmul(
-                    prev,
-                    View::rows(delta, rows, d_out),
-                    View::transposed(w, d_in, d_out),
-                    false,
-                    par,
-                )?;
                 let act = self.activations[h];
                 let with_mask = dropout_active && !ws.masks[h].is_empty();
                 let a: &[T] = if with_mask {
@@ -376,7 +378,22 @@ impl Network {
                 } else {
                     &ws.acts[h]
                 };
-                act.multiply_derivative(&a[..rows * d_in], prev);
+                let a = &a[..rows * d_in];
+                // ReLU's derivative in the product's own pass where it can.
+                let relu_gate = (act == Activation::Relu).then_some(a);
+                let finished = matmul_then(
+                    prev,
+                    View::rows(delta, rows, d_out),
+                    View::transposed(w, d_in, d_out),
+                    Epilogue {
+                        relu_gate,
+                        ..Epilogue::NONE
+                    },
+                    par,
+                )?;
+                if !finished || relu_gate.is_none() {
+                    act.multiply_derivative(a, prev);
+                }
                 if with_mask {
                     prev.iter_mut()
                         .zip(&ws.masks[h])

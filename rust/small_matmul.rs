@@ -6,7 +6,9 @@
 //! row's last, partial vector through a masked load) and packs only a
 //! transposed one, into a reused per-thread buffer. It keeps an `MR × NR`
 //! block of the result in registers while it walks the shared dimension,
-//! broadcasting one left-hand value per row.
+//! broadcasting one left-hand value per row. An [`Epilogue`] finishes each
+//! result there (a layer's bias and ReLU, or ReLU's derivative), so that a
+//! small layer's product needs no pass over its output of its own.
 //!
 //! Every output element is one chain of fused multiply-adds in the order
 //! `p = 0, 1, …, k−1`, whatever the vector width, so the AVX2 and AVX-512
@@ -78,6 +80,88 @@ thread_local! {
     static PACK: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
+/// What a product does to each result before storing it, while the result
+/// is still in registers: add a bias per column, then ReLU. The order is
+/// that of the separate passes it replaces (`v + b`, then the select), so the
+/// bits are theirs.
+#[derive(Clone, Copy, Debug)]
+pub struct Epilogue<'a, T> {
+    /// Added to every row of the result (`n` values).
+    pub bias: Option<&'a [T]>,
+    /// ReLU after the bias.
+    pub relu: bool,
+    /// Last, each result times ReLU's derivative at the same element of
+    /// this row-major `m × n` matrix (a hidden layer's outputs): the delta
+    /// below a ReLU layer.
+    pub relu_gate: Option<&'a [T]>,
+}
+
+impl<T> Epilogue<'_, T> {
+    /// Results stored as computed.
+    pub const NONE: Self = Epilogue {
+        bias: None,
+        relu: false,
+        relu_gate: None,
+    };
+
+    fn is_none(&self) -> bool {
+        self.bias.is_none() && !self.relu && self.relu_gate.is_none()
+    }
+}
+
+impl<T: Float> Epilogue<'_, T> {
+    /// The epilogue on one vector of results: `lanes` columns from column
+    /// `col` of the row that starts at element `row_start` of the result.
+    ///
+    /// # Safety
+    /// Only from code compiled for `V`'s instruction set, for columns and a
+    /// row inside the `m × n` result, whose bias holds `n` values and whose
+    /// gate `m × n`.
+    #[inline(always)]
+    unsafe fn finish<V: Vector<T>>(
+        &self,
+        vector: V,
+        row_start: usize,
+        col: usize,
+        lanes: usize,
+    ) -> V {
+        // SAFETY: the instruction set as the caller's; the columns lie in the
+        // bias and, from `row_start`, in the gate (this function's contract),
+        // and a partial last vector is read masked.
+        unsafe {
+            let mut v = vector;
+            if let Some(b) = self.bias {
+                v = V::add(v, load_lanes(b.as_ptr().add(col), lanes));
+            }
+            if self.relu {
+                v = v.relu();
+            }
+            if let Some(a) = self.relu_gate {
+                v = v.relu_gate(load_lanes(a.as_ptr().add(row_start + col), lanes));
+            }
+            v
+        }
+    }
+}
+
+/// `lanes` values at `p` (`0 < lanes <= LANES`): a whole vector, or a
+/// partial one read masked.
+///
+/// # Safety
+/// Only from code compiled for `V`'s instruction set, with `lanes` values
+/// readable at `p`.
+#[inline(always)]
+unsafe fn load_lanes<T, V: Vector<T>>(p: *const T, lanes: usize) -> V {
+    // SAFETY: the caller's contract, which is each load's.
+    unsafe {
+        if lanes == V::LANES {
+            V::load(p)
+        } else {
+            V::load_first(p, lanes)
+        }
+    }
+}
+
 /// `dst (m × n, row-major) = lhs · rhs` (`+=` with `accumulate`).
 ///
 /// The caller has checked that both operands lie inside their slices with
@@ -87,17 +171,42 @@ pub fn matmul<T: Float>(
     dst: &mut [T],
     lhs: Operand<'_, T>,
     rhs: Operand<'_, T>,
+    dims: (usize, usize, usize),
+    accumulate: bool,
+) {
+    matmul_then(dst, lhs, rhs, dims, accumulate, Epilogue::NONE);
+}
+
+/// [`matmul`], each result finished by `epilogue` (whose bias, if any,
+/// holds `n` values). An epilogue only with `accumulate` false.
+pub fn matmul_then<T: Float>(
+    dst: &mut [T],
+    lhs: Operand<'_, T>,
+    rhs: Operand<'_, T>,
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
+    epilogue: Epilogue<'_, T>,
 ) {
     assert!(
         size_of::<T>() == 4 || size_of::<T>() == 8,
         "only f32 and f64 are supported"
     );
+    assert!(
+        epilogue.bias.is_none_or(|b| b.len() >= n),
+        "a bias per column"
+    );
+    assert!(
+        epilogue.relu_gate.is_none_or(|a| a.len() >= m * n),
+        "a gate per result"
+    );
+    assert!(
+        !accumulate || epilogue.is_none(),
+        "an epilogue on a product that is stored, not accumulated"
+    );
     let Some(isa) = isa() else {
         unreachable!("small_matmul::matmul called where `suits` is false");
     };
-    matmul_on(isa, dst, lhs, rhs, (m, k, n), accumulate);
+    matmul_on(isa, dst, lhs, rhs, (m, k, n), accumulate, epilogue);
 }
 
 /// [`matmul`] with the given instruction set's version (which the CPU has).
@@ -108,6 +217,7 @@ fn matmul_on<T: Float>(
     rhs: Operand<'_, T>,
     (m, k, n): (usize, usize, usize),
     accumulate: bool,
+    epilogue: Epilogue<'_, T>,
 ) {
     let run = |job: Job<'_, T>| {
         // SAFETY: `isa()` found the instruction sets each version needs.
@@ -135,6 +245,7 @@ fn matmul_on<T: Float>(
             k,
             n,
             accumulate,
+            epilogue,
         });
         return;
     }
@@ -164,6 +275,7 @@ fn matmul_on<T: Float>(
             k,
             n,
             accumulate,
+            epilogue,
         });
     });
 }
@@ -179,6 +291,7 @@ struct Job<'a, T> {
     k: usize,
     n: usize,
     accumulate: bool,
+    epilogue: Epilogue<'a, T>,
 }
 
 /// One SIMD register of `T`s and the few operations a block needs.
@@ -197,6 +310,12 @@ trait Vector<T>: Copy {
     /// other lanes, reading nothing past them (a masked load).
     unsafe fn load_first(p: *const T, lanes: usize) -> Self;
     unsafe fn add(a: Self, b: Self) -> Self;
+    /// Zero in the lanes below zero, the value elsewhere (NaN and −0 stay),
+    /// as the scalar ReLU `if v < 0 { 0 } else { v }`.
+    unsafe fn relu(self) -> Self;
+    /// `self` times ReLU's derivative at `a`: `self · 1` where `a > 0`, else
+    /// `self · 0`, as the scalar `d *= if a > 0 { 1 } else { 0 }`.
+    unsafe fn relu_gate(self, a: Self) -> Self;
     /// `a·b + c`, rounded once.
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
     /// Stores `LANES` values at `p` (no alignment needed), which must point
@@ -210,7 +329,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     macro_rules! vector {
-        ($vec:ty, $t:ty, $lanes:expr, $zero:ident, $splat:ident, $load:ident, $load_first:ident, $add:ident, $fma:ident, $store:ident) => {
+        ($vec:ty, $t:ty, $lanes:expr, $zero:ident, $splat:ident, $load:ident, $load_first:ident, $add:ident, $relu:ident, $gate:ident, $fma:ident, $store:ident) => {
             impl Vector<$t> for $vec {
                 const LANES: usize = $lanes;
                 #[inline(always)]
@@ -244,6 +363,18 @@ mod x86 {
                     // SAFETY: the caller runs this in code compiled for the vector's
                     // instruction set (the trait's contract), all the intrinsic needs.
                     unsafe { $add(a, b) }
+                }
+                #[inline(always)]
+                unsafe fn relu(self) -> Self {
+                    // SAFETY: the caller runs this in code compiled for the vector's
+                    // instruction set (the trait's contract), all the intrinsic needs.
+                    unsafe { $relu(self) }
+                }
+                #[inline(always)]
+                unsafe fn relu_gate(self, a: Self) -> Self {
+                    // SAFETY: the caller runs this in code compiled for the vector's
+                    // instruction set (the trait's contract), all the intrinsic needs.
+                    unsafe { $gate(self, a) }
                 }
                 #[inline(always)]
                 unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
@@ -298,6 +429,82 @@ mod x86 {
         unsafe { _mm512_maskz_loadu_pd(((1u32 << lanes) - 1) as __mmask8, p) }
     }
 
+    // ReLU as a select on an ordered `<` (false for NaN and −0), so that it
+    // keeps what the scalar `if v < 0 { 0 } else { v }` keeps.
+    #[inline(always)]
+    unsafe fn relu_ps256(v: __m256) -> __m256 {
+        // SAFETY: called only from code compiled for AVX2 (the trait's contract).
+        unsafe {
+            let zero = _mm256_setzero_ps();
+            _mm256_blendv_ps(v, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn relu_pd256(v: __m256d) -> __m256d {
+        // SAFETY: as in `relu_ps256`.
+        unsafe {
+            let zero = _mm256_setzero_pd();
+            _mm256_blendv_pd(v, zero, _mm256_cmp_pd::<_CMP_LT_OQ>(v, zero))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn relu_ps512(v: __m512) -> __m512 {
+        // SAFETY: called only from code compiled for AVX-512F.
+        unsafe {
+            let zero = _mm512_setzero_ps();
+            _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero), zero)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn relu_pd512(v: __m512d) -> __m512d {
+        // SAFETY: as in `relu_ps512`.
+        unsafe {
+            let zero = _mm512_setzero_pd();
+            _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask::<_CMP_LT_OQ>(v, zero), zero)
+        }
+    }
+
+    // ReLU's derivative as a factor of exactly 1 or 0 (an ordered `>`: 0
+    // for NaN), multiplied in as the scalar pass multiplies it.
+    #[inline(always)]
+    unsafe fn gate_ps256(d: __m256, a: __m256) -> __m256 {
+        // SAFETY: called only from code compiled for AVX2 (the trait's contract).
+        unsafe {
+            let above = _mm256_cmp_ps::<_CMP_GT_OQ>(a, _mm256_setzero_ps());
+            _mm256_mul_ps(d, _mm256_and_ps(above, _mm256_set1_ps(1.0)))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn gate_pd256(d: __m256d, a: __m256d) -> __m256d {
+        // SAFETY: as in `gate_ps256`.
+        unsafe {
+            let above = _mm256_cmp_pd::<_CMP_GT_OQ>(a, _mm256_setzero_pd());
+            _mm256_mul_pd(d, _mm256_and_pd(above, _mm256_set1_pd(1.0)))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn gate_ps512(d: __m512, a: __m512) -> __m512 {
+        // SAFETY: called only from code compiled for AVX-512F.
+        unsafe {
+            let above = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, _mm512_setzero_ps());
+            _mm512_mul_ps(d, _mm512_maskz_mov_ps(above, _mm512_set1_ps(1.0)))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn gate_pd512(d: __m512d, a: __m512d) -> __m512d {
+        // SAFETY: as in `gate_ps512`.
+        unsafe {
+            let above = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a, _mm512_setzero_pd());
+            _mm512_mul_pd(d, _mm512_maskz_mov_pd(above, _mm512_set1_pd(1.0)))
+        }
+    }
+
     vector!(
         __m256,
         f32,
@@ -307,6 +514,8 @@ mod x86 {
         _mm256_loadu_ps,
         load_first_ps256,
         _mm256_add_ps,
+        relu_ps256,
+        gate_ps256,
         _mm256_fmadd_ps,
         _mm256_storeu_ps
     );
@@ -319,6 +528,8 @@ mod x86 {
         _mm256_loadu_pd,
         load_first_pd256,
         _mm256_add_pd,
+        relu_pd256,
+        gate_pd256,
         _mm256_fmadd_pd,
         _mm256_storeu_pd
     );
@@ -331,6 +542,8 @@ mod x86 {
         _mm512_loadu_ps,
         load_first_ps512,
         _mm512_add_ps,
+        relu_ps512,
+        gate_ps512,
         _mm512_fmadd_ps,
         _mm512_storeu_ps
     );
@@ -343,6 +556,8 @@ mod x86 {
         _mm512_loadu_pd,
         load_first_pd512,
         _mm512_add_pd,
+        relu_pd512,
+        gate_pd512,
         _mm512_fmadd_pd,
         _mm512_storeu_pd
     );
@@ -461,14 +676,18 @@ impl<T: Float> Job<'_, T> {
                         let sum = if self.accumulate {
                             V::add(V::load(at), vector)
                         } else {
-                            vector
+                            self.epilogue
+                                .finish(vector, (i + r) * n, j + v * V::LANES, V::LANES)
                         };
                         sum.store(at);
                     }
                     continue;
                 }
-                for (v, vector) in row.iter().enumerate() {
-                    vector.store(values.as_mut_ptr().add(v * V::LANES));
+                for (v, &vector) in row.iter().enumerate() {
+                    let lanes = (cols - v * V::LANES).min(V::LANES);
+                    self.epilogue
+                        .finish(vector, (i + r) * n, j + v * V::LANES, lanes)
+                        .store(values.as_mut_ptr().add(v * V::LANES));
                 }
                 if self.accumulate {
                     out.iter_mut().zip(&values).for_each(|(o, &v)| *o += v);
@@ -539,6 +758,11 @@ impl<'a, T: Float> Job<'a, T> {
                 k: self.k,
                 n: self.n,
                 accumulate: self.accumulate,
+                epilogue: Epilogue {
+                    bias: self.epilogue.bias.map(view),
+                    relu: self.epilogue.relu,
+                    relu_gate: self.epilogue.relu_gate.map(view),
+                },
             }
         }
     }
@@ -623,9 +847,9 @@ mod tests {
                         for (lhs, rhs) in layouts {
                             let expect = reference(lhs, rhs, m, k, n);
                             let mut c = vec![T::of(0.5); m * n];
-                            matmul_on(isa, &mut c, lhs, rhs, (m, k, n), false);
+                            matmul_on(isa, &mut c, lhs, rhs, (m, k, n), false, Epilogue::NONE);
                             assert_eq!(c, expect, "{isa:?} {m}x{k}x{n}");
-                            matmul_on(isa, &mut c, lhs, rhs, (m, k, n), true);
+                            matmul_on(isa, &mut c, lhs, rhs, (m, k, n), true, Epilogue::NONE);
                             let doubled: Vec<T> = expect.iter().map(|&v| v + v).collect();
                             assert_eq!(c, doubled, "{isa:?} {m}x{k}x{n} accumulated");
                         }
@@ -643,6 +867,97 @@ mod tests {
     #[test]
     fn f64_products_are_the_plain_fma_chain() {
         matches_reference::<f64>();
+    }
+
+    /// The epilogue gives the bits of the passes it replaces (`v + b`, then
+    /// `if v < 0 { 0 } else { v }`, then `v · relu'(a)`), −0 and NaN included,
+    /// on every width around the vectors and both layouts of the rhs.
+    fn epilogue_matches_the_passes<T: Float>() {
+        for isa in isas() {
+            for m in [1, 3, 8, 9] {
+                for n in [1, 3, 4, 7, 8, 9, 16, 17, 31, 33, 65] {
+                    let k = 5;
+                    let (a, b) = (values::<T>(m * k, m), values::<T>(k * n, n));
+                    let mut bias = values::<T>(n, 3);
+                    bias[0] = T::of(f64::NAN);
+                    if n > 2 {
+                        // A column whose every result is −0 before ReLU.
+                        bias[2] = T::of(-0.0);
+                    }
+                    let lhs = Operand {
+                        data: &a[..],
+                        row_stride: k,
+                        col_stride: 1,
+                    };
+                    let mut b = b;
+                    if n > 2 {
+                        (0..k).for_each(|p| b[p * n + 2] = T::zero());
+                    }
+                    for rhs in [
+                        Operand {
+                            data: &b[..],
+                            row_stride: n,
+                            col_stride: 1,
+                        },
+                        Operand {
+                            data: &b[..],
+                            row_stride: 1,
+                            col_stride: k,
+                        },
+                    ] {
+                        let mut expect = reference(lhs, rhs, m, k, n);
+                        for (i, v) in expect.iter_mut().enumerate() {
+                            *v += bias[i % n];
+                        }
+                        // Outputs of a layer to gate with: signs, zeros, NaN.
+                        let gate: Vec<T> = (0..m * n)
+                            .map(|i| match i % 5 {
+                                0 => T::of(-0.0),
+                                1 => T::of(f64::NAN),
+                                2 => T::zero(),
+                                3 => T::of(-1.5),
+                                _ => T::of(0.25),
+                            })
+                            .collect();
+                        for (relu, gated) in [(false, false), (true, false), (true, true)] {
+                            let want: Vec<T> = expect
+                                .iter()
+                                .zip(&gate)
+                                .map(|(&v, &a)| {
+                                    let v = if relu && v < T::zero() { T::zero() } else { v };
+                                    let d = if a > T::zero() { T::one() } else { T::zero() };
+                                    if gated {
+                                        v * d
+                                    } else {
+                                        v
+                                    }
+                                })
+                                .collect();
+                            let mut c = vec![T::of(0.5); m * n];
+                            let epilogue = Epilogue {
+                                bias: Some(&bias[..]),
+                                relu,
+                                relu_gate: gated.then_some(&gate[..]),
+                            };
+                            matmul_on(isa, &mut c, lhs, rhs, (m, k, n), false, epilogue);
+                            let bits =
+                                |v: &[T]| v.iter().map(|x| x.f64().to_bits()).collect::<Vec<_>>();
+                            assert_eq!(
+                                bits(&c),
+                                bits(&want),
+                                "{isa:?} {m}x{k}x{n} relu {relu} gated {gated}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_epilogue_gives_the_bits_of_the_passes_it_replaces() {
+        epilogue_matches_the_passes::<f32>();
+        epilogue_matches_the_passes::<f64>();
     }
 
     #[test]
