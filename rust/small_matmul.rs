@@ -568,20 +568,31 @@ const MAX_BLOCK_COLS: usize = 32;
 
 impl<T: Float> Job<'_, T> {
     /// Column blocks of two vectors, the last one of one vector when that
-    /// covers what is left.
+    /// covers what is left, or of one half-width vector `H` when that does:
+    /// a narrow output layer's columns cost half the lanes (on CPUs that
+    /// split a 512-bit operation in two, half the time), and each result is
+    /// the same FMA chain at any width.
     ///
     /// # Safety
-    /// Only from code compiled for `V`'s instruction set.
+    /// Only from code compiled for `V`'s and `H`'s instruction sets.
     #[inline(always)]
-    unsafe fn run<V: Vector<T>, const MR: usize>(mut self) {
-        // SAFETY: the caller is compiled for `V`'s instruction set (this
-        // function's contract), which `column_block` needs; each column block
-        // lies inside `0..n`, the rows of `rhs` are readable that far, and a
-        // block's partial last vector is read masked.
+    unsafe fn run<V: Vector<T>, H: Vector<T>, const MR: usize>(mut self) {
+        // SAFETY: the caller is compiled for `V`'s and `H`'s instruction
+        // sets (this function's contract), which `column_block` needs; each
+        // column block lies inside `0..n`, the rows of `rhs` are readable
+        // that far, and a block's partial last vector is read masked.
         unsafe {
             let mut j = 0;
             while j < self.n {
                 let left = self.n - j;
+                if H::LANES < V::LANES && left <= H::LANES {
+                    if left == H::LANES {
+                        self.column_block::<H, MR, 1, false>(j, left);
+                    } else {
+                        self.column_block::<H, MR, 1, true>(j, left);
+                    }
+                    return;
+                }
                 let partial = left < 2 * V::LANES && !left.is_multiple_of(V::LANES);
                 match (left > V::LANES, partial) {
                     (true, false) => {
@@ -708,11 +719,11 @@ impl<T: Float> Job<'_, T> {
         // has them; `Float` is sealed, so a 4-byte `T` is f32 and an 8-byte
         // one f64, and `cast` views the job as its own type.
         unsafe {
-            use std::arch::x86_64::{__m512, __m512d};
+            use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
             if size_of::<T>() == 4 {
-                self.cast::<f32>().run::<__m512, 8>()
+                self.cast::<f32>().run::<__m512, __m256, 8>()
             } else {
-                self.cast::<f64>().run::<__m512d, 8>()
+                self.cast::<f64>().run::<__m512d, __m256d, 8>()
             }
         }
     }
@@ -723,9 +734,9 @@ impl<T: Float> Job<'_, T> {
         unsafe {
             use std::arch::x86_64::{__m256, __m256d};
             if size_of::<T>() == 4 {
-                self.cast::<f32>().run::<__m256, 6>()
+                self.cast::<f32>().run::<__m256, __m256, 6>()
             } else {
-                self.cast::<f64>().run::<__m256d, 6>()
+                self.cast::<f64>().run::<__m256d, __m256d, 6>()
             }
         }
     }
