@@ -568,7 +568,8 @@ const MAX_BLOCK_COLS: usize = 32;
 
 impl<T: Float> Job<'_, T> {
     /// Column blocks of two vectors, the last one of one vector when that
-    /// covers what is left, or of one half-width vector `H` when that does:
+    /// covers what is left, or of one half-width vector `H` (after a whole
+    /// one, when one and a half cover it):
     /// a narrow output layer's columns cost half the lanes (on CPUs that
     /// split a 512-bit operation in two, half the time), and each result is
     /// the same FMA chain at any width.
@@ -586,11 +587,14 @@ impl<T: Float> Job<'_, T> {
             while j < self.n {
                 let left = self.n - j;
                 if H::LANES < V::LANES && left <= H::LANES {
-                    if left == H::LANES {
-                        self.column_block::<H, MR, 1, false>(j, left);
-                    } else {
-                        self.column_block::<H, MR, 1, true>(j, left);
-                    }
+                    self.half_block::<H, MR>(j, left);
+                    return;
+                }
+                if H::LANES < V::LANES && left > V::LANES && left <= V::LANES + H::LANES {
+                    // One whole vector and a half one (10 columns in f64):
+                    // cheaper than two whole ones, the second mostly empty.
+                    self.column_block::<V, MR, 1, false>(j, V::LANES);
+                    self.half_block::<H, MR>(j + V::LANES, left - V::LANES);
                     return;
                 }
                 let partial = left < 2 * V::LANES && !left.is_multiple_of(V::LANES);
@@ -603,6 +607,24 @@ impl<T: Float> Job<'_, T> {
                     (false, true) => self.column_block::<V, MR, 1, true>(j, left),
                 }
                 j += if left > V::LANES { 2 } else { 1 } * V::LANES;
+            }
+        }
+    }
+
+    /// The last `cols` (at most `H::LANES`) columns from `j`, on
+    /// half-width vectors.
+    ///
+    /// # Safety
+    /// As [`Job::column_block`], for `H`'s instruction set.
+    #[inline(always)]
+    unsafe fn half_block<H: Vector<T>, const MR: usize>(&mut self, j: usize, cols: usize) {
+        // SAFETY: the caller's contract, which is `column_block`'s; a block
+        // short of a whole vector reads its last one masked.
+        unsafe {
+            if cols == H::LANES {
+                self.column_block::<H, MR, 1, false>(j, cols);
+            } else {
+                self.column_block::<H, MR, 1, true>(j, cols);
             }
         }
     }
@@ -826,7 +848,9 @@ mod tests {
     fn matches_reference<T: Float>() {
         for isa in isas() {
             for m in 1..=9 {
-                for n in [1, 3, 4, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33, 40, 64, 65] {
+                for n in [
+                    1, 3, 4, 7, 8, 9, 10, 12, 13, 15, 16, 17, 20, 24, 25, 31, 32, 33, 40, 64, 65,
+                ] {
                     for k in [1, 2, 5, 16] {
                         let (a, b) = (values::<T>(m * k, m), values::<T>(k * n, n));
                         let layouts = [
@@ -886,7 +910,7 @@ mod tests {
     fn epilogue_matches_the_passes<T: Float>() {
         for isa in isas() {
             for m in [1, 3, 8, 9] {
-                for n in [1, 3, 4, 7, 8, 9, 16, 17, 31, 33, 65] {
+                for n in [1, 3, 4, 7, 8, 9, 10, 12, 16, 17, 31, 33, 65] {
                     let k = 5;
                     let (a, b) = (values::<T>(m * k, m), values::<T>(k * n, n));
                     let mut bias = values::<T>(n, 3);
