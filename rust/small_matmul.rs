@@ -81,9 +81,10 @@ thread_local! {
 }
 
 /// What a product does to each result before storing it, while the result
-/// is still in registers: add a bias per column, then ReLU. The order is
-/// that of the separate passes it replaces (`v + b`, then the select), so the
-/// bits are theirs.
+/// is still in registers: add a bias per column, then ReLU, then multiply
+/// by ReLU's derivative. The order and the operations are those of the
+/// separate passes it replaces (`v + b`, the select, `v · 1` or `v · 0`),
+/// so the bits are theirs.
 #[derive(Clone, Copy, Debug)]
 pub struct Epilogue<'a, T> {
     /// Added to every row of the result (`n` values).
@@ -568,11 +569,11 @@ const MAX_BLOCK_COLS: usize = 32;
 
 impl<T: Float> Job<'_, T> {
     /// Column blocks of two vectors, the last one of one vector when that
-    /// covers what is left, or of one half-width vector `H` (after a whole
-    /// one, when one and a half cover it):
-    /// a narrow output layer's columns cost half the lanes (on CPUs that
-    /// split a 512-bit operation in two, half the time), and each result is
-    /// the same FMA chain at any width.
+    /// covers what is left, or of one half-width vector `H` when half a
+    /// vector covers it (after a whole one, when one and a half do). A
+    /// narrow output layer's columns then cost half the lanes (and, on CPUs
+    /// that split a 512-bit operation in two, half the time); each result
+    /// is the same FMA chain at any width.
     ///
     /// # Safety
     /// Only from code compiled for `V`'s and `H`'s instruction sets.
