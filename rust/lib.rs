@@ -27,6 +27,7 @@ pub mod small_matmul;
 pub mod team;
 pub mod train;
 pub mod update;
+mod vector;
 pub mod vmath;
 pub mod workspace;
 
