@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+use crate::activation::Activation;
 use crate::error::{FnnError, Result};
 use crate::float::Float;
 use crate::parallel::Par;
@@ -93,20 +94,26 @@ pub fn matmul<T: Float>(
 }
 
 /// [`matmul`] (stored, not accumulated) with each result finished by
-/// `epilogue` in the product's own pass, where the small path computes it.
-/// Returns whether it did; when not, the caller applies the bias and the
-/// activation as passes of its own.
+/// `epilogue`: in the product's own pass where the small path computes it,
+/// else as passes over the rows while the `gemm` output is in cache. The
+/// same operations either way, so the same bits.
 pub fn matmul_then<T: Float>(
     dst: &mut [T],
     lhs: View<'_, T>,
     rhs: View<'_, T>,
     epilogue: Epilogue<'_, T>,
     par: Par,
-) -> Result<bool> {
+) -> Result<()> {
     let (m, k, n) = check(dst, lhs, rhs)?;
-    let fits = epilogue.bias.is_none_or(|b| b.len() >= n)
-        && epilogue.relu_gate.is_none_or(|a| a.len() >= m * n);
-    if m > 0 && n > 0 && k > 0 && fits && small_matmul::suits(m, k, n) {
+    if epilogue.bias.is_some_and(|b| b.len() < n)
+        || epilogue.relu_gate.is_some_and(|a| a.len() < m * n)
+    {
+        return Err(FnnError::Shape(format!(
+            "a {m}x{n} product's bias needs {n} values and its gate {} values",
+            m * n
+        )));
+    }
+    if m > 0 && n > 0 && k > 0 && small_matmul::suits(m, k, n) {
         small_matmul::matmul_then(
             dst,
             lhs.operand(),
@@ -115,10 +122,31 @@ pub fn matmul_then<T: Float>(
             false,
             epilogue,
         );
-        return Ok(true);
+        return Ok(());
     }
     matmul(dst, lhs, rhs, false, par)?;
-    Ok(false)
+    let Epilogue {
+        bias,
+        relu,
+        relu_gate,
+    } = epilogue;
+    if bias.is_none() && !relu && relu_gate.is_none() {
+        return Ok(());
+    }
+    par.for_rows(&mut dst[..m * n], n, |first_row, chunk| {
+        if let Some(b) = bias {
+            for row in chunk.chunks_exact_mut(n) {
+                row.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
+            }
+        }
+        if relu {
+            Activation::Relu.apply(chunk);
+        }
+        if let Some(a) = relu_gate {
+            Activation::Relu.multiply_derivative(&a[first_row * n..][..chunk.len()], chunk);
+        }
+    });
+    Ok(())
 }
 
 /// `dst[j] = Σ_i m[i·cols + j]`, each column summed over the rows in order
@@ -312,6 +340,51 @@ unsafe fn serial_gemm<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A product too large for the small path gets the epilogue as passes:
+    /// the bits of the plain passes after the same product.
+    #[test]
+    fn the_gemm_route_finishes_the_epilogue_as_passes() {
+        let (m, k, n) = (96, 160, 40);
+        assert!(!small_matmul::suits(m, k, n));
+        let value = |i: usize| ((i * 7919) % 997) as f64 / 512.0 - 0.97;
+        let a: Vec<f64> = (0..m * k).map(value).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| value(i + 5)).collect();
+        let bias: Vec<f64> = (0..n).map(|i| value(i + 11)).collect();
+        let gate: Vec<f64> = (0..m * n).map(|i| value(i + 3)).collect();
+        let (lhs, rhs) = (View::rows(&a, m, k), View::rows(&b, k, n));
+        for par in [Par::SERIAL, Par { threads: 2 }] {
+            let mut plain = vec![0.0; m * n];
+            matmul(&mut plain, lhs, rhs, false, par).unwrap();
+            let mut want = plain.clone();
+            for (i, v) in want.iter_mut().enumerate() {
+                *v += bias[i % n];
+                *v = if *v < 0.0 { 0.0 } else { *v };
+                *v *= if gate[i] > 0.0 { 1.0 } else { 0.0 };
+            }
+            let epilogue = Epilogue {
+                bias: Some(&bias),
+                relu: true,
+                relu_gate: Some(&gate),
+            };
+            let mut got = vec![f64::NAN; m * n];
+            crate::parallel::run_with_threads(par.threads, || {
+                matmul_then(&mut got, lhs, rhs, epilogue, par).unwrap()
+            })
+            .unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want));
+        }
+        let short = Epilogue {
+            bias: Some(&bias[..n - 1]),
+            ..Epilogue::NONE
+        };
+        let mut out = vec![0.0; m * n];
+        assert!(matches!(
+            matmul_then(&mut out, lhs, rhs, short, Par::SERIAL),
+            Err(FnnError::Shape(_))
+        ));
+    }
 
     #[test]
     fn column_sums_are_the_row_by_row_loop() {

@@ -169,35 +169,29 @@ impl Network {
             let out = &mut todo[0][..rows * d_out];
             let w = &params[self.weight_range(l)];
             let bias = &params[self.bias_range(l)];
-            let act = (l < last).then(|| self.activations[l]);
-            let relu = act == Some(Activation::Relu);
-            let epilogue = Epilogue {
-                bias: Some(bias),
-                relu,
-                ..Epilogue::NONE
-            };
-            let finished = matmul_then(
-                out,
-                View::rows(x, rows, d_in),
-                View::rows(w, d_in, d_out),
-                epilogue,
-                par,
-            )?;
-            // What the product did not finish, as passes while its output is
-            // in cache; the activation once per chunk, not per (possibly
-            // 3-wide) row.
-            let act = act.filter(|&a| a != Activation::Identity && !(finished && relu));
-            if !finished || act.is_some() {
-                par.for_rows(out, d_out, |_, chunk| {
-                    if !finished {
+            let (x, w) = (View::rows(x, rows, d_in), View::rows(w, d_in, d_out));
+            match (l < last).then(|| self.activations[l]) {
+                // The product finishes the bias and ReLU itself.
+                act @ (None | Some(Activation::Identity | Activation::Relu)) => {
+                    let relu = act == Some(Activation::Relu);
+                    let epilogue = Epilogue {
+                        bias: Some(bias),
+                        relu,
+                        ..Epilogue::NONE
+                    };
+                    matmul_then(out, x, w, epilogue, par)?;
+                }
+                // Bias and activation while the product's output is in
+                // cache; the activation once per chunk, not per row.
+                Some(act) => {
+                    matmul(out, x, w, false, par)?;
+                    par.for_rows(out, d_out, |_, chunk| {
                         for row in chunk.chunks_exact_mut(d_out) {
                             row.iter_mut().zip(bias).for_each(|(v, &b)| *v += b);
                         }
-                    }
-                    if let Some(a) = act {
-                        a.apply(chunk);
-                    }
-                });
+                        act.apply(chunk);
+                    });
+                }
             }
             if masked && l < last && !ws.masks[l].is_empty() {
                 let pre = &mut ws.pre_dropout[l][..rows * d_out];
@@ -379,19 +373,19 @@ impl Network {
                     &ws.acts[h]
                 };
                 let a = &a[..rows * d_in];
-                // ReLU's derivative in the product's own pass where it can.
-                let relu_gate = (act == Activation::Relu).then_some(a);
-                let finished = matmul_then(
-                    prev,
+                let (delta, wt) = (
                     View::rows(delta, rows, d_out),
                     View::transposed(w, d_in, d_out),
-                    Epilogue {
-                        relu_gate,
+                );
+                if act == Activation::Relu {
+                    // The product multiplies in ReLU's derivative itself.
+                    let epilogue = Epilogue {
+                        relu_gate: Some(a),
                         ..Epilogue::NONE
-                    },
-                    par,
-                )?;
-                if !finished || relu_gate.is_none() {
+                    };
+                    matmul_then(prev, delta, wt, epilogue, par)?;
+                } else {
+                    matmul(prev, delta, wt, false, par)?;
                     act.multiply_derivative(a, prev);
                 }
                 if with_mask {
