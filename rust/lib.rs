@@ -13,6 +13,7 @@ pub mod batch;
 pub mod dropout;
 pub mod error;
 pub mod features;
+mod first_layer_gradient;
 pub mod float;
 pub mod linalg;
 pub mod loss;

@@ -10,6 +10,7 @@ use std::ops::Range;
 use crate::activation::Activation;
 use crate::error::{check_len, FnnError, Result};
 use crate::features::Features;
+use crate::first_layer_gradient;
 use crate::float::Float;
 use crate::linalg::{column_sums, matmul, matmul_then, View};
 use crate::loss::Loss;
@@ -310,6 +311,29 @@ impl Network {
         Ok(())
     }
 
+    /// The shape for [`first_layer_gradient`] when layer `l`'s delta can make
+    /// the first layer's gradients itself: `l` is the layer over the first,
+    /// which is a ReLU layer without a dropout mask (`first_masked`), and
+    /// the shape suits.
+    fn first_layer_from(
+        &self,
+        l: usize,
+        rows: usize,
+        first_masked: bool,
+    ) -> Option<first_layer_gradient::Shape> {
+        let shape = first_layer_gradient::Shape {
+            rows,
+            features: self.sizes[0],
+            hidden: self.sizes[1],
+            above: *self.sizes.get(2)?,
+        };
+        (l == 1
+            && self.activations[0] == Activation::Relu
+            && !first_masked
+            && first_layer_gradient::suits(shape))
+        .then_some(shape)
+    }
+
     /// The backward pass proper, on rows already checked: `ws.grad` gets the
     /// gradient of `(Σ wᵢ ℓᵢ + penalty) / weight_sum` over `batch`'s rows,
     /// where `weight_sum` may be that of a larger batch this is a block of.
@@ -337,6 +361,9 @@ impl Network {
             &mut ws.deltas[last][..rows * k],
         );
         let mut weight_sums = WeightSums::default();
+        // Whether the first layer's gradients were made with the delta above
+        // it, its own delta never stored.
+        let mut first_layer_done = false;
         for l in (0..=last).rev() {
             let (d_in, d_out) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.deltas.split_at_mut(l);
@@ -348,19 +375,41 @@ impl Network {
             };
             let w_range = self.weight_range(l);
             let grad_w = &mut ws.grad[w_range.clone()];
-            matmul(
-                grad_w,
-                View::transposed(x, rows, d_in),
-                View::rows(delta, rows, d_out),
-                false,
-                par,
-            )?;
+            if !first_layer_done {
+                matmul(
+                    grad_w,
+                    View::transposed(x, rows, d_in),
+                    View::rows(delta, rows, d_out),
+                    false,
+                    par,
+                )?;
+            }
             if let Some(penalty) = penalty {
                 // While the layer's gradient is still in cache.
                 let w = &params[w_range.clone()];
                 weight_sums = weight_sums + penalty.add_gradient(w, grad_w, par);
             }
-            column_sums(&mut ws.grad[self.bias_range(l)], delta, d_out);
+            if !first_layer_done {
+                column_sums(&mut ws.grad[self.bias_range(l)], delta, d_out);
+            }
+            let first_masked = dropout_active && !ws.masks[0].is_empty();
+            if let Some(shape) = self.first_layer_from(l, rows, first_masked) {
+                // The first layer's delta would only feed its two gradients:
+                // make them from this layer's delta instead (same bits).
+                let (first, _) = ws.grad.split_at_mut(self.bias_range(0).end);
+                let (grad_w0, grad_b0) = first.split_at_mut(self.weight_range(0).end);
+                first_layer_gradient::first_layer_gradient(
+                    grad_w0,
+                    grad_b0,
+                    &batch.x[..rows * self.sizes[0]],
+                    delta,
+                    &params[w_range],
+                    &ws.acts[0][..rows * d_in],
+                    shape,
+                );
+                first_layer_done = true;
+                continue;
+            }
             if l > 0 {
                 let h = l - 1;
                 let prev = &mut below[h][..rows * d_in];

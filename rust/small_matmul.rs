@@ -42,12 +42,13 @@ pub struct Operand<'a, T> {
 
 /// The instruction sets this path has versions for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Isa {
+pub(crate) enum Isa {
     Avx512,
     Avx2,
 }
 
-fn isa() -> Option<Isa> {
+/// The widest version this CPU runs, or `None` (no FMA, or not x86).
+pub(crate) fn isa() -> Option<Isa> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
@@ -235,6 +236,34 @@ fn matmul_on<T: Float>(
     }
     // Otherwise (a transposed view) a row-major copy: one pass of strided
     // reads instead of one per row block.
+    with_row_major(rhs, k, n, |pack| {
+        run(Job {
+            dst,
+            lhs,
+            rhs: pack,
+            rhs_stride: n,
+            m,
+            k,
+            n,
+            accumulate,
+            epilogue,
+        })
+    });
+}
+
+/// Calls `f` with a row-major copy of the `k × n` matrix `rhs` (any
+/// strides), in a per-thread buffer reused across calls. `f` must not
+/// itself make such a copy (the buffer is borrowed while it runs).
+pub(crate) fn with_row_major<T: Float, R>(
+    rhs: Operand<'_, T>,
+    k: usize,
+    n: usize,
+    f: impl FnOnce(&[T]) -> R,
+) -> R {
+    assert!(
+        size_of::<T>() == 4 || size_of::<T>() == 8,
+        "only f32 and f64 are supported"
+    );
     PACK.with(|cell| {
         let mut storage = cell.borrow_mut();
         let words = (k * n * size_of::<T>()).div_ceil(size_of::<f64>());
@@ -250,18 +279,8 @@ fn matmul_on<T: Float>(
                 *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];
             }
         }
-        run(Job {
-            dst,
-            lhs,
-            rhs: pack,
-            rhs_stride: n,
-            m,
-            k,
-            n,
-            accumulate,
-            epilogue,
-        });
-    });
+        f(pack)
+    })
 }
 
 struct Job<'a, T> {
