@@ -8,7 +8,10 @@
 //! block of the result in registers while it walks the shared dimension,
 //! broadcasting one left-hand value per row. An [`Epilogue`] finishes each
 //! result there (a layer's bias and ReLU, or ReLU's derivative), so that a
-//! small layer's product needs no pass over its output of its own.
+//! small layer's product needs no pass over its output of its own. A result
+//! of a few columns (a weight gradient into a narrow output layer) is
+//! computed as its transpose, whose rows fill the vectors, when that reads
+//! its left-hand matrix in place.
 //!
 //! Every output element is one chain of fused multiply-adds in the order
 //! `p = 0, 1, …, k−1`, whatever the vector width, so the AVX2 and AVX-512
@@ -38,6 +41,17 @@ pub struct Operand<'a, T> {
     pub row_stride: usize,
     /// Elements from one column to the next.
     pub col_stride: usize,
+}
+
+impl<'a, T> Operand<'a, T> {
+    /// The same elements as the transposed matrix.
+    fn transposed(self) -> Self {
+        Operand {
+            data: self.data,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
 }
 
 /// The instruction sets this path has versions for.
@@ -80,6 +94,8 @@ thread_local! {
     /// The packed right-hand matrix, reused across calls (stored as `f64`
     /// for alignment; viewed as `T`).
     static PACK: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    /// A narrow product's transposed result ([`transposed_product`]).
+    static TRANSPOSED: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What a product does to each result before storing it, while the result
@@ -217,6 +233,14 @@ fn matmul_on<T: Float>(
         let _ = job;
     };
     let dst = &mut dst[..m * n];
+    if lhs.row_stride == 1 && !accumulate && epilogue.is_none() && transposing_pays::<T>(isa, m, n)
+    {
+        // `lhs` is a transposed row-major matrix (a weight gradient's `xᵀ`):
+        // `rhsᵀ · lhsᵀ` reads that matrix in place, and its wide rows fill
+        // the vectors that `n` columns would leave mostly empty.
+        transposed_product(isa, dst, lhs, rhs, (m, k, n));
+        return;
+    }
     if rhs.col_stride == 1 {
         // Row-major: blocks read the right-hand matrix in place, the last
         // vector of a row that does not fill it through a masked load.
@@ -248,6 +272,56 @@ fn matmul_on<T: Float>(
             accumulate,
             epilogue,
         })
+    });
+}
+
+/// Whether `isa`'s version computes an `m × n` result faster as its
+/// transpose: `n` columns leave a vector partly empty, and `m` fill at
+/// least a whole one.
+fn transposing_pays<T>(isa: Isa, m: usize, n: usize) -> bool {
+    let bytes = match isa {
+        Isa::Avx512 => 64,
+        Isa::Avx2 => 32,
+    };
+    let lanes = bytes / size_of::<T>();
+    n < lanes && m >= lanes
+}
+
+/// `dst (m × n) = lhs · rhs` computed as `rhsᵀ · lhsᵀ` (`n × m`) and stored
+/// transposed. Each result is the same chain of fused multiply-adds, its two
+/// factors swapped (`fma(a, b, c) = fma(b, a, c)` exactly), so the bits are
+/// those of the product computed directly.
+fn transposed_product<T: Float>(
+    isa: Isa,
+    dst: &mut [T],
+    lhs: Operand<'_, T>,
+    rhs: Operand<'_, T>,
+    (m, k, n): (usize, usize, usize),
+) {
+    TRANSPOSED.with(|cell| {
+        let mut storage = cell.borrow_mut();
+        let words = (m * n * size_of::<T>()).div_ceil(size_of::<f64>());
+        if storage.len() < words {
+            storage.resize(words, 0.0);
+        }
+        // SAFETY: `T` is f32 or f64 (`matmul_then` asserts it): any bit
+        // pattern is a valid value, and the f64 storage is aligned for either.
+        let result: &mut [T] =
+            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), m * n) };
+        matmul_on(
+            isa,
+            result,
+            rhs.transposed(),
+            lhs.transposed(),
+            (n, k, m),
+            false,
+            Epilogue::NONE,
+        );
+        for (j, column) in result.chunks_exact(m).enumerate() {
+            for (i, &v) in column.iter().enumerate() {
+                dst[i * n + j] = v;
+            }
+        }
     });
 }
 
@@ -581,7 +655,7 @@ mod tests {
     /// equal the plain FMA chain, on every instruction set.
     fn matches_reference<T: Float>() {
         for isa in isas() {
-            for m in 1..=9 {
+            for m in (1..=9).chain([15, 16, 17, 33, 66]) {
                 for n in [
                     1, 3, 4, 7, 8, 9, 10, 12, 13, 15, 16, 17, 20, 24, 25, 31, 32, 33, 40, 64, 65,
                 ] {
