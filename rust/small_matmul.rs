@@ -19,6 +19,7 @@
 //! lose more to waking a second thread than they gain.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use crate::features::copy_row;
 use crate::float::Float;
@@ -298,16 +299,7 @@ fn transposed_product<T: Float>(
     rhs: Operand<'_, T>,
     (m, k, n): (usize, usize, usize),
 ) {
-    TRANSPOSED.with(|cell| {
-        let mut storage = cell.borrow_mut();
-        let words = (m * n * size_of::<T>()).div_ceil(size_of::<f64>());
-        if storage.len() < words {
-            storage.resize(words, 0.0);
-        }
-        // SAFETY: `T` is f32 or f64 (`matmul_then` asserts it): any bit
-        // pattern is a valid value, and the f64 storage is aligned for either.
-        let result: &mut [T] =
-            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), m * n) };
+    with_buffer(&TRANSPOSED, m * n, |result: &mut [T]| {
         matmul_on(
             isa,
             result,
@@ -334,26 +326,38 @@ pub(crate) fn with_row_major<T: Float, R>(
     n: usize,
     f: impl FnOnce(&[T]) -> R,
 ) -> R {
-    assert!(
-        size_of::<T>() == 4 || size_of::<T>() == 8,
-        "only f32 and f64 are supported"
-    );
-    PACK.with(|cell| {
-        let mut storage = cell.borrow_mut();
-        let words = (k * n * size_of::<T>()).div_ceil(size_of::<f64>());
-        if storage.len() < words {
-            storage.resize(words, 0.0);
-        }
-        // SAFETY: `T` is f32 or f64 (asserted above): any bit pattern is a
-        // valid value, and the f64 storage is aligned for either.
-        let pack: &mut [T] =
-            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), k * n) };
+    with_buffer(&PACK, k * n, |pack: &mut [T]| {
         for (p, row) in pack.chunks_exact_mut(n).enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
                 *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];
             }
         }
         f(pack)
+    })
+}
+
+/// Calls `f` with the first `len` values of the per-thread buffer `cell`,
+/// grown as needed and viewed as `T`s. `f` must not use `cell` itself.
+fn with_buffer<T: Float, R>(
+    cell: &'static LocalKey<RefCell<Vec<f64>>>,
+    len: usize,
+    f: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    assert!(
+        size_of::<T>() == 4 || size_of::<T>() == 8,
+        "only f32 and f64 are supported"
+    );
+    cell.with(|cell| {
+        let mut storage = cell.borrow_mut();
+        let words = (len * size_of::<T>()).div_ceil(size_of::<f64>());
+        if storage.len() < words {
+            storage.resize(words, 0.0);
+        }
+        // SAFETY: `T` is f32 or f64 (asserted above): any bit pattern is a
+        // valid value, and the f64 storage is aligned for either.
+        let values: &mut [T] =
+            unsafe { std::slice::from_raw_parts_mut(storage.as_mut_ptr().cast(), len) };
+        f(values)
     })
 }
 
