@@ -468,7 +468,7 @@ mod tests {
                                 hidden,
                                 above,
                             };
-                            if !suits_on(isa, s) || !small_matmul::suits(rows, above, hidden) {
+                            if !suits_on(isa, s) {
                                 continue;
                             }
                             let x = values::<T>(rows * features, 1, true);

@@ -313,22 +313,26 @@ impl Network {
 
     /// The shape for [`first_layer_gradient`] when layer `l`'s delta can make
     /// the first layer's gradients itself: `l` is the layer over the first,
-    /// which is a ReLU layer without a dropout mask (`first_masked`), and
-    /// the shape suits.
-    fn first_layer_from(
+    /// which is a ReLU layer without a dropout mask (`masks`, when
+    /// `dropout_active`), and the shape suits.
+    fn first_layer_from<T>(
         &self,
         l: usize,
         rows: usize,
-        first_masked: bool,
+        masks: &[Vec<T>],
+        dropout_active: bool,
     ) -> Option<first_layer_gradient::Shape> {
+        if l != 1 {
+            return None;
+        }
+        let first_masked = dropout_active && masks.first().is_some_and(|m| !m.is_empty());
         let shape = first_layer_gradient::Shape {
             rows,
             features: self.sizes[0],
             hidden: self.sizes[1],
             above: *self.sizes.get(2)?,
         };
-        (l == 1
-            && self.activations[0] == Activation::Relu
+        (self.activations[0] == Activation::Relu
             && !first_masked
             && first_layer_gradient::suits(shape))
         .then_some(shape)
@@ -392,12 +396,13 @@ impl Network {
             if !first_layer_done {
                 column_sums(&mut ws.grad[self.bias_range(l)], delta, d_out);
             }
-            let first_masked = dropout_active && !ws.masks[0].is_empty();
-            if let Some(shape) = self.first_layer_from(l, rows, first_masked) {
+            if let Some(shape) = self.first_layer_from(l, rows, &ws.masks, dropout_active) {
                 // The first layer's delta would only feed its two gradients:
-                // make them from this layer's delta instead (same bits).
-                let (first, _) = ws.grad.split_at_mut(self.bias_range(0).end);
-                let (grad_w0, grad_b0) = first.split_at_mut(self.weight_range(0).end);
+                // make them from this layer's delta instead (same bits). Its
+                // biases follow its weights in the buffer.
+                let (w0, b0) = (self.weight_range(0), self.bias_range(0));
+                let (grad_w0, rest) = ws.grad[w0.start..].split_at_mut(w0.len());
+                let grad_b0 = &mut rest[..b0.len()];
                 first_layer_gradient::first_layer_gradient(
                     grad_w0,
                     grad_b0,
@@ -516,6 +521,30 @@ mod tests {
         ] {
             check_gradient(pair, Loss::SoftmaxLogLoss);
         }
+    }
+
+    #[test]
+    fn a_network_without_hidden_layers_trains_with_dropout_active() {
+        // No hidden layer, so no masks: the first-layer check must not index them.
+        let net = Network::new(vec![3, 2], vec![], Loss::SoftmaxLogLoss).unwrap();
+        let mut params = vec![0.0f64; net.n_params()];
+        net.init_params(0, &mut params).unwrap();
+        let mut ws = Workspace::<f64>::new(&net, 2, &[]).unwrap();
+        let x = [0.5, -1.0, 2.0, 1.5, 0.25, -0.75];
+        let (y, weights) = ([1.0, 0.0, 0.0, 1.0], [1.0, 1.0]);
+        net.forward(&params, &mut ws, &x, 2, true, Par::SERIAL)
+            .unwrap();
+        let batch = Rows {
+            x: &x,
+            y: &y,
+            weights: &weights,
+            rows: 2,
+        };
+        let objective = net
+            .backward(&params, &mut ws, batch, 0.0, 0.0, true, Par::SERIAL)
+            .unwrap();
+        assert!(objective.is_finite() && objective > 0.0, "{objective}");
+        assert!(ws.grad.iter().any(|&g| g != 0.0));
     }
 
     #[test]

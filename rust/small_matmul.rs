@@ -236,8 +236,8 @@ fn matmul_on<T: Float>(
     let dst = &mut dst[..m * n];
     if lhs.row_stride == 1 && !accumulate && epilogue.is_none() && transposing_pays::<T>(isa, m, n)
     {
-        // `lhs` is a transposed row-major matrix (a weight gradient's `xᵀ`):
-        // `rhsᵀ · lhsᵀ` reads that matrix in place, and its wide rows fill
+        // `lhsᵀ` is row-major (`lhs` is a weight gradient's `xᵀ`, or a single
+        // column): `rhsᵀ · lhsᵀ` reads it in place, and its wide rows fill
         // the vectors that `n` columns would leave mostly empty.
         transposed_product(isa, dst, lhs, rhs, (m, k, n));
         return;
