@@ -17,7 +17,7 @@
 
 use crate::float::Float;
 use crate::small_matmul::{self, Isa, Operand};
-use crate::vector::Vector;
+use crate::vector::{load_lanes, store_lanes, Vector};
 
 /// The deepest `δ₁ · W₁ᵀ` product fused: each group of features makes `δ₀`
 /// again, so a deep one would cost more than storing it.
@@ -164,30 +164,27 @@ struct Job<T> {
     shape: Shape,
 }
 
-/// The largest vector: 16 `f32`s; a partial one is stored through this many values.
-const MAX_LANES: usize = 16;
-
-/// Expands to a `match` of `$g` over `1..=16` (`$most` and beyond: not
-/// reached) calling `$self.group::<$v, G, $ragged>($args)`.
+/// Expands to a `match` of `$g` over `1..=16` calling
+/// `$self.group::<$v, G>($args)`.
 macro_rules! by_group_size {
-    ($self:ident, $v:ty, $ragged:literal, $g:expr, ($($arg:expr),*)) => {
+    ($self:ident, $v:ty, $g:expr, ($($arg:expr),*)) => {
         match $g {
-            1 => $self.group::<$v, 1, $ragged>($($arg),*),
-            2 => $self.group::<$v, 2, $ragged>($($arg),*),
-            3 => $self.group::<$v, 3, $ragged>($($arg),*),
-            4 => $self.group::<$v, 4, $ragged>($($arg),*),
-            5 => $self.group::<$v, 5, $ragged>($($arg),*),
-            6 => $self.group::<$v, 6, $ragged>($($arg),*),
-            7 => $self.group::<$v, 7, $ragged>($($arg),*),
-            8 => $self.group::<$v, 8, $ragged>($($arg),*),
-            9 => $self.group::<$v, 9, $ragged>($($arg),*),
-            10 => $self.group::<$v, 10, $ragged>($($arg),*),
-            11 => $self.group::<$v, 11, $ragged>($($arg),*),
-            12 => $self.group::<$v, 12, $ragged>($($arg),*),
-            13 => $self.group::<$v, 13, $ragged>($($arg),*),
-            14 => $self.group::<$v, 14, $ragged>($($arg),*),
-            15 => $self.group::<$v, 15, $ragged>($($arg),*),
-            16 => $self.group::<$v, 16, $ragged>($($arg),*),
+            1 => $self.group::<$v, 1>($($arg),*),
+            2 => $self.group::<$v, 2>($($arg),*),
+            3 => $self.group::<$v, 3>($($arg),*),
+            4 => $self.group::<$v, 4>($($arg),*),
+            5 => $self.group::<$v, 5>($($arg),*),
+            6 => $self.group::<$v, 6>($($arg),*),
+            7 => $self.group::<$v, 7>($($arg),*),
+            8 => $self.group::<$v, 8>($($arg),*),
+            9 => $self.group::<$v, 9>($($arg),*),
+            10 => $self.group::<$v, 10>($($arg),*),
+            11 => $self.group::<$v, 11>($($arg),*),
+            12 => $self.group::<$v, 12>($($arg),*),
+            13 => $self.group::<$v, 13>($($arg),*),
+            14 => $self.group::<$v, 14>($($arg),*),
+            15 => $self.group::<$v, 15>($($arg),*),
+            16 => $self.group::<$v, 16>($($arg),*),
             _ => unreachable!("groups hold at most 16 features"),
         }
     };
@@ -219,13 +216,13 @@ impl<T: Float> Job<T> {
                     let left = hidden - c;
                     let with_bias = g == 0;
                     if left >= V::LANES {
-                        by_group_size!(self, V, false, f1 - f0, (c, V::LANES, f0, with_bias));
+                        by_group_size!(self, V, f1 - f0, (c, V::LANES, f0, with_bias));
                         c += V::LANES;
                     } else if left <= H::LANES {
-                        by_group_size!(self, H, true, f1 - f0, (c, left, f0, with_bias));
+                        by_group_size!(self, H, f1 - f0, (c, left, f0, with_bias));
                         c = hidden;
                     } else {
-                        by_group_size!(self, V, true, f1 - f0, (c, left, f0, with_bias));
+                        by_group_size!(self, V, f1 - f0, (c, left, f0, with_bias));
                         c = hidden;
                     }
                 }
@@ -235,14 +232,14 @@ impl<T: Float> Job<T> {
 
     /// Columns `c..c + lanes` of both gradients, for features
     /// `f0..f0 + G`: one pass over the rows, `G` weight-gradient
-    /// accumulators (and the bias's, `with_bias`) in registers. `RAGGED`
-    /// vectors read and write only their first `lanes` lanes.
+    /// accumulators (and the bias's, `with_bias`) in registers. Fewer
+    /// `lanes` than a vector holds are read masked and stored through a buffer.
     ///
     /// # Safety
     /// As [`Job::run`], for columns inside `0..hidden` and features inside
     /// `0..features`.
     #[inline(always)]
-    unsafe fn group<V: Vector<T>, const G: usize, const RAGGED: bool>(
+    unsafe fn group<V: Vector<T>, const G: usize>(
         self,
         c: usize,
         lanes: usize,
@@ -258,7 +255,7 @@ impl<T: Float> Job<T> {
         // SAFETY: the caller's contract: rows `0..rows` of `x` (features
         // `f0..f0 + G`), `delta` (`0..above`) and `gate` (columns
         // `c..c + lanes`), and `wt`'s `above` rows, are inside their
-        // matrices; a `RAGGED` vector reads and writes only its `lanes`.
+        // matrices; a partial vector reads and writes only its `lanes`.
         unsafe {
             let one = V::splat(T::one());
             let mut acc = [V::zero(); G];
@@ -269,11 +266,11 @@ impl<T: Float> Job<T> {
                 for p in 0..above {
                     d = V::fma(
                         V::splat(*d_row.add(p)),
-                        load::<T, V, RAGGED>(self.wt.add(p * hidden + c), lanes),
+                        load_lanes::<T, V>(self.wt.add(p * hidden + c), lanes),
                         d,
                     );
                 }
-                d = d.relu_gate(load::<T, V, RAGGED>(self.gate.add(r * hidden + c), lanes));
+                d = d.relu_gate(load_lanes::<T, V>(self.gate.add(r * hidden + c), lanes));
                 if with_bias {
                     bias = V::fma(one, d, bias);
                 }
@@ -283,48 +280,11 @@ impl<T: Float> Job<T> {
                 }
             }
             for (f, &a) in acc.iter().enumerate() {
-                store(a, self.grad_w.add((f0 + f) * hidden + c), lanes);
+                store_lanes(a, self.grad_w.add((f0 + f) * hidden + c), lanes);
             }
             if with_bias {
-                store(bias, self.grad_b.add(c), lanes);
+                store_lanes(bias, self.grad_b.add(c), lanes);
             }
-        }
-    }
-}
-
-/// Loads a vector at `p`: its first `lanes` lanes if `RAGGED`, else all.
-/// (A function, not a closure: a closure's intrinsics are not inlined into
-/// the `#[target_feature]` caller.)
-///
-/// # Safety
-/// As [`Vector::load_first`] and [`Vector::load`].
-#[inline(always)]
-unsafe fn load<T: Float, V: Vector<T>, const RAGGED: bool>(p: *const T, lanes: usize) -> V {
-    // SAFETY: the caller's contract.
-    unsafe {
-        if RAGGED {
-            V::load_first(p, lanes)
-        } else {
-            V::load(p)
-        }
-    }
-}
-
-/// Stores the first `lanes` lanes of `v` at `p`, which holds that many.
-///
-/// # Safety
-/// As [`Vector::store`], for `lanes <= V::LANES` values at `p`.
-#[inline(always)]
-unsafe fn store<T: Float, V: Vector<T>>(v: V, p: *mut T, lanes: usize) {
-    // SAFETY: the caller's contract; a partial vector goes through a buffer
-    // of `MAX_LANES >= V::LANES` values, of which `lanes` are copied out.
-    unsafe {
-        if lanes == V::LANES {
-            v.store(p);
-        } else {
-            let mut values = [T::zero(); MAX_LANES];
-            v.store(values.as_mut_ptr());
-            std::ptr::copy_nonoverlapping(values.as_ptr(), p, lanes);
         }
     }
 }

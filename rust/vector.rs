@@ -291,3 +291,27 @@ pub(crate) unsafe fn load_lanes<T, V: Vector<T>>(p: *const T, lanes: usize) -> V
         }
     }
 }
+
+/// Stores the first `lanes` lanes of `v` at `p` (`0 < lanes <= LANES`): a
+/// whole vector, or a partial one through a buffer, writing nothing past
+/// them.
+///
+/// # Safety
+/// Only from code compiled for `V`'s instruction set, with `lanes` values
+/// writable at `p`.
+#[inline(always)]
+pub(crate) unsafe fn store_lanes<T: Copy + Default, V: Vector<T>>(v: V, p: *mut T, lanes: usize) {
+    /// The most lanes of any vector: 16 `f32`s.
+    const MAX_LANES: usize = 16;
+    // SAFETY: the caller's contract; the buffer holds `MAX_LANES >= LANES`
+    // values, of which `lanes` are copied out.
+    unsafe {
+        if lanes == V::LANES {
+            v.store(p);
+        } else {
+            let mut values = [T::default(); MAX_LANES];
+            v.store(values.as_mut_ptr());
+            std::ptr::copy_nonoverlapping(values.as_ptr(), p, lanes);
+        }
+    }
+}
