@@ -14,7 +14,7 @@
 
 use crate::dropout::Dropout;
 use crate::error::{FnnError, Result};
-use crate::features::{copy_row, Features};
+use crate::features::{copy_row, prefetch_row, Features};
 use crate::float::Float;
 use crate::linalg::GEMM_PARALLEL_MIN_MACS;
 use crate::network::{Network, Rows};
@@ -143,13 +143,25 @@ impl<T: Float> Source<'_, '_, T> {
         par: Par,
     ) {
         let order = &self.order[start..];
+        // Each row of X and of the targets is a miss of its own: ask for a
+        // row's lines of both some rows before copying it, and for the
+        // first rows before the first copy.
+        let prefetch = |i: usize| {
+            self.x.prefetch_row(i, d0);
+            prefetch_row(self.y, i, k);
+        };
+        let rows = input.len() / d0.max(1);
+        order
+            .iter()
+            .take(PREFETCH_ROWS.min(rows))
+            .for_each(|&i| prefetch(i));
         // Rows are scattered over X: copying them waits on memory, which
         // every thread adds its own share of requests to.
         par.for_rows_from(GATHER_PARALLEL_MIN, input, d0, |first, block| {
             let order = &order[first..];
             for (r, (out, &i)) in block.chunks_exact_mut(d0).zip(order).enumerate() {
                 if let Some(&ahead) = order.get(r + PREFETCH_ROWS) {
-                    self.x.prefetch_row(ahead, d0);
+                    prefetch(ahead);
                 }
                 self.x.write_row(i, out);
             }

@@ -125,27 +125,13 @@ impl<T: Float> Features<'_, T> {
 
     /// Asks the CPU to start loading dense row `i` (of `d` features) into
     /// cache, so that a gather of scattered rows waits on several rows' misses
-    /// at once instead of one after another. Does nothing for CSR rows, rows
-    /// outside the input, or off x86-64.
+    /// at once instead of one after another. Does nothing for CSR rows or rows
+    /// outside the input.
     #[inline]
     pub fn prefetch_row(&self, i: usize, d: usize) {
-        #[cfg(target_arch = "x86_64")]
         if let Features::Dense(x) = *self {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let Some(row) = x.get(i * d..(i + 1) * d) else {
-                return;
-            };
-            // One request per 64-byte line of the row.
-            let bytes = std::mem::size_of_val(row);
-            let start = row.as_ptr().cast::<i8>();
-            for offset in (0..bytes).step_by(64) {
-                // SAFETY: the address lies inside `row`; a prefetch neither
-                // reads into the program nor faults.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
-            }
+            prefetch_row(x, i, d);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (i, d);
     }
 
     /// Rows `start..start + n` as a contiguous slice, when stored densely.
@@ -181,6 +167,29 @@ pub fn all_finite<T: Float>(x: &[T]) -> bool {
         .iter()
         .fold(T::zero(), |a, &v| a + v * T::zero());
     lanes.iter().fold(tail, |a, &l| a + l) == T::zero()
+}
+
+/// Asks the CPU to start loading row `i` (of `d` values) of the row-major
+/// matrix `x` into cache, one request per 64-byte line. Does nothing for a
+/// row outside `x`, or off x86-64.
+#[inline]
+pub(crate) fn prefetch_row<T>(x: &[T], i: usize, d: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let Some(row) = x.get(i * d..(i + 1) * d) else {
+            return;
+        };
+        let bytes = std::mem::size_of_val(row);
+        let start = row.as_ptr().cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: the address lies inside `row`; a prefetch neither
+            // reads into the program nor faults.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (x, i, d);
 }
 
 /// Rows this short or shorter are copied element by element.
