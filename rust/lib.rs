@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod batch;
+mod cache;
 pub mod dropout;
 pub mod error;
 pub mod features;

@@ -12,6 +12,7 @@
 
 use std::ops::Range;
 
+use crate::cache::evict;
 use crate::error::{check_len, Result};
 use crate::float::Float;
 use crate::network::Network;
@@ -103,7 +104,13 @@ pub fn sum_and_step<T: Float>(
         weights,
         sums,
     } = plan;
+    // On several threads, every core has read the parameters in the blocks'
+    // products; a chunk's core drops those copies before rewriting them.
+    let shared = par.threads > 1 && team.threads() > 1;
     let job = |c: usize, mut chunk: Chunk<'_, T>| -> Result<()> {
+        if shared {
+            evict(chunk.params);
+        }
         add_block_gradients(chunk.grad, others, chunks[c].start);
         *chunk.sums = settings.optimizer.update(
             chunk.params,
