@@ -14,9 +14,10 @@
 //! helper never holds back the pool's other parallelism.
 //!
 //! A round is a list of jobs. Each job is claimed exactly once, by the
-//! calling thread or by a helper, each preferring the jobs `j ≡ its index`
-//! (mod threads) so that a block or a chunk lands on the same core round after
-//! round and its buffers stay in that core's cache. Nothing depends on who
+//! calling thread or by a helper, each preferring its own contiguous run of
+//! the jobs (participant `i` of `t` takes jobs `i·n/t .. (i+1)·n/t` first), so
+//! that a block or a chunk lands on the same core round after round and its
+//! buffers stay in that core's cache. Nothing depends on who
 //! runs a job, and the caller claims whatever nobody else has: a helper that
 //! never arrives (its pool busy with another fit) only costs speed.
 
@@ -69,7 +70,10 @@ impl Shared {
     /// Claims and runs jobs of round `round` (of `jobs` jobs) as participant
     /// `me` of `threads`: its own jobs first, then any left.
     fn work(&self, me: usize, threads: usize, round: u64, jobs: usize) {
-        let own = (me..jobs).step_by(threads);
+        // A run rather than every `threads`-th job: neighbouring blocks and
+        // chunks on one core (see BENCHMARKS.md, "Measurements behind the
+        // code's constants").
+        let own = me * jobs / threads..(me + 1) * jobs / threads;
         for j in own.chain(0..jobs) {
             if !self.claim(j, round) {
                 continue;
