@@ -4,12 +4,12 @@
 //! blocks' products), and then each chunk's optimizer step rewrites its share
 //! of them. A core that writes a line which another core still holds must
 //! first have that copy invalidated, and those invalidations do not overlap
-//! the way misses do: a prefetch for writing does not start them early. On
-//! the hosts measured, rewriting a line another core had read took ~12 ns a
-//! line, while writing a line that no cache holds is a miss that the
-//! hardware prefetcher streams from memory (see BENCHMARKS.md,
-//! "Measurements behind the code's constants"). [`evict`] flushes the lines
-//! from every cache first. It changes no value, only where the lines are.
+//! the way misses do: a prefetch for writing does not start them early.
+//! Writing a line that no cache holds is a miss, which the hardware
+//! prefetcher streams from memory, and on the hosts measured that was the
+//! cheaper of the two (see BENCHMARKS.md, "Measurements behind the code's
+//! constants"). [`evict`] flushes the lines from every cache first. It
+//! changes no value, only where the lines are.
 
 /// Writes back and drops, from every core's caches, the lines holding
 /// `data`, where the CPU has `clflushopt`; elsewhere it does nothing.
