@@ -16,7 +16,7 @@ use crate::dropout::Dropout;
 use crate::error::{FnnError, Result};
 use crate::features::{copy_row, prefetch_row, Features};
 use crate::float::Float;
-use crate::linalg::GEMM_PARALLEL_MIN_MACS;
+use crate::linalg::{GEMM_PARALLEL_MIN_MACS, TILED_MIN_MACS};
 use crate::network::{Network, Rows};
 use crate::parallel::Par;
 use crate::penalty::WeightSums;
@@ -57,19 +57,22 @@ pub fn work_per_row(net: &Network) -> usize {
 /// rounded down to a power of two.
 /// A function of the shape alone: the thread count never enters.
 pub fn blocks_for(net: &Network, rows: usize) -> usize {
-    let widest = net
-        .sizes()
-        .windows(2)
-        .map(|w| w[0] * w[1])
-        .max()
-        .unwrap_or(0);
-    if rows.saturating_mul(widest) >= GEMM_PARALLEL_MIN_MACS {
+    if rows.saturating_mul(widest_product(net)) >= GEMM_PARALLEL_MIN_MACS {
         return 1;
     }
     let by_work = rows.saturating_mul(work_per_row(net)) / MIN_BLOCK_WORK;
     let most = by_work.min(rows / MIN_BLOCK_ROWS).max(1);
     // A power of two shares out evenly on 2, 4, 8... threads.
     1 << most.ilog2()
+}
+
+/// The multiply-adds per row of the network's largest product.
+fn widest_product(net: &Network) -> usize {
+    net.sizes()
+        .windows(2)
+        .map(|w| w[0] * w[1])
+        .max()
+        .unwrap_or(0)
 }
 
 /// Rows `start..end` of block `b` of `blocks` over `rows` rows: sizes differ
@@ -194,6 +197,10 @@ pub struct BatchStep<T> {
     /// Blocks of the last batch whose gradients are not yet added into the
     /// first block's.
     pending: usize,
+    /// Whether the last batch's products ran on several threads (several
+    /// blocks, or one block's products cut into tiles), so that other cores
+    /// read the parameters.
+    spread: bool,
     plan: UpdatePlan,
     /// The pool threads that run the blocks and the chunks, made on first use.
     team: Option<Team>,
@@ -229,6 +236,7 @@ impl<T: Float> BatchStep<T> {
                 .collect::<Result<_>>()?,
             losses: vec![0.0; blocks],
             pending: 1,
+            spread: false,
             plan,
             team: None,
         })
@@ -310,6 +318,8 @@ impl<T: Float> BatchStep<T> {
         };
         team(&mut self.team, par, self.max_jobs).run(par, jobs, run)?;
         self.pending = n_blocks;
+        self.spread = par.threads > 1
+            && (n_blocks > 1 || rows.saturating_mul(widest_product(net)) >= TILED_MIN_MACS);
         let data_loss: f64 = self.losses[..n_blocks].iter().sum();
         Ok(BatchLoss {
             loss: data_loss / s.f64(),
@@ -340,6 +350,7 @@ impl<T: Float> BatchStep<T> {
             slots,
             &mut first[0],
             others,
+            self.spread,
             (team, par),
         )
     }

@@ -18,14 +18,20 @@ pub fn evict<T>(data: &[T]) {
     if has_clflushopt() {
         let start = data.as_ptr().cast::<u8>();
         let bytes = std::mem::size_of_val(data);
+        // An empty slice (or one of zero-sized values) may point anywhere,
+        // even at no mapped page: it holds no line to flush.
+        if bytes == 0 {
+            return;
+        }
         // The first line may begin before `data`, so step from its start.
         let skew = start as usize % LINE;
         let mut offset = 0;
         while offset < bytes + skew {
-            // SAFETY: the address lies in a line that holds part of `data`;
-            // `clflushopt` neither reads nor writes the program's memory (the
-            // line's contents stay what they were, now in memory), and the
-            // CPU has it (checked above).
+            // SAFETY: `bytes > 0`, so every address flushed lies in a line
+            // that holds a byte of `data`, on a mapped page; `clflushopt`
+            // changes no value in the line (its bytes, `data`'s and their
+            // neighbours', stay what they were, now in memory), and the CPU
+            // has it (checked above).
             unsafe {
                 std::arch::asm!(
                     "clflushopt [{}]",
@@ -41,6 +47,7 @@ pub fn evict<T>(data: &[T]) {
 }
 
 /// Bytes per cache line on every x86-64 CPU fnn runs on.
+#[cfg(target_arch = "x86_64")]
 const LINE: usize = 64;
 
 /// Whether the CPU has `clflushopt` (CPUID leaf 7, EBX bit 23), read once.
@@ -50,8 +57,13 @@ fn has_clflushopt() -> bool {
     static HAS: OnceLock<bool> = OnceLock::new();
     *HAS.get_or_init(|| {
         use std::arch::x86_64::{__cpuid, __cpuid_count};
-        // Leaf 7 is read only where the highest leaf (leaf 0's EAX) reaches it.
-        __cpuid(0).eax >= 7 && __cpuid_count(7, 0).ebx & (1 << 23) != 0
+        // `unsafe` for the Rust versions before `cpuid` became a safe
+        // function (the crate's `rust-version` is older).
+        // SAFETY: every x86-64 CPU has `cpuid`; leaf 7 is read only where the
+        // highest leaf (leaf 0's EAX) reaches it.
+        #[allow(unused_unsafe)]
+        let has = unsafe { __cpuid(0).eax >= 7 && __cpuid_count(7, 0).ebx & (1 << 23) != 0 };
+        has
     })
 }
 
@@ -68,6 +80,10 @@ mod tests {
         }
         let bytes: Vec<u8> = (0..=255).collect();
         evict(&bytes[1..]);
+        // Empty slices and zero-sized values hold no line.
+        evict::<f64>(&[]);
+        evict(&Vec::<f64>::new());
+        evict(&[(); 3]);
         assert!(data
             .iter()
             .enumerate()

@@ -85,7 +85,10 @@ pub struct StepSettings<'a, T> {
 
 /// Adds the gradients of `others` into `first`'s, then steps `params` and
 /// `slots` (three slots back to back) with the sum, chunk by chunk as `plan`
-/// cuts them, on `team`'s threads (as many as `par` has). Returns the penalty's sums over the weights.
+/// cuts them, on `team`'s threads (as many as `par` has). `spread`: the
+/// batch's products ran on several threads, so other cores hold the
+/// parameters. Returns the penalty's sums over the weights.
+#[allow(clippy::too_many_arguments)]
 pub fn sum_and_step<T: Float>(
     plan: &mut UpdatePlan,
     settings: StepSettings<'_, T>,
@@ -93,6 +96,7 @@ pub fn sum_and_step<T: Float>(
     slots: &mut [T],
     first: &mut Workspace<T>,
     others: &[Workspace<T>],
+    spread: bool,
     (team, par): (&mut Team, Par),
 ) -> Result<WeightSums> {
     let n = params.len();
@@ -104,9 +108,10 @@ pub fn sum_and_step<T: Float>(
         weights,
         sums,
     } = plan;
-    // On several threads, every core has read the parameters in the blocks'
-    // products; a chunk's core drops those copies before rewriting them.
-    let shared = par.threads > 1 && team.threads() > 1;
+    // Where other cores have read the parameters (in their blocks' products,
+    // or in their tiles of one block's), a chunk's core drops those copies
+    // before rewriting them.
+    let shared = spread && par.threads > 1 && team.threads() > 1;
     let job = |c: usize, mut chunk: Chunk<'_, T>| -> Result<()> {
         if shared {
             evict(chunk.params);
