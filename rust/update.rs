@@ -86,8 +86,8 @@ pub struct StepSettings<'a, T> {
 /// Adds the gradients of `others` into `first`'s, then steps `params` and
 /// `slots` (three slots back to back) with the sum, chunk by chunk as `plan`
 /// cuts them, on `team`'s threads (as many as `par` has). `spread`: the
-/// batch's products ran on several threads, so other cores hold the
-/// parameters. Returns the penalty's sums over the weights.
+/// batch's products ran on several threads, so other cores hold copies of
+/// the parameters. Returns the penalty's sums over the weights.
 #[allow(clippy::too_many_arguments)]
 pub fn sum_and_step<T: Float>(
     plan: &mut UpdatePlan,
@@ -111,9 +111,8 @@ pub fn sum_and_step<T: Float>(
     // Where other cores have read the parameters (in their blocks' products,
     // or in their tiles of one block's), a chunk's core drops those copies
     // before rewriting them.
-    let shared = spread && par.threads > 1 && team.threads() > 1;
     let job = |c: usize, mut chunk: Chunk<'_, T>| -> Result<()> {
-        if shared {
+        if spread {
             evict(chunk.params);
         }
         add_block_gradients(chunk.grad, others, chunks[c].start);
