@@ -36,7 +36,7 @@ pub const MIN_BLOCK_WORK: usize = 1 << 17;
 /// How many rows ahead of its copy the gather asks for a row: enough misses
 /// in flight to cover a memory round trip with a few rows' copies (see
 /// BENCHMARKS.md, "Measurements behind the code's constants").
-pub const PREFETCH_ROWS: usize = 4;
+pub const PREFETCH_ROWS: usize = 8;
 
 /// Gathered values from which the gather runs on all threads: each row's copy
 /// waits on memory, and each thread adds its own share of requests in flight.
