@@ -3,6 +3,7 @@
 //! Sparse inputs are densified one minibatch at a time into the workspace, so
 //! memory stays proportional to the non-zeros.
 
+use crate::cache;
 use crate::error::{FnnError, Result};
 use crate::float::Float;
 
@@ -170,36 +171,13 @@ pub fn all_finite<T: Float>(x: &[T]) -> bool {
 }
 
 /// Asks the CPU to start loading row `i` (of `d` values) of the row-major
-/// matrix `x` into its L2 cache, one request per 64-byte line, the row's
-/// last line included wherever the row starts. Does nothing for a row
-/// outside `x`, or off x86-64.
-///
-/// Into L2, not L1: a core tracks only a few dozen misses into L1 at once,
-/// fewer than the lines of the rows a gather needs in flight to cover a
-/// trip to memory; L2 tracks more (see BENCHMARKS.md, "Measurements behind
-/// the code's constants").
+/// matrix `x` into cache ([`cache::prefetch`]). Does nothing for a row
+/// outside `x`.
 #[inline]
 pub(crate) fn prefetch_row<T>(x: &[T], i: usize, d: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        let Some(row) = x.get(i * d..(i + 1) * d) else {
-            return;
-        };
-        let bytes = std::mem::size_of_val(row);
-        let start = row.as_ptr().cast::<i8>();
-        // From the start's line to the last byte's line, whatever the offset.
-        let skew = start as usize % 64;
-        for offset in (0..bytes + skew).step_by(64) {
-            // SAFETY: the address lies inside `row` (the first request is
-            // at its start, each later one at the start of a line that
-            // holds one of its bytes); a prefetch neither reads into the
-            // program nor faults.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(start.add(offset.saturating_sub(skew))) };
-        }
+    if let Some(row) = x.get(i * d..(i + 1) * d) {
+        cache::prefetch(row);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (x, i, d);
 }
 
 /// Rows this short or shorter are copied element by element.
