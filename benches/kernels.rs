@@ -29,6 +29,7 @@ use fnn::optim::{Optimizer, Schedule};
 use fnn::parallel::{run_with_threads, Par};
 use fnn::penalty::Penalty;
 use fnn::simd::FlushSubnormals;
+use fnn::team::Team;
 use fnn::train::TrainConfig;
 use fnn::train::{fit_epochs, Counters, Data, Score, Silent, Stopping};
 use fnn::update::StepSettings;
@@ -458,6 +459,30 @@ fn handoff(c: &mut Criterion) {
             bench.iter_custom(|iters| timed_in_pool(iters, idle))
         });
     }
+    // A team's round of two 1 µs jobs, back to back, as a step's two
+    // rounds run (the helper spinning between them): what a round costs
+    // beyond the 1 µs of work is its hand-off.
+    let spin = |_: usize| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_micros(1) {
+            std::hint::spin_loop();
+        }
+        Ok(())
+    };
+    group.bench_function("team_round_of_two_1us_jobs", |bench| {
+        bench.iter_custom(|iters| {
+            run_with_threads(2, || {
+                let mut team = Team::new(2, 2);
+                let start = std::time::Instant::now();
+                for _ in 0..iters {
+                    team.run(Par { threads: 2 }, vec![0, 1], spin)
+                        .expect("a round");
+                }
+                start.elapsed()
+            })
+            .expect("the pool")
+        })
+    });
     group.finish();
 }
 
