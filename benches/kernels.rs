@@ -427,8 +427,9 @@ fn predict_one_row(c: &mut Criterion) {
 /// What sharing work with another thread costs inside the fit's pool: a
 /// `rayon::join` of two empty halves from inside the pool, called back to
 /// back (the workers still awake, as between a fit's steps), and after the
-/// calling worker has slept 100 µs and 1 ms (the other one gone to sleep).
-/// Elements: joins.
+/// calling worker has slept 100 µs and 1 ms (the other one gone to sleep);
+/// and a round of the training loop's `Team` of two threads.
+/// Elements: joins, or rounds.
 fn handoff(c: &mut Criterion) {
     let threads = *thread_counts().last().unwrap_or(&1);
     if threads < 2 {
