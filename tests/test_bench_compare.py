@@ -144,3 +144,17 @@ def test_report_leads_with_the_defaults_and_peers_tables(run):
     assert "defaults, wine: ≥ 10× MLPClassifier" in markdown
     threads = by_workload(data)["threads"]
     assert set(threads) == {"fnn, 1 thread, alpha=0.0001", "fnn, 1 thread, alpha=0"}
+
+
+def test_a_missed_target_never_reads_as_met():
+    spec = importlib.util.spec_from_file_location("_report", BENCHES / "_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    assert report._ratio(4.9974, 5) == "4.997×"
+    assert report._ratio(1.7996, 1.8) == "1.7996×"
+    assert report._ratio(19.97, 20) == "19.97×"
+    # Met, or missed by more than the rounding: the usual decimals.
+    assert report._ratio(5.004, 5) == "5.00×"
+    assert report._ratio(4.9974) == "5.00×"
+    assert report._ratio(3.374, 10) == "3.37×"
+    assert report._ratio(11.43, 10) == "11.4×"
