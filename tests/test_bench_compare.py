@@ -158,3 +158,7 @@ def test_a_missed_target_never_reads_as_met():
     assert report._ratio(4.9974) == "5.00×"
     assert report._ratio(3.374, 10) == "3.37×"
     assert report._ratio(11.43, 10) == "11.4×"
+    # The defaults table's "faster by" reads as its targets line does.
+    details = {"data": "make_regression(20000, 50)"}
+    assert report._defaults_target(details) == 5
+    assert report._defaults_target({"data": "wine 133×13"}) == 10
