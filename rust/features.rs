@@ -171,8 +171,8 @@ pub fn all_finite<T: Float>(x: &[T]) -> bool {
 }
 
 /// Asks the CPU to start loading row `i` (of `d` values) of the row-major
-/// matrix `x` into cache ([`cache::prefetch`]). Does nothing for a row
-/// outside `x`.
+/// matrix `x` into L2 ([`cache::prefetch`]). Does nothing for a row outside
+/// `x`.
 #[inline]
 pub(crate) fn prefetch_row<T>(x: &[T], i: usize, d: usize) {
     if let Some(row) = x.get(i * d..(i + 1) * d) {
