@@ -4,7 +4,9 @@ elsewhere on the machine hits all of them alike."""
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 
 #: A label whose one repetition takes longer than this is not repeated: on an
 #: overloaded machine PyTorch's OpenMP threads can slow a GridSearchCV to many
@@ -33,3 +35,19 @@ def alternate(labels, reps, run_one) -> dict[str, list[float]]:
         summary = ", ".join(f"{label} {times[label][-1]:.4g}s" for label in labels if label in ran)
         log(f"    rep {rep + 1}/{reps}: {summary}")
     return times
+
+
+def interleaved_medians(calls, reps, warm_up=50) -> dict:
+    """Median seconds of each of ``calls`` (name -> callable) in this process,
+    the calls interleaved rep by rep after ``warm_up`` calls of each (first-call
+    allocations, caches)."""
+    for call in calls.values():
+        for _ in range(warm_up):
+            call()
+    times = {name: [] for name in calls}
+    for _ in range(reps):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}

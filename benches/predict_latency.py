@@ -18,29 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 import warnings
 
 import numpy as np
 import onnxruntime as ort
+from _alternate import interleaved_medians
 
 import fnn
 from fnn import FNNClassifier, FNNRegressor, _core
-
-
-def _medians(calls, reps):
-    """Median seconds of each call, the calls interleaved rep by rep."""
-    for call in calls.values():  # warm-up: first-call allocations, caches
-        for _ in range(50):
-            call()
-    times = {name: [] for name in calls}
-    for _ in range(reps):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main():
@@ -81,7 +66,10 @@ def main():
             None, {"X": batch}
         ),
     }
-    results = {**_medians(one_row, args.reps), **_medians(many_rows, max(args.reps // 30, 21))}
+    results = {
+        **interleaved_medians(one_row, args.reps),
+        **interleaved_medians(many_rows, max(args.reps // 30, 21)),
+    }
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()}, fnn at {fnn.__file__}\n")
     print("| what | median |\n|---|---:|")
     for name, seconds in results.items():

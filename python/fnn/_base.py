@@ -15,7 +15,6 @@ from Rust.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import math
@@ -40,11 +39,12 @@ from ._config import TrainState
 from ._divergence import NON_FINITE_WEIGHTS, warn_if_diverged
 from ._engine import get_engine
 from ._layout import unpack
-from ._plain_input import plain_float_rows
+from ._plain_input import plain_float_rows, plain_training_data
 from ._predictors import predictor_of
 from ._settings import ACTIVATIONS, STOCHASTIC_SOLVERS, train_config
 from ._threads import resolve_threads
 from ._training import Outcome, Watch, train_lbfgs, train_stochastic
+from ._validated_params import validate_once
 from ._validation_split import validation_split
 from ._version import __version__ as fnn_version
 from ._warn import warn
@@ -187,6 +187,10 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         self.restore_best_weights = restore_best_weights
         self.n_jobs = n_jobs
         self.engine = engine
+
+    def _validate_params(self):
+        # The values' constraints hold or not whatever the call: checked once.
+        validate_once(self, _param_names(type(self)), super()._validate_params)
 
     @classmethod
     def _get_param_names(cls):
@@ -460,18 +464,26 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
         else float64, and the parameters' dtype when training continues.
         Rows whose training weight is zero are left out.
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            # Continuing keeps the parameters' dtype; validating in it catches
-            # values that overflow it (float64 input, float32 model).
-            dtype=self._params.dtype if continuing else (np.float64, np.float32),
-            multi_output=True,
-            y_numeric=self._score_name == "r2",
-            reset=not continuing,
+        # Continuing keeps the parameters' dtype; validating in it catches
+        # values that overflow it (float64 input, float32 model).
+        dtype = self._params.dtype if continuing else None
+        y_numeric = self._score_name == "r2"
+        plain = plain_training_data(
+            self, X, y, dtype=dtype, y_numeric=y_numeric, reset=not continuing
         )
+        if plain is None:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype=(np.float64, np.float32) if dtype is None else dtype,
+                multi_output=True,
+                y_numeric=y_numeric,
+                reset=not continuing,
+            )
+        else:
+            X, y = plain
         if y.ndim == 2 and y.shape[1] == 1:
             # A column vector means one output, as in scikit-learn (with its warning).
             y = column_or_1d(y, warn=True)
@@ -546,7 +558,7 @@ class BaseFNN(CallbackSupportMixin, BaseEstimator, ABC):
                 f"{config.layer_sizes}. Set warm_start=False to start afresh."
             )
         params = self._params.copy()
-        state = copy.deepcopy(self._train_state)
+        state = self._train_state.copy()
         if self._config.solver != config.solver:
             # Another optimizer's slots mean nothing to this one.
             state.slots[...] = 0

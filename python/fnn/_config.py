@@ -8,7 +8,7 @@ docs/engine-spec.md gives the math behind every field.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -223,6 +223,10 @@ class TrainState:
             # read whole elements from (see BaseFNN.__setstate__).
             state = {**state, "slots": slots.copy()}
         self.__dict__.update(state)
+
+    def copy(self) -> TrainState:
+        """Return an independent copy (the counters are immutable; the slots are copied)."""
+        return replace(self, slots=self.slots.copy())
 
     @classmethod
     def fresh(cls, config: TrainConfig, dtype) -> TrainState:

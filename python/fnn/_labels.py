@@ -34,6 +34,11 @@ def problem_kind(y) -> str:
         For continuous targets ("Unknown label type") and for multi-output
         multi-class targets, which the network does not model.
     """
+    if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuU":
+        # Booleans, integers and strings in one dimension are binary or
+        # multi-class labels: `type_of_target` would find that after a tenth
+        # of a small fit (BENCHMARKS.md, "What one call costs").
+        return "single_label"
     check_classification_targets(y)
     if not sp.issparse(y) and np.ndim(y) == 1:
         # One dimension that passed the check is binary or multi-class:

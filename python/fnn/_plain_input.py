@@ -1,15 +1,18 @@
-"""The fast path into prediction: a plain float array skips `validate_data`.
+"""The fast paths into prediction and training: plain arrays skip `validate_data`.
 
 scikit-learn's `validate_data` costs several one-row forward passes (BENCHMARKS.md,
-"Measurements behind the code's constants").
+"Measurements behind the code's constants"), and a tenth of a small fit or
+of a streamed `partial_fit` call (BENCHMARKS.md, "What one call costs").
 
-It applies only where `validate_data` would do nothing but convert the
-dtype and find every value finite: an exact `numpy.ndarray` (no subclass,
-no DataFrame, no sparse matrix, no list) of native float32 or float64, two
-dimensions, at least one row, the fitted number of columns, and an estimator
-fitted without feature names. Anything else, and any non-finite value,
-returns None, and the caller validates in full, so every error and warning
-is still scikit-learn's own.
+They apply only where `validate_data` would do nothing but convert the
+dtype, find every value finite and record the column count: an exact
+`numpy.ndarray` (no subclass, no DataFrame, no sparse matrix, no list) of
+native float32 or float64, two dimensions, at least one row and one column,
+and, once fitted, the fitted number of columns and no feature names; for
+training also a one-dimensional target array of as many rows, of numbers or
+(for labels) strings. Anything else, and any non-finite value, returns
+None, and the caller validates in full, so every error and warning is still
+scikit-learn's own.
 """
 
 from __future__ import annotations
@@ -51,3 +54,59 @@ def plain_float_rows(estimator, X, dtype) -> np.ndarray | None:
         # A finite sum means every value is finite (sklearn's first check too).
         finite = np.isfinite(X.sum())
     return X if finite else None
+
+
+#: Target dtypes `validate_data` passes through unchanged: booleans, integers,
+#: native floats (checked finite) and, for class labels, strings.
+_LABEL_KINDS = frozenset("biuU")
+_NUMBER_KINDS = frozenset("biu")
+
+
+def plain_training_data(estimator, X, y, *, dtype, y_numeric, reset):
+    """``(X, y)`` as `validate_data` would return them, or None when they need it.
+
+    Parameters
+    ----------
+    estimator : BaseFNN
+        The estimator being trained. With ``reset`` its ``n_features_in_`` is
+        set (and ``feature_names_in_`` dropped), as `validate_data` does.
+    X, y : object
+        The training call's inputs and targets.
+    dtype : numpy.dtype or None
+        The parameters' dtype when training continues; None keeps float32 or
+        float64 input as it is.
+    y_numeric : bool
+        Whether the targets must be numbers (a regressor's).
+    reset : bool
+        Whether this call starts a new model, as `validate_data`'s ``reset``.
+
+    Returns
+    -------
+    tuple or None
+        ``(X, y)``, with ``X`` in ``dtype`` if one was given.
+    """
+    if type(X) is not np.ndarray or type(y) is not np.ndarray:
+        return None
+    if X.ndim != 2 or y.ndim != 1 or X.dtype not in _NATIVE_FLOATS:
+        return None
+    kinds = _NUMBER_KINDS if y_numeric else _LABEL_KINDS
+    if y.dtype.kind not in kinds and y.dtype not in _NATIVE_FLOATS:
+        return None
+    n_rows, n_columns = X.shape
+    if n_rows == 0 or n_columns == 0 or y.shape[0] != n_rows:
+        return None
+    if not reset and (
+        n_columns != getattr(estimator, "n_features_in_", None)
+        or getattr(estimator, "feature_names_in_", None) is not None
+    ):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dtype is not None:
+            X = X.astype(dtype, copy=False)
+        finite = np.isfinite(X.sum()) and (y.dtype.kind != "f" or np.isfinite(y.sum()))
+    if not finite:
+        return None
+    if reset:
+        estimator.n_features_in_ = n_columns
+        estimator.__dict__.pop("feature_names_in_", None)
+    return X, y
