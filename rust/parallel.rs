@@ -169,6 +169,29 @@ pub fn run_with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -
     }
 }
 
+/// Runs `work` on a worker of the pool of `threads` workers (`threads >= 2`)
+/// while the calling thread runs `wait`; returns `work`'s result (`Err` if it
+/// panicked) and `wait`'s. `wait` must return once `work` has, or soon after
+/// (the call returns only when both have). No thread is started: the pool's
+/// are reused.
+pub fn beside<R: Send, W>(
+    threads: usize,
+    work: impl FnOnce() -> R + Send,
+    wait: impl FnOnce() -> W,
+) -> Result<(std::thread::Result<R>, W)> {
+    let pool = pool(threads)?;
+    let mut outcome = None;
+    let waited = pool.in_place_scope(|scope| {
+        let slot = &mut outcome;
+        scope.spawn(move |_| {
+            *slot = Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+        });
+        wait()
+    });
+    let outcome = outcome.unwrap_or_else(|| Err(Box::new("the pool dropped the work")));
+    Ok((outcome, waited))
+}
+
 /// How much parallelism a pass may use.
 #[derive(Clone, Copy, Debug)]
 pub struct Par {
@@ -309,6 +332,35 @@ mod tests {
             assert_eq!(sum.to_bits(), serial.to_bits(), "{threads} threads");
             assert_eq!(cut, blocks);
         }
+    }
+
+    #[test]
+    fn beside_runs_the_work_on_a_pool_worker_and_waits_here() {
+        let caller = std::thread::current().id();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let (worker, waited) = beside(
+            2,
+            move || {
+                let on = (std::thread::current().id(), rayon::current_num_threads());
+                done_tx.send(()).unwrap();
+                on
+            },
+            || {
+                done_rx.recv().unwrap();
+                std::thread::current().id()
+            },
+        )
+        .unwrap();
+        let (worker_thread, pool_threads) = worker.unwrap();
+        assert_ne!(worker_thread, caller);
+        assert_eq!((pool_threads, waited), (2, caller));
+    }
+
+    #[test]
+    fn beside_reports_a_panic_of_the_work() {
+        let (worker, waited) = beside(2, || -> u8 { panic!("boom") }, || 7).unwrap();
+        assert!(worker.is_err());
+        assert_eq!(waited, 7);
     }
 
     #[test]

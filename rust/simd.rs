@@ -71,6 +71,19 @@ impl FlushSubnormals {
     }
 }
 
+/// Runs `f` with subnormal floats kept (FTZ and DAZ off), then restores the
+/// thread's mode (a [`FlushSubnormals`] guard's drop): for Python code called
+/// back from inside training, which expects IEEE arithmetic.
+pub fn with_default_float_mode<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    let _restore = {
+        let previous = read_mxcsr();
+        write_mxcsr(previous & !FTZ_DAZ);
+        FlushSubnormals { previous }
+    };
+    f()
+}
+
 impl Default for FlushSubnormals {
     fn default() -> Self {
         Self::new()
@@ -102,6 +115,20 @@ fn write_mxcsr(csr: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_calls_back_with_subnormals_kept() {
+        let tiny = f32::MIN_POSITIVE;
+        let halve = |x: f32| std::hint::black_box(x) / 2.0;
+        let _guard = FlushSubnormals::new();
+        // `black_box` keeps the division inside the call: nothing ties plain
+        // arithmetic to the mode switches otherwise.
+        let kept = with_default_float_mode(|| std::hint::black_box(halve(tiny)));
+        // Compared by its bits: with DAZ back on, a subnormal reads as zero.
+        assert_eq!(kept.to_bits(), (tiny / 2.0).to_bits());
+        assert_ne!(kept.to_bits(), 0);
+        assert_eq!(halve(tiny), 0.0);
+    }
 
     #[test]
     fn subnormals_flush_only_while_the_guard_lives() {

@@ -45,7 +45,7 @@ CHILD = textwrap.dedent(
     from fnn import TrainState, get_engine
 
     engine = get_engine("rust")
-    cfg = _long_config()
+    cfg = _long_config(threads={threads})
     X, Y = _data()
     params = engine.init_params(cfg, np.float64)
     state = TrainState.fresh(cfg, np.float64)
@@ -63,10 +63,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_ctrl_c_raises_keyboard_interrupt_within_a_second_and_fit_works_after():
+# One thread trains on the calling thread, which runs the signal handlers
+# itself; two train on fnn's pool while the calling thread waits for them.
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_raises_keyboard_interrupt_within_a_second_and_fit_works_after(threads):
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD.format(tests=tests_dir)],
+        [sys.executable, "-c", CHILD.format(tests=tests_dir, threads=threads)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -108,28 +111,45 @@ def test_python_threads_run_while_rust_trains():
     assert ticks > 20
 
 
-def test_callback_sees_every_epoch_and_can_stop_training():
+# A small network trains on the calling thread; the long one's batches are
+# big enough for two threads, which train on fnn's pool.
+CALLBACK_CONFIGS = {
+    "calling thread": dict(layer_sizes=(64, 8, 10), activations=("tanh",), max_epochs=50),
+    "pool": dict(max_epochs=50, threads=2),
+}
+
+
+@pytest.mark.parametrize("where", CALLBACK_CONFIGS)
+def test_callback_sees_every_epoch_and_can_stop_training(where):
     engine = get_engine("rust")
-    cfg = _long_config(layer_sizes=(64, 8, 10), activations=("tanh",), max_epochs=50)
+    cfg = _long_config(**CALLBACK_CONFIGS[where])
     X, Y = _data(n=200)
     params = engine.init_params(cfg, np.float64)
     state = TrainState.fresh(cfg, np.float64)
     seen = []
 
     def callback(epoch, loss, val_loss, val_score):
-        seen.append((epoch, loss))
+        # Python's own arithmetic, not training's flushing of subnormals.
+        halved = np.float64(np.finfo(np.float64).tiny) / 2
+        seen.append((epoch, loss, halved > 0, threading.get_ident()))
         return epoch == 4
 
     log = engine.fit_epochs(cfg, params, state, X, Y, callback=callback)
-    assert [e for e, _ in seen] == [1, 2, 3, 4]
-    assert [loss for _, loss in seen] == log.loss
+    assert [e for e, *_ in seen] == [1, 2, 3, 4]
+    assert [loss for _, loss, *_ in seen] == log.loss
+    assert all(kept for *_, kept, _ in seen)
+    assert {ident for *_, ident in seen} == {threading.get_ident()}
     assert state.epoch == 4 and not log.converged
 
 
-@pytest.mark.parametrize("engine_name", ["rust", "numpy"])
-def test_an_exception_in_the_callback_propagates_and_the_log_keeps_the_epochs_run(engine_name):
+@pytest.mark.parametrize(
+    ("engine_name", "where"), [("rust", "calling thread"), ("rust", "pool"), ("numpy", "pool")]
+)
+def test_an_exception_in_the_callback_propagates_and_the_log_keeps_the_epochs_run(
+    engine_name, where
+):
     engine = get_engine(engine_name)
-    cfg = _long_config(layer_sizes=(64, 8, 10), activations=("tanh",), max_epochs=50)
+    cfg = _long_config(**CALLBACK_CONFIGS[where])
     X, Y = _data(n=200)
     params = engine.init_params(cfg, np.float64)
     state = TrainState.fresh(cfg, np.float64)

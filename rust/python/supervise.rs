@@ -1,26 +1,76 @@
 //! Running a long core call without the GIL while staying responsive.
 //!
-//! The work runs on a worker thread (inside the fnn thread pool when parallel);
-//! the calling thread, usually Python's main thread, waits with the GIL
-//! released and wakes every 100 ms to run signal handlers, so Ctrl-C raises
-//! `KeyboardInterrupt` promptly. Per-epoch callbacks are sent back to the
-//! calling thread so Python code only ever runs there.
+//! The GIL is released for the whole call, and no thread is started for it:
+//! starting and joining one cost more than the ten steps of a small fit
+//! (BENCHMARKS.md, "What one call costs").
+//!
+//! - On one thread the work runs on the calling thread. Between batches,
+//!   every 100 ms, it takes the GIL back to run signal handlers, so Ctrl-C
+//!   raises `KeyboardInterrupt` promptly; per-epoch callbacks run there too.
+//! - On more, the work runs on a worker of fnn's pool while the calling
+//!   thread, usually Python's main thread, waits without the GIL and wakes
+//!   every 100 ms to run signal handlers. Per-epoch callbacks are sent back
+//!   to it, so Python code only ever runs on the calling thread.
+//!
+//! Python code runs with the calling thread's own floating-point mode, not
+//! the work's flushing of subnormals (`simd::FlushSubnormals`).
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::error::Result as CoreResult;
-use crate::parallel::run_with_threads;
+use crate::parallel::beside;
+use crate::simd::with_default_float_mode;
 use crate::train::{EpochRecord, Monitor};
 use crate::FnnError;
 
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The worker's side: checks the cancel flag, forwards epoch records.
+/// Runs `f` attached to Python, in the floating-point mode Python expects.
+fn in_python<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
+    with_default_float_mode(|| Python::attach(f))
+}
+
+/// The monitor of work on the calling thread: runs signal handlers and
+/// callbacks itself, remembering the first Python exception.
+struct InlineMonitor<F> {
+    on_epoch: Option<F>,
+    next_check: Instant,
+    failure: Option<PyErr>,
+}
+
+impl<F> InlineMonitor<F> {
+    fn fail(&mut self, e: PyErr) -> FnnError {
+        self.failure.get_or_insert(e);
+        FnnError::Interrupted
+    }
+}
+
+impl<F: FnMut(Python<'_>, &EpochRecord) -> PyResult<bool>> Monitor for InlineMonitor<F> {
+    fn poll(&mut self) -> CoreResult<()> {
+        let now = Instant::now();
+        if now < self.next_check {
+            return Ok(());
+        }
+        self.next_check = now + SIGNAL_CHECK_INTERVAL;
+        in_python(|py| py.check_signals()).map_err(|e| self.fail(e))
+    }
+
+    fn epoch_end(&mut self, record: &EpochRecord) -> CoreResult<bool> {
+        self.poll()?;
+        let Some(f) = self.on_epoch.as_mut() else {
+            return Ok(false);
+        };
+        in_python(|py| f(py, record)).map_err(|e| self.fail(e))
+    }
+}
+
+/// The pool worker's side: checks the cancel flag, forwards epoch records.
 struct WorkerMonitor<'a> {
     cancel: &'a AtomicBool,
     wants_epochs: bool,
@@ -57,54 +107,82 @@ pub fn supervise<R: Send>(
     py: Python<'_>,
     threads: usize,
     work: impl FnOnce(&mut dyn Monitor) -> CoreResult<R> + Send,
+    on_epoch: Option<impl FnMut(Python<'_>, &EpochRecord) -> PyResult<bool> + Send>,
+) -> PyResult<CoreResult<R>> {
+    if threads <= 1 {
+        let mut monitor = InlineMonitor {
+            on_epoch,
+            next_check: Instant::now() + SIGNAL_CHECK_INTERVAL,
+            failure: None,
+        };
+        let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| work(&mut monitor))));
+        if let Some(err) = monitor.failure {
+            return Err(err);
+        }
+        return outcome.map_err(|_| panicked());
+    }
+    on_workers(py, threads, work, on_epoch)
+}
+
+/// [`supervise`] on `threads` ≥ 2: the work on a pool worker, Python here.
+fn on_workers<R: Send>(
+    py: Python<'_>,
+    threads: usize,
+    work: impl FnOnce(&mut dyn Monitor) -> CoreResult<R> + Send,
     mut on_epoch: Option<impl FnMut(Python<'_>, &EpochRecord) -> PyResult<bool> + Send>,
 ) -> PyResult<CoreResult<R>> {
     let cancel = AtomicBool::new(false);
     let (record_tx, record_rx) = mpsc::channel::<EpochRecord>();
     let (answer_tx, answer_rx) = mpsc::channel::<bool>();
     let wants_epochs = on_epoch.is_some();
-    let (outcome, failure) = py.detach(move || {
-        std::thread::scope(|scope| {
-            let cancel = &cancel;
-            let worker = scope.spawn(move || {
-                let mut monitor = WorkerMonitor {
-                    cancel,
-                    wants_epochs,
-                    records: record_tx,
-                    answers: answer_rx,
-                };
-                run_with_threads(threads, || work(&mut monitor)).and_then(|r| r)
-            });
-            let mut failure: Option<PyErr> = None;
-            loop {
-                match record_rx.recv_timeout(SIGNAL_CHECK_INTERVAL) {
-                    Ok(record) => {
-                        let answer = match on_epoch.as_mut() {
-                            Some(f) => Python::attach(|py| f(py, &record)),
-                            None => Ok(false),
-                        };
-                        let stop = answer.unwrap_or_else(|e| {
-                            failure.get_or_insert(e);
-                            cancel.store(true, Ordering::Relaxed);
-                            true
-                        });
-                        // The worker may already have ended; then nobody listens.
-                        let _ = answer_tx.send(stop);
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            failure.get_or_insert(e);
-                            cancel.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+    let cancel = &cancel;
+    let job = move || {
+        let mut monitor = WorkerMonitor {
+            cancel,
+            wants_epochs,
+            records: record_tx,
+            answers: answer_rx,
+        };
+        work(&mut monitor)
+        // `monitor` drops here, and with it the channel: the waiting ends.
+    };
+    let wait = move || {
+        let mut failure: Option<PyErr> = None;
+        loop {
+            match record_rx.recv_timeout(SIGNAL_CHECK_INTERVAL) {
+                Ok(record) => {
+                    let answer = match on_epoch.as_mut() {
+                        Some(f) => in_python(|py| f(py, &record)),
+                        None => Ok(false),
+                    };
+                    let stop = answer.unwrap_or_else(|e| {
+                        failure.get_or_insert(e);
+                        cancel.store(true, Ordering::Relaxed);
+                        true
+                    });
+                    // The worker may already have ended; then nobody listens.
+                    let _ = answer_tx.send(stop);
                 }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = in_python(|py| py.check_signals()) {
+                        failure.get_or_insert(e);
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return failure,
             }
-            (worker.join(), failure)
-        })
-    });
+        }
+    };
+    let (outcome, failure) = match py.detach(|| beside(threads, job, wait)) {
+        Ok(both) => both,
+        Err(e) => return Ok(Err(e)),
+    };
     if let Some(err) = failure {
         return Err(err);
     }
-    outcome.map_err(|_| PyRuntimeError::new_err("internal error: the fnn training thread panicked"))
+    outcome.map_err(|_| panicked())
+}
+
+fn panicked() -> PyErr {
+    PyRuntimeError::new_err("internal error: the fnn training thread panicked")
 }
