@@ -32,28 +32,57 @@ pub(super) struct Adam<'a, T> {
     eps: T,
 }
 
+/// What an Adam step's every run shares: the rate with the bias corrections
+/// of step `t`. Computed once per step, not once per run of parameters
+/// between the weight ranges: each correction is a `pow`, and a small
+/// network's step has several runs.
+#[derive(Clone, Copy)]
+pub(super) struct AdamStep<T> {
+    /// `lr/(1−β1^t)`.
+    step_size: T,
+    /// `1/√(1−β2^t)`.
+    inv_sqrt_bc2: T,
+}
+
+impl<T: Float> AdamStep<T> {
+    /// Step `t` (1-based) at rate `lr` with decay rates `beta1`, `beta2`.
+    pub fn new(lr: T, t: u64, (beta1, beta2): (f64, f64)) -> Self {
+        let t = t as f64;
+        AdamStep {
+            // The rate as the step uses it (rounded to `T`), in f64 with the
+            // correction, then rounded once (spec section 8).
+            step_size: T::of(lr.f64() / (1.0 - beta1.powf(t))),
+            inv_sqrt_bc2: T::of(1.0 / (1.0 - beta2.powf(t)).sqrt()),
+        }
+    }
+
+    /// Stands in for the other optimizers, which have no bias correction.
+    pub fn unused() -> Self {
+        AdamStep {
+            step_size: T::zero(),
+            inv_sqrt_bc2: T::zero(),
+        }
+    }
+}
+
 impl<'a, T: Float> Adam<'a, T> {
     /// The rule of `Optimizer::Adam { beta1, beta2, eps, amsgrad, .. }` for
-    /// step `t` (1-based) at rate `lr` over `params` and its state `slots`.
+    /// the step `step` over `params` and its state `slots`.
     pub fn new(
         params: &'a mut [T],
         [m, v, vmax]: [&'a mut [T]; 3],
-        lr: T,
-        t: u64,
+        step: AdamStep<T>,
         (beta1, beta2): (f64, f64),
         eps: f64,
         amsgrad: bool,
     ) -> Self {
-        let t = t as f64;
         Adam {
             params,
             m,
             v,
             vmax: amsgrad.then_some(vmax),
-            // The rate as the step uses it (rounded to `T`), in f64 with the
-            // correction, then rounded once (spec section 8).
-            step_size: T::of(lr.f64() / (1.0 - beta1.powf(t))),
-            inv_sqrt_bc2: T::of(1.0 / (1.0 - beta2.powf(t)).sqrt()),
+            step_size: step.step_size,
+            inv_sqrt_bc2: step.inv_sqrt_bc2,
             beta1: T::of(beta1),
             beta2: T::of(beta2),
             one_minus_b1: T::of(1.0 - beta1),

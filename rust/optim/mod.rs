@@ -20,7 +20,7 @@ use crate::float::Float;
 use crate::parallel::Par;
 use crate::penalty::{Penalty, WeightSums};
 
-use adam::Adam;
+use adam::{Adam, AdamStep};
 use rmsprop::RmsProp;
 pub use schedule::Schedule;
 use sgd::Sgd;
@@ -194,6 +194,11 @@ impl Optimizer {
             }
             _ => None,
         };
+        // Adam's bias corrections: once per step, for all its runs.
+        let adam_step = match *self {
+            Optimizer::Adam { beta1, beta2, .. } => AdamStep::new(lr, t, (beta1, beta2)),
+            _ => AdamStep::unused(),
+        };
         // The step, run by run: each weight range with the penalty and the
         // decay, the parameters between them without.
         let mut run = |range: Range<usize>, on_weights: bool| {
@@ -227,7 +232,7 @@ impl Optimizer {
                     amsgrad,
                     ..
                 } => {
-                    let rule = Adam::new(params, slots, lr, t, (beta1, beta2), eps, amsgrad);
+                    let rule = Adam::new(params, slots, adam_step, (beta1, beta2), eps, amsgrad);
                     Step::new(rule, grad, penalty, shrink).run(par)
                 }
             }
