@@ -1,18 +1,23 @@
 """Work `fit` no longer repeats, pinned to what it replaced: classes without
 a second `type_of_target`, targets made in the training dtype, the
-zero-output loss in blocks, the parameter names read once per class."""
+zero-output loss in blocks, the parameter names read once per class, plain
+arrays past `validate_data`, parameters validated once."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
-from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.validation import validate_data
 
 import fnn._divergence
 from fnn import FNNClassifier, FNNRegressor, _labels
 from fnn._config import TrainConfig
 from fnn._losses import per_sample_loss
+from fnn._plain_input import plain_training_data
 
 RNG = np.random.default_rng(0)
 
@@ -101,3 +106,105 @@ def test_parameter_names_are_scikit_learns_and_a_fresh_list_each_time():
         assert "mutated" not in cls._get_param_names()
     assert "class_weight" in FNNClassifier._get_param_names()
     assert "huber_delta" in FNNRegressor._get_param_names()
+
+
+@pytest.mark.parametrize(
+    "y",
+    [np.arange(30), np.arange(30) % 3, np.arange(20), np.array([f"c{i}" for i in range(30)])],
+    ids=["mostly unique", "three classes", "twenty samples", "mostly unique strings"],
+)
+def test_labels_warn_as_check_classification_targets_does(y):
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        _labels.problem_kind(y)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        check_classification_targets(y)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+
+
+X_PLAIN = RNG.normal(size=(40, 3))
+ACCEPTED = {
+    "float64": (X_PLAIN, np.arange(40) % 3),
+    "float32, Fortran order": (np.asfortranarray(X_PLAIN.astype(np.float32)), np.arange(40) % 2),
+    "read-only, string labels": (
+        np.frombuffer(X_PLAIN.tobytes()).reshape(40, 3),
+        np.array(["a", "b"] * 20),
+    ),
+}
+REFUSED = {
+    "a list": (X_PLAIN.tolist(), np.arange(40) % 3),
+    "NaN": (np.where(X_PLAIN > 2, np.nan, X_PLAIN), np.arange(40) % 3),
+    "integer X": (np.ones((40, 3), dtype=np.int64), np.arange(40) % 3),
+    "big-endian X": (X_PLAIN.astype(">f8"), np.arange(40) % 3),
+    "column y": (X_PLAIN, (np.arange(40) % 3)[:, None]),
+    "object y": (X_PLAIN, np.array(["a", "b"] * 20, dtype=object)),
+    "short y": (X_PLAIN, np.arange(39) % 3),
+    "no rows": (X_PLAIN[:0], np.arange(0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_plain_training_data_is_what_validate_data_returns(name):
+    X, y = ACCEPTED[name]
+    ours, theirs = FNNClassifier(), FNNClassifier()
+    ours.feature_names_in_ = theirs.feature_names_in_ = np.array(["a", "b", "c"], dtype=object)
+    X_ours, y_ours = plain_training_data(ours, X, y, dtype=None, y_numeric=False, reset=True)
+    X_theirs, y_theirs = validate_data(
+        theirs, X, y, accept_sparse="csr", dtype=(np.float64, np.float32), multi_output=True
+    )
+    assert (X_ours.dtype, X_ours.shape, X_ours.flags.c_contiguous) == (
+        X_theirs.dtype,
+        X_theirs.shape,
+        X_theirs.flags.c_contiguous,
+    )
+    np.testing.assert_array_equal(X_ours, X_theirs)
+    np.testing.assert_array_equal(y_ours, y_theirs)
+    assert vars(ours) == {**vars(theirs), "n_features_in_": 3}
+    assert not hasattr(ours, "feature_names_in_")
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_plain_training_data_leaves_the_rest_to_validate_data(name):
+    X, y = REFUSED[name]
+    assert (
+        plain_training_data(FNNClassifier(), X, y, dtype=None, y_numeric=False, reset=True) is None
+    )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_continuing_in_float32_refuses_what_overflows_it():
+    model = FNNClassifier(max_iter=1).fit(X_PLAIN.astype(np.float32), np.arange(40) % 3)
+    X = X_PLAIN.copy()
+    assert (
+        plain_training_data(
+            model, X, np.arange(40) % 3, dtype=np.float32, y_numeric=False, reset=False
+        )[0].dtype
+        == np.float32
+    )
+    X[0, 0] = 1e300
+    assert (
+        plain_training_data(
+            model, X, np.arange(40) % 3, dtype=np.float32, y_numeric=False, reset=False
+        )
+        is None
+    )
+
+
+class _UnhashableFloat(float):
+    __hash__ = None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_parameters_are_validated_until_found_valid_whatever_their_type():
+    X, y = X_PLAIN, np.arange(40) % 3
+    for bad in (0, -1, np.int64(-1), "2", 1.5):
+        for _ in range(2):  # the second time too: invalid sets are not remembered
+            with pytest.raises(ValueError, match="max_iter"):
+                FNNClassifier(max_iter=bad).fit(X, y)
+    FNNClassifier(max_iter=1, alpha=_UnhashableFloat(1e-4)).fit(X, y)
+    FNNClassifier(max_iter=1, hidden_layer_sizes=[4]).fit(X, y)
+    model = FNNClassifier(max_iter=1).fit(X, y)
+    model.hidden_layer_sizes = (4, 0)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        model.fit(X, y)

@@ -164,3 +164,44 @@ def test_an_exception_in_the_callback_propagates_and_the_log_keeps_the_epochs_ru
         engine.fit_epochs(cfg, params, state, X, Y, callback=callback, log=log)
     assert state.epoch == 2
     assert len(log.loss) == 2 and all(np.isfinite(log.loss))
+
+
+def _stopped_at_epoch_6(threads, *, by_raising):
+    """Params after a validated fit whose callback stops it at epoch 6, by
+    returning True or by raising."""
+    engine = get_engine("rust")
+    X, Y = _data(n=200)
+    X_val, Y_val = _data(n=100, seed=1)
+    cfg = _long_config(
+        max_epochs=8,
+        threads=threads,
+        stopping="val_score",
+        restore_best=True,
+        n_iter_no_change=100,
+        learning_rate_init=0.05,
+        score="accuracy",
+    )
+    params = engine.init_params(cfg, np.float64)
+    state = TrainState.fresh(cfg, np.float64)
+
+    def callback(epoch, *_):
+        if epoch == 6 and by_raising:
+            raise KeyboardInterrupt
+        return epoch == 6
+
+    try:
+        engine.fit_epochs(
+            cfg, params, state, X, Y, validation=(X_val, Y_val, None), callback=callback
+        )
+    except KeyboardInterrupt:
+        assert by_raising
+    return params
+
+
+def test_a_callback_that_raises_stops_training_as_one_that_returns_true():
+    # Both restore the best epoch's weights before the exception goes on, on
+    # the calling thread (1 thread) as on the pool (2), byte for byte.
+    stopped = _stopped_at_epoch_6(1, by_raising=False)
+    for threads in (1, 2):
+        raised = _stopped_at_epoch_6(threads, by_raising=True)
+        assert raised.tobytes() == stopped.tobytes(), threads

@@ -34,7 +34,7 @@ def problem_kind(y) -> str:
         For continuous targets ("Unknown label type") and for multi-output
         multi-class targets, which the network does not model.
     """
-    if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuU":
+    if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuU" and not _mostly_unique(y):
         # Booleans, integers and strings in one dimension are binary or
         # multi-class labels: `type_of_target` would find that after a tenth
         # of a small fit (BENCHMARKS.md, "What one call costs").
@@ -54,6 +54,15 @@ def problem_kind(y) -> str:
         f"FNNClassifier handles binary, multi-class and multi-label (indicator) "
         f"targets; got a {kind} target."
     )
+
+
+def _mostly_unique(y) -> bool:
+    """Whether `check_classification_targets` would warn that ``y`` looks like a regression target.
+
+    It does for more than 20 samples with more distinct labels than half of
+    them; those take its path, so that the warning is its own.
+    """
+    return y.shape[0] > 20 and len(np.unique(y)) > round(0.5 * y.shape[0])
 
 
 def classes_of(y, kind: str) -> np.ndarray:

@@ -45,8 +45,12 @@ def validate_once(estimator, names, validate) -> None:
     """
     items = tuple(_frozen(getattr(estimator, name)) for name in names)
     key = None if None in items else (type(estimator), items)
-    if key is not None and key in _VALID:
-        return
+    try:
+        if key is not None and key in _VALID:
+            return
+    except TypeError:
+        # A subclass of a number or a string that is not hashable.
+        key = None
     validate()
     if key is not None:
         if len(_VALID) >= _MAX_REMEMBERED:

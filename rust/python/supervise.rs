@@ -5,15 +5,20 @@
 //! (BENCHMARKS.md, "What one call costs").
 //!
 //! - On one thread the work runs on the calling thread. Between batches,
-//!   every 100 ms, it takes the GIL back to run signal handlers, so Ctrl-C
-//!   raises `KeyboardInterrupt` promptly; per-epoch callbacks run there too.
+//!   every 100 ms, on Python's main thread, it takes the GIL back to run
+//!   signal handlers, so Ctrl-C raises `KeyboardInterrupt` promptly;
+//!   per-epoch callbacks run there too. While another Python thread holds
+//!   the GIL that check waits for it: up to the interpreter's switch
+//!   interval (5 ms) for Python code, the whole call for a C call that
+//!   keeps the GIL.
 //! - On more, the work runs on a worker of fnn's pool while the calling
 //!   thread, usually Python's main thread, waits without the GIL and wakes
 //!   every 100 ms to run signal handlers. Per-epoch callbacks are sent back
 //!   to it, so Python code only ever runs on the calling thread.
 //!
-//! Python code runs with the calling thread's own floating-point mode, not
-//! the work's flushing of subnormals (`simd::FlushSubnormals`).
+//! Python code runs with subnormals kept, not with the work's flushing of
+//! them (`simd::FlushSubnormals`). On one thread, a callback that changes
+//! the floating-point mode itself has that change undone when it returns.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,25 +45,27 @@ fn in_python<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
 /// callbacks itself, remembering the first Python exception.
 struct InlineMonitor<F> {
     on_epoch: Option<F>,
-    next_check: Instant,
+    /// When to run the signal handlers next; None off Python's main thread,
+    /// where they never run, so that training never waits there for a GIL
+    /// that another thread holds.
+    next_check: Option<Instant>,
     failure: Option<PyErr>,
-}
-
-impl<F> InlineMonitor<F> {
-    fn fail(&mut self, e: PyErr) -> FnnError {
-        self.failure.get_or_insert(e);
-        FnnError::Interrupted
-    }
 }
 
 impl<F: FnMut(Python<'_>, &EpochRecord) -> PyResult<bool>> Monitor for InlineMonitor<F> {
     fn poll(&mut self) -> CoreResult<()> {
+        let Some(next) = self.next_check else {
+            return Ok(());
+        };
         let now = Instant::now();
-        if now < self.next_check {
+        if now < next {
             return Ok(());
         }
-        self.next_check = now + SIGNAL_CHECK_INTERVAL;
-        in_python(|py| py.check_signals()).map_err(|e| self.fail(e))
+        self.next_check = Some(now + SIGNAL_CHECK_INTERVAL);
+        in_python(|py| py.check_signals()).map_err(|e| {
+            self.failure.get_or_insert(e);
+            FnnError::Interrupted
+        })
     }
 
     fn epoch_end(&mut self, record: &EpochRecord) -> CoreResult<bool> {
@@ -66,8 +73,21 @@ impl<F: FnMut(Python<'_>, &EpochRecord) -> PyResult<bool>> Monitor for InlineMon
         let Some(f) = self.on_epoch.as_mut() else {
             return Ok(false);
         };
-        in_python(|py| f(py, record)).map_err(|e| self.fail(e))
+        // As on the pool: a callback's exception stops training after this
+        // epoch (restoring the best weights, if asked), then is raised.
+        Ok(in_python(|py| f(py, record)).unwrap_or_else(|e| {
+            self.failure.get_or_insert(e);
+            true
+        }))
     }
+}
+
+/// Whether the calling thread is Python's main thread, the one where signal
+/// handlers run.
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let current = threading.call_method0("current_thread")?;
+    Ok(current.is(&threading.call_method0("main_thread")?))
 }
 
 /// The pool worker's side: checks the cancel flag, forwards epoch records.
@@ -110,9 +130,10 @@ pub fn supervise<R: Send>(
     on_epoch: Option<impl FnMut(Python<'_>, &EpochRecord) -> PyResult<bool> + Send>,
 ) -> PyResult<CoreResult<R>> {
     if threads <= 1 {
+        let main = on_main_thread(py)?;
         let mut monitor = InlineMonitor {
             on_epoch,
-            next_check: Instant::now() + SIGNAL_CHECK_INTERVAL,
+            next_check: main.then(|| Instant::now() + SIGNAL_CHECK_INTERVAL),
             failure: None,
         };
         let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(|| work(&mut monitor))));
