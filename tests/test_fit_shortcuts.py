@@ -132,6 +132,28 @@ ACCEPTED = {
         np.array(["a", "b"] * 20),
     ),
 }
+
+
+def _memmap(array, tmp_path):
+    mapped = np.lib.format.open_memmap(
+        tmp_path / "x.npy", mode="w+", dtype=array.dtype, shape=array.shape
+    )
+    mapped[...] = array
+    mapped.flush()
+    return np.load(tmp_path / "x.npy", mmap_mode="r")
+
+
+def test_plain_training_data_takes_a_memmap_chunk_as_validate_data_does(tmp_path):
+    X = _memmap(X_PLAIN, tmp_path)[5:25]
+    y = np.arange(40)[5:25] % 3
+    ours = plain_training_data(FNNClassifier(), X, y, dtype=None, y_numeric=False, reset=True)
+    theirs = validate_data(FNNClassifier(), X, y, dtype=(np.float64, np.float32), multi_output=True)
+    for a, b in zip(ours, theirs, strict=True):
+        assert type(a) is type(b) is np.ndarray
+        assert np.shares_memory(a, b)
+        np.testing.assert_array_equal(a, b)
+
+
 REFUSED = {
     "a list": (X_PLAIN.tolist(), np.arange(40) % 3),
     "NaN": (np.where(X_PLAIN > 2, np.nan, X_PLAIN), np.arange(40) % 3),

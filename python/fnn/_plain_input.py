@@ -6,7 +6,8 @@ of a streamed `partial_fit` call (BENCHMARKS.md, "What one call costs").
 
 They apply only where `validate_data` would do nothing but convert the
 dtype, find every value finite and record the column count: an exact
-`numpy.ndarray` (no subclass, no DataFrame, no sparse matrix, no list) of
+`numpy.ndarray` (no subclass but, for training, a `numpy.memmap`; no
+DataFrame, no sparse matrix, no list) of
 native float32 or float64, two dimensions, at least one row and one column,
 and, once fitted, the fitted number of columns and no feature names; for
 training also a one-dimensional target array of as many rows, of numbers or
@@ -59,6 +60,8 @@ def plain_float_rows(estimator, X, dtype) -> np.ndarray | None:
 #: Target dtypes `validate_data` passes through unchanged: booleans, integers,
 #: native floats (checked finite) and, for class labels, strings.
 _LABEL_KINDS = frozenset("biuU")
+#: Array types taken as they are: no subclass but a memory map.
+_PLAIN_ARRAYS = (np.ndarray, np.memmap)
 _NUMBER_KINDS = frozenset("biu")
 
 
@@ -85,8 +88,12 @@ def plain_training_data(estimator, X, y, *, dtype, y_numeric, reset):
     tuple or None
         ``(X, y)``, with ``X`` in ``dtype`` if one was given.
     """
-    if type(X) is not np.ndarray or type(y) is not np.ndarray:
+    if type(X) not in _PLAIN_ARRAYS or type(y) not in _PLAIN_ARRAYS:
         return None
+    # A memmap (a chunk of `fnn.stream.memmap_batches`) as `validate_data`
+    # returns it: an ndarray view of the same memory.
+    X = X if type(X) is np.ndarray else X.view(np.ndarray)
+    y = y if type(y) is np.ndarray else y.view(np.ndarray)
     if X.ndim != 2 or y.ndim != 1 or X.dtype not in _NATIVE_FLOATS:
         return None
     kinds = _NUMBER_KINDS if y_numeric else _LABEL_KINDS
