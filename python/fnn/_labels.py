@@ -36,8 +36,9 @@ def problem_kind(y) -> str:
     """
     if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuU" and not _mostly_unique(y):
         # Booleans, integers and strings in one dimension are binary or
-        # multi-class labels: `type_of_target` would find that after a tenth
-        # of a small fit (BENCHMARKS.md, "What one call costs").
+        # multi-class labels: `type_of_target` would find that in ~125 µs,
+        # a tenth of a small fit's fixed cost (BENCHMARKS.md, "What one
+        # call costs").
         return "single_label"
     check_classification_targets(y)
     if not sp.issparse(y) and np.ndim(y) == 1:

@@ -1,18 +1,18 @@
 """The fast paths into prediction and training: plain arrays skip `validate_data`.
 
 scikit-learn's `validate_data` costs several one-row forward passes (BENCHMARKS.md,
-"Measurements behind the code's constants"), and a tenth of a small fit or
-of a streamed `partial_fit` call (BENCHMARKS.md, "What one call costs").
+"Measurements behind the code's constants"), and with the targets' checks a
+third of a small fit's fixed cost (BENCHMARKS.md, "What one call costs").
 
 They apply only where `validate_data` would do nothing but convert the
 dtype, find every value finite and record the column count: an exact
 `numpy.ndarray` (no subclass but, for training, a `numpy.memmap`; no
-DataFrame, no sparse matrix, no list) of
-native float32 or float64, two dimensions, at least one row and one column,
-and, once fitted, the fitted number of columns and no feature names; for
-training also a one-dimensional target array of as many rows, of numbers or
-(for labels) strings. Anything else, and any non-finite value, returns
-None, and the caller validates in full, so every error and warning is still
+DataFrame, no sparse matrix, no list) of native float32 or float64, two
+dimensions, at least one row and one column, and, once fitted, the fitted
+number of columns and no feature names; for training also a
+one-dimensional target array of as many rows, of numbers or (for labels)
+strings. Anything else, and any non-finite value, returns None, and the
+caller validates in full, so every error and warning is still
 scikit-learn's own.
 """
 
@@ -57,11 +57,11 @@ def plain_float_rows(estimator, X, dtype) -> np.ndarray | None:
     return X if finite else None
 
 
+#: Array types taken as they are: no subclass but a memory map.
+_PLAIN_ARRAYS = (np.ndarray, np.memmap)
 #: Target dtypes `validate_data` passes through unchanged: booleans, integers,
 #: native floats (checked finite) and, for class labels, strings.
 _LABEL_KINDS = frozenset("biuU")
-#: Array types taken as they are: no subclass but a memory map.
-_PLAIN_ARRAYS = (np.ndarray, np.memmap)
 _NUMBER_KINDS = frozenset("biu")
 
 

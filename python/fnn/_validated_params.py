@@ -1,8 +1,8 @@
 """Parameter validation that is not repeated for parameters already found valid.
 
 scikit-learn validates every parameter against its constraints on every
-`fit` and `partial_fit` call, a tenth of a streamed `partial_fit` chunk's
-time (BENCHMARKS.md, "What one call costs"). Validity is a function of the
+`fit` and `partial_fit` call: ~85 µs, a twentieth of a streamed 200-row
+`partial_fit` call (BENCHMARKS.md, "What one call costs"). Validity is a function of the
 class and the values alone, so a set of values found valid once is valid
 again. Only values that cannot change in place are remembered: numbers,
 strings, booleans, None and tuples of them, each with its exact type (so
