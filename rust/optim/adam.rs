@@ -55,14 +55,6 @@ impl<T: Float> AdamStep<T> {
             inv_sqrt_bc2: T::of(1.0 / (1.0 - beta2.powf(t)).sqrt()),
         }
     }
-
-    /// Stands in for the other optimizers, which have no bias correction.
-    pub fn unused() -> Self {
-        AdamStep {
-            step_size: T::zero(),
-            inv_sqrt_bc2: T::zero(),
-        }
-    }
 }
 
 impl<'a, T: Float> Adam<'a, T> {

@@ -194,11 +194,8 @@ impl Optimizer {
             }
             _ => None,
         };
-        // Adam's bias corrections: once per step, for all its runs.
-        let adam_step = match *self {
-            Optimizer::Adam { beta1, beta2, .. } => AdamStep::new(lr, t, (beta1, beta2)),
-            _ => AdamStep::unused(),
-        };
+        // Adam's bias corrections, made by the first run for all of them.
+        let mut adam_step = None;
         // The step, run by run: each weight range with the penalty and the
         // decay, the parameters between them without.
         let mut run = |range: Range<usize>, on_weights: bool| {
@@ -232,7 +229,9 @@ impl Optimizer {
                     amsgrad,
                     ..
                 } => {
-                    let rule = Adam::new(params, slots, adam_step, (beta1, beta2), eps, amsgrad);
+                    let step =
+                        *adam_step.get_or_insert_with(|| AdamStep::new(lr, t, (beta1, beta2)));
+                    let rule = Adam::new(params, slots, step, (beta1, beta2), eps, amsgrad);
                     Step::new(rule, grad, penalty, shrink).run(par)
                 }
             }
