@@ -54,14 +54,26 @@ const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
 impl FlushSubnormals {
     /// Turns flushing on for the current thread.
     pub fn new() -> Self {
+        Self::switch(true)
+    }
+
+    /// Turns flushing on or off until the guard drops.
+    fn switch(on: bool) -> Self {
         #[cfg(target_arch = "x86_64")]
         {
             let previous = read_mxcsr();
-            write_mxcsr(previous | FTZ_DAZ);
+            write_mxcsr(if on {
+                previous | FTZ_DAZ
+            } else {
+                previous & !FTZ_DAZ
+            });
             FlushSubnormals { previous }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        FlushSubnormals {}
+        {
+            let _ = on;
+            FlushSubnormals {}
+        }
     }
 
     /// Turns flushing on for the current thread for good (pool workers).
@@ -75,12 +87,7 @@ impl FlushSubnormals {
 /// thread's mode (a [`FlushSubnormals`] guard's drop): for Python code called
 /// back from inside training, which expects IEEE arithmetic.
 pub fn with_default_float_mode<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    let _restore = {
-        let previous = read_mxcsr();
-        write_mxcsr(previous & !FTZ_DAZ);
-        FlushSubnormals { previous }
-    };
+    let _restore = FlushSubnormals::switch(false);
     f()
 }
 
