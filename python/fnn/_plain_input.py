@@ -40,18 +40,30 @@ def plain_float_rows(estimator, X, dtype) -> np.ndarray | None:
     ndarray or None
         ``X`` itself when it already has ``dtype``, else its conversion.
     """
-    if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _NATIVE_FLOATS:
+    n_columns = getattr(estimator, "n_features_in_", None)
+    if type(X) is not np.ndarray or n_columns is None:
         return None
-    if (
-        X.shape[0] == 0
-        or X.shape[1] != getattr(estimator, "n_features_in_", None)
-        or getattr(estimator, "feature_names_in_", None) is not None
-    ):
+    if getattr(estimator, "feature_names_in_", None) is not None:
+        return None
+    return _finite_floats(X, dtype, n_columns)
+
+
+def _finite_floats(X: np.ndarray, dtype, n_columns) -> np.ndarray | None:
+    """Return ``X`` in ``dtype`` (None: as it is), or None if it needs validating.
+
+    It must be a native float matrix of at least one row, ``n_columns``
+    columns (None: at least one) and finite values.
+    """
+    if X.ndim != 2 or X.dtype not in _NATIVE_FLOATS or X.shape[0] == 0:
+        return None
+    columns_ok = X.shape[1] > 0 if n_columns is None else X.shape[1] == n_columns
+    if not columns_ok:
         return None
     # Silent: on overflow or NaN the full validation runs next and gives
     # scikit-learn's own warning and error, once.
     with np.errstate(over="ignore", invalid="ignore"):
-        X = X.astype(dtype, copy=False)
+        if dtype is not None:
+            X = X.astype(dtype, copy=False)
         # A finite sum means every value is finite (sklearn's first check too).
         finite = np.isfinite(X.sum())
     return X if finite else None
@@ -90,30 +102,22 @@ def plain_training_data(estimator, X, y, *, dtype, y_numeric, reset):
     """
     if type(X) not in _PLAIN_ARRAYS or type(y) not in _PLAIN_ARRAYS:
         return None
+    if not reset and getattr(estimator, "feature_names_in_", None) is not None:
+        return None
     # A memmap (a chunk of `fnn.stream.memmap_batches`) as `validate_data`
     # returns it: an ndarray view of the same memory.
     X = X if type(X) is np.ndarray else X.view(np.ndarray)
     y = y if type(y) is np.ndarray else y.view(np.ndarray)
-    if X.ndim != 2 or y.ndim != 1 or X.dtype not in _NATIVE_FLOATS:
-        return None
     kinds = _NUMBER_KINDS if y_numeric else _LABEL_KINDS
-    if y.dtype.kind not in kinds and y.dtype not in _NATIVE_FLOATS:
+    if y.ndim != 1 or (y.dtype.kind not in kinds and y.dtype not in _NATIVE_FLOATS):
         return None
-    n_rows, n_columns = X.shape
-    if n_rows == 0 or n_columns == 0 or y.shape[0] != n_rows:
+    if X.ndim != 2 or y.shape[0] != X.shape[0]:
         return None
-    if not reset and (
-        n_columns != getattr(estimator, "n_features_in_", None)
-        or getattr(estimator, "feature_names_in_", None) is not None
-    ):
-        return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        if dtype is not None:
-            X = X.astype(dtype, copy=False)
-        finite = np.isfinite(X.sum()) and (y.dtype.kind != "f" or np.isfinite(y.sum()))
-    if not finite:
+    n_columns = None if reset else getattr(estimator, "n_features_in_", None)
+    X = _finite_floats(X, dtype, n_columns)
+    if X is None or (y.dtype.kind == "f" and not np.isfinite(y.sum())):
         return None
     if reset:
-        estimator.n_features_in_ = n_columns
+        estimator.n_features_in_ = X.shape[1]
         estimator.__dict__.pop("feature_names_in_", None)
     return X, y
