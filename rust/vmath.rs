@@ -90,7 +90,8 @@ fn exp_f32(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding and subtracting 1.5·2^23 rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let r2 = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
@@ -99,7 +100,11 @@ fn exp_f32(x: f32) -> f32 {
         + 0.5;
     let e_r = p * r2 + r + 1.0;
     // 2^n by building the exponent field; n ∈ [-126, 127] in this range.
-    e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // `shifted` lies in [2^23, 2^24), where a float's bits count up by one
+    // per integer, so its bits less ROUND's are n: integer arithmetic that
+    // vectorises, where `n as i32` is a saturating cast done lane by lane.
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    e_r * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
 
 /// Replaces every `x` in `xs` by `ln x`. In `f32`, slices of positive
