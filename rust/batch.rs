@@ -46,8 +46,9 @@ pub const GATHER_PARALLEL_MIN: usize = 1 << 12;
 /// forward and for its weight gradient, and all but the first layer's for the
 /// delta below it.
 pub fn work_per_row(net: &Network) -> usize {
-    let products: Vec<usize> = net.sizes().windows(2).map(|w| w[0] * w[1]).collect();
-    2 * products.iter().sum::<usize>() + products[1..].iter().sum::<usize>()
+    let mut products = net.sizes().windows(2).map(|w| w[0] * w[1]);
+    let first = products.next().unwrap_or(0);
+    2 * first + 3 * products.sum::<usize>()
 }
 
 /// How many row blocks a batch of `rows` rows of `net` is cut into: one when
@@ -276,18 +277,17 @@ impl<T: Float> BatchStep<T> {
         // Each block's own rows of the batch buffers.
         let mut inputs = &mut self.batch.input[..rows * d0];
         let mut targets = &mut self.batch.targets[..rows * k];
-        let mut jobs = Vec::with_capacity(n_blocks);
-        for ((b, ws), loss) in self.blocks[..n_blocks]
+        let jobs = self.blocks[..n_blocks]
             .iter_mut()
             .enumerate()
             .zip(&mut self.losses[..n_blocks])
-        {
-            let (start, end) = block_rows(b, n_blocks, rows);
-            let (x, x_rest) = std::mem::take(&mut inputs).split_at_mut((end - start) * d0);
-            let (y, y_rest) = std::mem::take(&mut targets).split_at_mut((end - start) * k);
-            (inputs, targets) = (x_rest, y_rest);
-            jobs.push((start, ws, loss, x, y));
-        }
+            .map(|((b, ws), loss)| {
+                let (start, end) = block_rows(b, n_blocks, rows);
+                let (x, x_rest) = std::mem::take(&mut inputs).split_at_mut((end - start) * d0);
+                let (y, y_rest) = std::mem::take(&mut targets).split_at_mut((end - start) * k);
+                (inputs, targets) = (x_rest, y_rest);
+                (start, ws, loss, x, y)
+            });
         let run = |(start, ws, loss, x, y): (
             usize,
             &mut Workspace<T>,

@@ -146,13 +146,15 @@ impl Team {
 
     /// Runs `f` on each of `jobs` on the team's threads; the first error
     /// comes back. Serial when `par` is, with one job, more jobs than the
-    /// team was made for, or outside a pool.
+    /// team was made for, or outside a pool; the jobs are then taken one by
+    /// one as they come, with nothing allocated.
     pub fn run<J: Send>(
         &mut self,
         par: Par,
-        jobs: Vec<J>,
+        jobs: impl IntoIterator<Item = J, IntoIter: ExactSizeIterator>,
         f: impl Fn(J) -> Result<()> + Sync,
     ) -> Result<()> {
+        let jobs = jobs.into_iter();
         let n = jobs.len();
         if self.threads <= 1
             || par.threads <= 1
@@ -162,7 +164,7 @@ impl Team {
         {
             return jobs.into_iter().try_for_each(f);
         }
-        let slots: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+        let slots: Vec<Mutex<Option<J>>> = jobs.map(|j| Mutex::new(Some(j))).collect();
         let each = |j: usize| -> Result<()> {
             let job = slots[j]
                 .lock()
@@ -284,7 +286,7 @@ mod tests {
                         std::thread::sleep(IDLE_LIMIT * 2);
                     }
                 }
-                let failed = team.run(Par { threads }, (0..8).collect(), |j: usize| {
+                let failed = team.run(Par { threads }, 0..8, |j: usize| {
                     if j == 5 {
                         Err(FnnError::Shape("job 5".into()))
                     } else {

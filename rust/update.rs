@@ -130,7 +130,7 @@ pub fn sum_and_step<T: Float>(
     };
     let grad = &mut first.grad[..n];
     let c = UPDATE_CHUNK;
-    let jobs: Vec<(usize, Chunk<'_, T>)> = params
+    let jobs = params
         .chunks_mut(c)
         .zip(s0.chunks_mut(c))
         .zip(s1.chunks_mut(c))
@@ -138,8 +138,7 @@ pub fn sum_and_step<T: Float>(
         .zip(grad.chunks_mut(c))
         .zip(sums.iter_mut())
         .map(Chunk::from)
-        .enumerate()
-        .collect();
+        .enumerate();
     team.run(par, jobs, |(c, chunk)| job(c, chunk))?;
     // In chunk order, so the sums are the same on any number of threads.
     Ok(sums
