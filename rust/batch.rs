@@ -38,6 +38,13 @@ pub const MIN_BLOCK_WORK: usize = 1 << 17;
 /// BENCHMARKS.md, "Measurements behind the code's constants").
 pub const PREFETCH_ROWS: usize = 8;
 
+/// Training data (inputs and targets) of at most this many bytes are not
+/// prefetched: they stay in the core's L2 (256 KiB and more on x86-64 CPUs
+/// of the last fifteen years) from one epoch to the next, so asking for
+/// their rows only costs instructions (see BENCHMARKS.md, "Measurements
+/// behind the code's constants").
+pub const PREFETCH_MIN_BYTES: usize = 1 << 18;
+
 /// Gathered values from which the gather runs on all threads: each row's copy
 /// waits on memory, and each thread adds its own share of requests in flight.
 pub const GATHER_PARALLEL_MIN: usize = 1 << 12;
@@ -136,6 +143,16 @@ pub struct Source<'a, 'x, T> {
 }
 
 impl<T: Float> Source<'_, '_, T> {
+    /// Whether the training rows are few enough bytes to stay in a core's
+    /// cache from one epoch to the next: dense, at most
+    /// [`PREFETCH_MIN_BYTES`] of inputs and targets.
+    fn stays_cached(&self) -> bool {
+        match self.x {
+            Features::Dense(x) => size_of_val(*x) + size_of_val(self.y) <= PREFETCH_MIN_BYTES,
+            Features::Csr { .. } => false,
+        }
+    }
+
     /// Copies rows `order[start..]` of `x` and `y` into `input` (rows of
     /// `d0`) and `targets` (rows of `k`), as many rows as they hold, on
     /// `par`'s threads when there are enough values.
@@ -147,9 +164,14 @@ impl<T: Float> Source<'_, '_, T> {
         par: Par,
     ) {
         let order = &self.order[start..];
-        // Each row of X and of the targets is a miss of its own: ask for a
-        // row's lines of both some rows before copying it, and for the
-        // first rows before the first copy.
+        // Each row of X and of the targets is a miss of its own, unless the
+        // data stay in cache: ask for a row's lines of both some rows before
+        // copying it, and for the first rows before the first copy.
+        let ahead = if self.stays_cached() {
+            0
+        } else {
+            PREFETCH_ROWS
+        };
         let prefetch = |i: usize| {
             self.x.prefetch_row(i, d0);
             prefetch_row(self.y, i, k);
@@ -157,15 +179,17 @@ impl<T: Float> Source<'_, '_, T> {
         let rows = input.len() / d0.max(1);
         order
             .iter()
-            .take(PREFETCH_ROWS.min(rows))
+            .take(ahead.min(rows))
             .for_each(|&i| prefetch(i));
         // Rows are scattered over X: copying them waits on memory, which
         // every thread adds its own share of requests to.
         par.for_rows_from(GATHER_PARALLEL_MIN, input, d0, |first, block| {
             let order = &order[first..];
             for (r, (out, &i)) in block.chunks_exact_mut(d0).zip(order).enumerate() {
-                if let Some(&ahead) = order.get(r + PREFETCH_ROWS) {
-                    prefetch(ahead);
+                if ahead > 0 {
+                    if let Some(&next) = order.get(r + ahead) {
+                        prefetch(next);
+                    }
                 }
                 self.x.write_row(i, out);
             }
