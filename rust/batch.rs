@@ -38,12 +38,12 @@ pub const MIN_BLOCK_WORK: usize = 1 << 17;
 /// BENCHMARKS.md, "Measurements behind the code's constants").
 pub const PREFETCH_ROWS: usize = 8;
 
-/// Training data (inputs and targets) of at most this many bytes are not
-/// prefetched: they stay in the core's L2 (256 KiB and more on x86-64 CPUs
-/// of the last fifteen years) from one epoch to the next, so asking for
-/// their rows only costs instructions (see BENCHMARKS.md, "Measurements
-/// behind the code's constants").
-pub const PREFETCH_MIN_BYTES: usize = 1 << 18;
+/// Dense training data (inputs and targets) of at most this many bytes are
+/// gathered without prefetches: they likely stay in the core's caches from
+/// one epoch to the next (an L2 holds 256 KiB or more on x86-64 CPUs of the
+/// last fifteen years), so asking for their rows only costs instructions
+/// (see BENCHMARKS.md, "Measurements behind the code's constants").
+pub const CACHED_MAX_BYTES: usize = 1 << 18;
 
 /// Gathered values from which the gather runs on all threads: each row's copy
 /// waits on memory, and each thread adds its own share of requests in flight.
@@ -145,10 +145,10 @@ pub struct Source<'a, 'x, T> {
 impl<T: Float> Source<'_, '_, T> {
     /// Whether the training rows are few enough bytes to stay in a core's
     /// cache from one epoch to the next: dense, at most
-    /// [`PREFETCH_MIN_BYTES`] of inputs and targets.
+    /// [`CACHED_MAX_BYTES`] of inputs and targets.
     fn stays_cached(&self) -> bool {
-        match self.x {
-            Features::Dense(x) => size_of_val(*x) + size_of_val(self.y) <= PREFETCH_MIN_BYTES,
+        match *self.x {
+            Features::Dense(x) => size_of_val(x) + size_of_val(self.y) <= CACHED_MAX_BYTES,
             Features::Csr { .. } => false,
         }
     }

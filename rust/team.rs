@@ -154,7 +154,7 @@ impl Team {
         jobs: impl IntoIterator<Item = J, IntoIter: ExactSizeIterator>,
         f: impl Fn(J) -> Result<()> + Sync,
     ) -> Result<()> {
-        let jobs = jobs.into_iter();
+        let mut jobs = jobs.into_iter();
         let n = jobs.len();
         if self.threads <= 1
             || par.threads <= 1
@@ -162,7 +162,7 @@ impl Team {
             || n > self.shared.claims.len()
             || rayon::current_thread_index().is_none()
         {
-            return jobs.into_iter().try_for_each(f);
+            return jobs.try_for_each(f);
         }
         let slots: Vec<Mutex<Option<J>>> = jobs.map(|j| Mutex::new(Some(j))).collect();
         let each = |j: usize| -> Result<()> {

@@ -173,6 +173,33 @@ mod tests {
     }
 
     #[test]
+    fn f32_exp_is_right_on_both_sides_of_every_exponent_step() {
+        // The power of two changes where x·log₂e rounds to the next
+        // integer, x = (n + ½)·ln 2: the few floats around each such edge
+        // in the fast range, each through the polynomial on its own.
+        let mut worst = 0;
+        let mut checked = 0;
+        for n in -127..=127 {
+            let edge = (n as f32 + 0.5) / std::f32::consts::LOG2_E;
+            let near = [
+                edge.next_down().next_down(),
+                edge.next_down(),
+                edge,
+                edge.next_up(),
+                edge.next_up().next_up(),
+            ];
+            for x in near.into_iter().filter(|x| (LO..=HI).contains(x)) {
+                let mut got = [x];
+                exp_in_place(&mut got);
+                worst = worst.max(ulps(got[0], (x as f64).exp() as f32));
+                checked += 1;
+            }
+        }
+        assert!(checked > 1200, "{checked} values checked");
+        assert!(worst <= 2, "worst error {worst} ulp");
+    }
+
+    #[test]
     fn f32_edges_nan_and_extremes_are_libm_s() {
         let mut xs = [0.0f32, -0.0, f32::NAN, f32::NEG_INFINITY, -200.0, 1.0];
         exp_in_place(&mut xs);
