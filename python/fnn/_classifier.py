@@ -287,8 +287,10 @@ default='log_loss'
                     f"classes={_labels.plain(classes)} differs from "
                     f"classes_={_labels.plain(self.classes_)} of the earlier calls."
                 )
-            seen = _labels.classes_of(y, kind)
-            if not incremental and not np.array_equal(seen, self.classes_):
+            # `partial_fit` may see any subset of the classes: only a warm
+            # `fit` needs the labels' own set.
+            seen = None if incremental else _labels.classes_of(y, kind)
+            if seen is not None and not np.array_equal(seen, self.classes_):
                 # scikit-learn's words, which its tests match; then what to do.
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the "
