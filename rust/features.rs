@@ -180,7 +180,7 @@ pub(crate) fn prefetch_row<T>(x: &[T], i: usize, d: usize) {
     }
 }
 
-/// Rows this short or shorter are copied element by element.
+/// Rows this short or shorter are copied without a `memcpy` call.
 const SHORT_ROW: usize = 16;
 
 /// `dst.copy_from_slice(src)`, without a `memcpy` call for short rows:
@@ -188,20 +188,45 @@ const SHORT_ROW: usize = 16;
 /// calling `memcpy` than copying.
 #[inline]
 pub(crate) fn copy_row<T: Copy>(dst: &mut [T], src: &[T]) {
-    if dst.len() > SHORT_ROW {
+    let n = dst.len();
+    if n > SHORT_ROW {
         dst.copy_from_slice(src);
         return;
     }
-    assert_eq!(dst.len(), src.len(), "copy_row: lengths differ");
-    for (d, s) in dst.iter_mut().zip(src) {
-        // `black_box` keeps LLVM from turning this loop back into `memcpy`.
-        *d = std::hint::black_box(*s);
+    assert_eq!(n, src.len(), "copy_row: lengths differ");
+    // Two fixed-size copies, from the front and from the back, cover any
+    // length from `w` to `2w`: each is a few vector moves, where a loop of
+    // unknown length would become a `memcpy` call.
+    match n {
+        0 => {}
+        1 => dst[0] = src[0],
+        2..=3 => copy_ends::<T, 2>(dst, src),
+        4..=7 => copy_ends::<T, 4>(dst, src),
+        _ => copy_ends::<T, 8>(dst, src),
     }
+}
+
+/// Copies the first and the last `W` values of `src` (`W ≤ len ≤ 2W`).
+#[inline(always)]
+fn copy_ends<T: Copy, const W: usize>(dst: &mut [T], src: &[T]) {
+    let n = dst.len();
+    dst[..W].copy_from_slice(&src[..W]);
+    dst[n - W..].copy_from_slice(&src[n - W..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_of_every_short_length_are_copied_whole() {
+        for len in 0..=40 {
+            let src: Vec<f32> = (0..len).map(|i| i as f32 + 0.5).collect();
+            let mut dst = vec![-1.0f32; len];
+            copy_row(&mut dst, &src);
+            assert_eq!(dst, src, "{len}");
+        }
+    }
 
     #[test]
     fn all_finite_finds_one_nan_or_infinity_anywhere() {
