@@ -140,19 +140,24 @@ pub struct Source<'a, 'x, T> {
     pub weights: Option<&'a [T]>,
     /// The batch's rows, in order.
     pub order: &'a [usize],
+    /// How many rows ahead of its copy the gather asks for a row (0: never;
+    /// see [`prefetch_distance`]).
+    pub prefetch: usize,
+}
+
+/// How many rows ahead the gather should ask for the rows of `x` and `y`:
+/// none for dense inputs and targets of at most [`CACHED_MAX_BYTES`], which
+/// stay in a core's cache from one epoch to the next, else
+/// [`PREFETCH_ROWS`]. A property of the training data: callers decide it
+/// once per training call, not per batch.
+pub fn prefetch_distance<T>(x: &Features<'_, T>, y: &[T]) -> usize {
+    match *x {
+        Features::Dense(x) if size_of_val(x) + size_of_val(y) <= CACHED_MAX_BYTES => 0,
+        _ => PREFETCH_ROWS,
+    }
 }
 
 impl<T: Float> Source<'_, '_, T> {
-    /// Whether the training rows are few enough bytes to stay in a core's
-    /// cache from one epoch to the next: dense, at most
-    /// [`CACHED_MAX_BYTES`] of inputs and targets.
-    fn stays_cached(&self) -> bool {
-        match *self.x {
-            Features::Dense(x) => size_of_val(x) + size_of_val(self.y) <= CACHED_MAX_BYTES,
-            Features::Csr { .. } => false,
-        }
-    }
-
     /// Copies rows `order[start..]` of `x` and `y` into `input` (rows of
     /// `d0`) and `targets` (rows of `k`), as many rows as they hold, on
     /// `par`'s threads when there are enough values.
@@ -167,11 +172,7 @@ impl<T: Float> Source<'_, '_, T> {
         // Each row of X and of the targets is a miss of its own, unless the
         // data stay in cache: ask for a row's lines of both some rows before
         // copying it, and for the first rows before the first copy.
-        let ahead = if self.stays_cached() {
-            0
-        } else {
-            PREFETCH_ROWS
-        };
+        let ahead = self.prefetch;
         let prefetch = |i: usize| {
             self.x.prefetch_row(i, d0);
             prefetch_row(self.y, i, k);
@@ -531,6 +532,7 @@ mod tests {
                     y: &y,
                     weights: Some(&w),
                     order: batch,
+                    prefetch: prefetch_distance(&features, &y),
                 };
                 let d = Dropout {
                     rates: &rates,

@@ -2,7 +2,7 @@
 //! forward, loss, backward, penalties, optimizer step, validation and
 //! scikit-learn's stopping rules.
 
-use crate::batch::{blocks_for, BatchStep, Source};
+use crate::batch::{blocks_for, prefetch_distance, BatchStep, Source};
 use crate::dropout::Dropout;
 use crate::error::{check_len, FnnError, Result};
 use crate::features::Features;
@@ -344,15 +344,17 @@ impl<T: Float> EpochRun<'_, '_, T> {
         let has_dropout = cfg.dropout.iter().any(|&p| p > 0.0);
         let mut loss_sum = 0.0;
         let mut weight_total = 0.0;
+        let t = self.train;
+        let prefetch = prefetch_distance(&t.x, t.y);
         for chunk in self.order.chunks(self.batch) {
             monitor.poll()?;
             let rows = chunk.len();
-            let t = self.train;
             let source = Source {
                 x: &t.x,
                 y: t.y,
                 weights: t.weights,
                 order: chunk,
+                prefetch,
             };
             let dropout = has_dropout.then_some(Dropout {
                 rates: &cfg.dropout,
