@@ -289,15 +289,16 @@ default='log_loss'
                 )
             # `partial_fit` may see any subset of the classes: only a warm
             # `fit` needs the labels' own set.
-            seen = None if incremental else _labels.classes_of(y, kind)
-            if seen is not None and not np.array_equal(seen, self.classes_):
-                # scikit-learn's words, which its tests match; then what to do.
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes as in the "
-                    f"previous call to fit. Previously got {_labels.plain(self.classes_)}, "
-                    f"`y` has {_labels.plain(seen)}. Fit with warm_start=False to start "
-                    "afresh on these classes."
-                )
+            if not incremental:
+                seen = _labels.classes_of(y, kind)
+                if not np.array_equal(seen, self.classes_):
+                    # scikit-learn's words, which its tests match; then what to do.
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in "
+                        f"the previous call to fit. Previously got "
+                        f"{_labels.plain(self.classes_)}, `y` has {_labels.plain(seen)}. "
+                        "Fit with warm_start=False to start afresh on these classes."
+                    )
             return _labels.encode(y, self.classes_, self._target_kind, dtype)
 
         if classes is not None and not multilabel:
