@@ -17,6 +17,7 @@ use crate::error::{FnnError, Result};
 use crate::features::{copy_row, prefetch_row, Features};
 use crate::float::Float;
 use crate::linalg::{GEMM_PARALLEL_MIN_MACS, TILED_MIN_MACS};
+use crate::narrow_block;
 use crate::network::{Network, Rows};
 use crate::parallel::Par;
 use crate::penalty::WeightSums;
@@ -332,6 +333,11 @@ impl<T: Float> BatchStep<T> {
             };
             if let Some(d) = dropout {
                 d.from_row(start).draw_masks(ws, block.rows, inner)?;
+            }
+            if narrow_block::suits(net, block.rows, dropout.is_some()) {
+                net.check_rows(params, ws, block)?;
+                *loss = narrow_block::forward_backward(net, params, ws, block, s);
+                return Ok(());
             }
             // The block's rows and workspace fit by construction; `forward`
             // checks them against the network once more.

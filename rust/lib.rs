@@ -18,6 +18,7 @@ mod first_layer_gradient;
 pub mod float;
 pub mod linalg;
 pub mod loss;
+mod narrow_block;
 pub mod network;
 pub mod objective;
 pub mod optim;

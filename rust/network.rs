@@ -69,6 +69,11 @@ impl Network {
         &self.sizes
     }
 
+    /// The hidden layers' activations, from the first.
+    pub fn activations(&self) -> &[Activation] {
+        &self.activations
+    }
+
     /// The loss the network trains with.
     pub fn loss(&self) -> Loss {
         self.loss
