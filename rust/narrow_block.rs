@@ -25,16 +25,21 @@ use crate::small_matmul::{self, Isa};
 use crate::vector::{load_lanes, store_lanes, Vector};
 use crate::workspace::Workspace;
 
-/// The widest hidden layer this path takes: wider ones fill enough lanes
-/// for the register-blocked general products to be faster.
-pub const MAX_HIDDEN: usize = 32;
+/// The widest hidden layer this path takes (wine's and diabetes's 100
+/// units are faster here too; wider was not measured).
+pub const MAX_HIDDEN: usize = 128;
+
+/// The most input features this path takes: with more, the general
+/// pass's register-blocked first product is as fast (breast_cancer's 30).
+pub const MAX_FEATURES: usize = 16;
 
 /// The most outputs: one vector of the narrowest version (AVX2, `f64`)
 /// would hold 4; wider outputs take a second vector per row.
 pub const MAX_OUTPUTS: usize = 16;
 
-/// Whether a block of `rows` rows of `net` takes this path: one ReLU hidden
-/// layer of at most [`MAX_HIDDEN`] units, at most [`MAX_OUTPUTS`] outputs,
+/// Whether a block of `rows` rows of `net` takes this path: at most
+/// [`MAX_FEATURES`] inputs, one ReLU hidden layer of at most [`MAX_HIDDEN`]
+/// units, at most [`MAX_OUTPUTS`] outputs,
 /// no dropout mask on it, every product the general pass would make on the
 /// small path (whose bits this path gives), and a shape the first layer's
 /// fused gradient takes.
@@ -43,6 +48,7 @@ pub fn suits(net: &Network, rows: usize, masked: bool) -> bool {
     s.len() == 3
         && !masked
         && net.activations()[0] == Activation::Relu
+        && s[0] <= MAX_FEATURES
         && s[1] <= MAX_HIDDEN
         && s[2] <= MAX_OUTPUTS
         && small_matmul::suits(rows, s[0], s[1])
@@ -371,9 +377,11 @@ impl<U: Float> OutputGradients<U> {
         let grad_w = self.grad_w.cast::<T>();
         // SAFETY: the contract: rows of `hidden` (`d1`) and `delta` (`k`),
         // outputs `o0..o0 + O` inside `0..k`; each vector lies in its row, a
-        // partial one read masked and stored through a buffer.
+        // partial one read masked; a whole vector is stored into a buffer of
+        // `MAX_LANES >= V::LANES` values, of which `lanes` are copied out.
         unsafe {
-            let mut columns = [[T::zero(); MAX_HIDDEN]; O];
+            /// The most lanes of any vector: 16 `f32`s.
+            const MAX_LANES: usize = 16;
             let mut c = 0;
             while c < d1 {
                 let lanes = (d1 - c).min(V::LANES);
@@ -384,15 +392,18 @@ impl<U: Float> OutputGradients<U> {
                         *a = V::fma(V::splat(*delta.add(r * k + o0 + i)), h, *a);
                     }
                 }
-                for (a, column) in acc.iter().zip(&mut columns) {
-                    store_lanes(*a, column.as_mut_ptr().add(c), lanes);
+                // Lane `l` of output `i`'s vector is hidden unit `c + l`'s
+                // row of the row-major gradient, column `o0 + i`.
+                let mut values = [[T::zero(); MAX_LANES]; O];
+                for (a, v) in acc.iter().zip(&mut values) {
+                    a.store(v.as_mut_ptr());
+                }
+                for l in 0..lanes {
+                    for (i, v) in values.iter().enumerate() {
+                        *grad_w.add((c + l) * k + o0 + i) = v[l];
+                    }
                 }
                 c += lanes;
-            }
-            for j in 0..d1 {
-                for (i, column) in columns.iter().enumerate() {
-                    *grad_w.add(j * k + o0 + i) = column[j];
-                }
             }
         }
     }
@@ -493,7 +504,16 @@ mod tests {
         ];
         let mut compared = 0;
         for isa in isas() {
-            for (d0, d1) in [(1, 1), (4, 16), (3, 5), (13, 17), (16, 32), (20, 7), (2, 9)] {
+            for (d0, d1) in [
+                (1, 1),
+                (4, 16),
+                (3, 5),
+                (13, 17),
+                (16, 32),
+                (13, 100),
+                (10, 128),
+                (2, 9),
+            ] {
                 for k in [1, 2, 3, 5, 8] {
                     for rows in [1, 3, 4, 7, 16, 33, 70] {
                         for loss in losses {
@@ -535,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn does_not_take_dropout_deep_or_wide_networks() {
+    fn does_not_take_dropout_deep_wide_or_many_input_networks() {
         let net = |sizes: Vec<usize>| {
             let hidden = vec![Activation::Relu; sizes.len() - 2];
             Network::new(sizes, hidden, Loss::SoftmaxLogLoss).unwrap()
@@ -543,6 +563,7 @@ mod tests {
         assert!(!suits(&net(vec![4, 16, 3]), 16, true));
         assert!(!suits(&net(vec![4, 16, 16, 3]), 16, false));
         assert!(!suits(&net(vec![4, MAX_HIDDEN + 1, 3]), 16, false));
+        assert!(!suits(&net(vec![MAX_FEATURES + 1, 16, 3]), 16, false));
         let tanh = Network::new(vec![4, 16, 3], vec![Activation::Tanh], Loss::SoftmaxLogLoss);
         assert!(!suits(&tanh.unwrap(), 16, false));
     }
