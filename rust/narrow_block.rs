@@ -33,16 +33,11 @@ pub const MAX_HIDDEN: usize = 128;
 /// pass's register-blocked first product is as fast (breast_cancer's 30).
 pub const MAX_FEATURES: usize = 16;
 
-/// The most outputs: one vector of the narrowest version (AVX2, `f64`)
-/// would hold 4; wider outputs take a second vector per row.
-pub const MAX_OUTPUTS: usize = 16;
-
 /// Whether a block of `rows` rows of `net` takes this path: at most
 /// [`MAX_FEATURES`] inputs, one ReLU hidden layer of at most [`MAX_HIDDEN`]
-/// units, at most [`MAX_OUTPUTS`] outputs,
-/// no dropout mask on it, every product the general pass would make on the
-/// small path (whose bits this path gives), and a shape the first layer's
-/// fused gradient takes.
+/// units without a dropout mask, every product the general pass would make
+/// on the small path (whose bits this path gives), and a shape the first
+/// layer's fused gradient takes (which bounds the outputs, at 8).
 pub fn suits(net: &Network, rows: usize, masked: bool) -> bool {
     let s = net.sizes();
     s.len() == 3
@@ -50,7 +45,6 @@ pub fn suits(net: &Network, rows: usize, masked: bool) -> bool {
         && net.activations()[0] == Activation::Relu
         && s[0] <= MAX_FEATURES
         && s[1] <= MAX_HIDDEN
-        && s[2] <= MAX_OUTPUTS
         && small_matmul::suits(rows, s[0], s[1])
         && small_matmul::suits(rows, s[1], s[2])
         && small_matmul::suits(s[1], rows, s[2])
@@ -135,11 +129,12 @@ fn forward_backward_on<T: Float>(
         delta,
     );
     let (grad_first, grad_output) = ws.grad.split_at_mut(w1.start);
+    let (grad_w1, grad_b1) = grad_output.split_at_mut(b1.start - w1.start);
     let output = OutputGradients {
         hidden: ws.acts[0].as_ptr(),
         delta: delta.as_ptr(),
-        grad_w: grad_output.as_mut_ptr(),
-        grad_b: grad_output[b1.start - w1.start..].as_mut_ptr(),
+        grad_w: grad_w1.as_mut_ptr(),
+        grad_b: grad_b1.as_mut_ptr(),
         dims: (rows, d1, k),
     };
     // SAFETY: as for the forward kernel; the gradients' ranges are the
