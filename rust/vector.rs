@@ -32,6 +32,9 @@ pub(crate) trait Vector<T>: Copy {
     /// Stores `LANES` values at `p` (no alignment needed), which must point
     /// at that many writable values.
     unsafe fn store(self, p: *mut T);
+    /// Stores the first `lanes` values at `p` (`0 < lanes <= LANES`),
+    /// writing nothing past them.
+    unsafe fn store_first(self, p: *mut T, lanes: usize);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -40,7 +43,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     macro_rules! vector {
-        ($vec:ty, $t:ty, $lanes:expr, $zero:ident, $splat:ident, $load:ident, $load_first:ident, $add:ident, $relu:ident, $gate:ident, $fma:ident, $store:ident) => {
+        ($vec:ty, $t:ty, $lanes:expr, $zero:ident, $splat:ident, $load:ident, $load_first:ident, $add:ident, $relu:ident, $gate:ident, $fma:ident, $store:ident, $store_first:ident) => {
             impl Vector<$t> for $vec {
                 const LANES: usize = $lanes;
                 #[inline(always)]
@@ -100,8 +103,63 @@ mod x86 {
                     // and the unaligned store asks for no alignment.
                     unsafe { $store(p, self) }
                 }
+                #[inline(always)]
+                unsafe fn store_first(self, p: *mut $t, lanes: usize) {
+                    // SAFETY: the instruction set as in `zero`; the caller passes
+                    // `p` with `lanes` writable values (the method's contract),
+                    // and the store writes no memory past them.
+                    unsafe { $store_first(self, p, lanes) }
+                }
             }
         };
+    }
+
+    // The stores of a row's last, partial vector. AVX-512 masks them; AVX2's
+    // masked stores are slow on some CPUs (microcoded on AMD's), so its
+    // vectors go through a buffer and a few fixed-size copies.
+    #[inline(always)]
+    unsafe fn store_first_ps256(v: __m256, p: *mut f32, lanes: usize) {
+        // SAFETY: called only from code compiled for AVX2 (the trait's
+        // contract); the buffer holds the vector, `lanes` of it are copied.
+        unsafe { store_through_buffer::<f32, 8>(|b| _mm256_storeu_ps(b, v), p, lanes) }
+    }
+
+    #[inline(always)]
+    unsafe fn store_first_pd256(v: __m256d, p: *mut f64, lanes: usize) {
+        // SAFETY: as in `store_first_ps256`.
+        unsafe { store_through_buffer::<f64, 4>(|b| _mm256_storeu_pd(b, v), p, lanes) }
+    }
+
+    #[inline(always)]
+    unsafe fn store_first_ps512(v: __m512, p: *mut f32, lanes: usize) {
+        // SAFETY: called only from code compiled for AVX-512F; a masked
+        // store writes only the lanes whose mask bit is set.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << lanes) - 1) as __mmask16, v) }
+    }
+
+    #[inline(always)]
+    unsafe fn store_first_pd512(v: __m512d, p: *mut f64, lanes: usize) {
+        // SAFETY: as in `store_first_ps512`.
+        unsafe { _mm512_mask_storeu_pd(p, ((1u32 << lanes) - 1) as __mmask8, v) }
+    }
+
+    /// Stores a vector of `N` values into a buffer with `store`, then copies
+    /// the first `lanes` of them to `p`.
+    ///
+    /// # Safety
+    /// `p` holds `lanes <= N` writable values.
+    #[inline(always)]
+    unsafe fn store_through_buffer<T: Copy + Default, const N: usize>(
+        store: impl FnOnce(*mut T),
+        p: *mut T,
+        lanes: usize,
+    ) {
+        let mut values = [T::default(); N];
+        store(values.as_mut_ptr());
+        // SAFETY: the caller's contract.
+        let out = unsafe { std::slice::from_raw_parts_mut(p, lanes) };
+        // A few fixed-size moves, not a `memcpy` call of `lanes` values.
+        crate::features::copy_row(out, &values[..lanes]);
     }
 
     // The masked loads for a row's last, partial vector: lanes below `lanes`.
@@ -228,7 +286,8 @@ mod x86 {
         relu_ps256,
         gate_ps256,
         _mm256_fmadd_ps,
-        _mm256_storeu_ps
+        _mm256_storeu_ps,
+        store_first_ps256
     );
     vector!(
         __m256d,
@@ -242,7 +301,8 @@ mod x86 {
         relu_pd256,
         gate_pd256,
         _mm256_fmadd_pd,
-        _mm256_storeu_pd
+        _mm256_storeu_pd,
+        store_first_pd256
     );
     vector!(
         __m512,
@@ -256,7 +316,8 @@ mod x86 {
         relu_ps512,
         gate_ps512,
         _mm512_fmadd_ps,
-        _mm512_storeu_ps
+        _mm512_storeu_ps,
+        store_first_ps512
     );
     vector!(
         __m512d,
@@ -270,7 +331,8 @@ mod x86 {
         relu_pd512,
         gate_pd512,
         _mm512_fmadd_pd,
-        _mm512_storeu_pd
+        _mm512_storeu_pd,
+        store_first_pd512
     );
 }
 
@@ -293,25 +355,80 @@ pub(crate) unsafe fn load_lanes<T, V: Vector<T>>(p: *const T, lanes: usize) -> V
 }
 
 /// Stores the first `lanes` lanes of `v` at `p` (`0 < lanes <= LANES`): a
-/// whole vector, or a partial one through a buffer, writing nothing past
-/// them.
+/// whole vector, or a partial one ([`Vector::store_first`]), writing
+/// nothing past them.
 ///
 /// # Safety
 /// Only from code compiled for `V`'s instruction set, with `lanes` values
 /// writable at `p`.
 #[inline(always)]
 pub(crate) unsafe fn store_lanes<T: Copy + Default, V: Vector<T>>(v: V, p: *mut T, lanes: usize) {
-    /// The most lanes of any vector: 16 `f32`s.
-    const MAX_LANES: usize = 16;
-    // SAFETY: the caller's contract; the buffer holds `MAX_LANES >= LANES`
-    // values, of which `lanes` are copied out.
+    // SAFETY: the caller's contract, which is each store's.
     unsafe {
         if lanes == V::LANES {
             v.store(p);
         } else {
-            let mut values = [T::default(); MAX_LANES];
-            v.store(values.as_mut_ptr());
-            std::ptr::copy_nonoverlapping(values.as_ptr(), p, lanes);
+            v.store_first(p, lanes);
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
+
+    /// `store_lanes` of a vector `0, 1, 2, …` with each lane count into a
+    /// buffer of sentinels: the first `lanes` values written, the rest
+    /// untouched.
+    ///
+    /// # Safety
+    /// Only from code compiled for `V`'s instruction set.
+    #[inline(always)]
+    unsafe fn stores_only_its_lanes<T: Copy + Default + PartialEq + From<u8>, V: Vector<T>>() {
+        let ramp: Vec<T> = (0..V::LANES as u8).map(T::from).collect();
+        let sentinel = T::from(99);
+        for lanes in 1..=V::LANES {
+            let mut out = vec![sentinel; V::LANES + 2];
+            // SAFETY: the caller's instruction set; `ramp` holds a whole
+            // vector and `out` more than `lanes` values after its first.
+            unsafe { store_lanes(V::load(ramp.as_ptr()), out.as_mut_ptr().add(1), lanes) };
+            assert!(out[0] == sentinel, "{lanes} lanes: wrote before");
+            assert!(out[1..=lanes] == ramp[..lanes], "{lanes} lanes: values");
+            assert!(
+                out[lanes + 1..].iter().all(|&v| v == sentinel),
+                "{lanes} lanes: wrote past"
+            );
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn on_avx2() {
+        // SAFETY: compiled for AVX2, which the caller checked.
+        unsafe {
+            stores_only_its_lanes::<f32, __m256>();
+            stores_only_its_lanes::<f64, __m256d>();
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn on_avx512() {
+        // SAFETY: compiled for AVX-512F, which the caller checked.
+        unsafe {
+            stores_only_its_lanes::<f32, __m512>();
+            stores_only_its_lanes::<f64, __m512d>();
+        }
+    }
+
+    #[test]
+    fn a_partial_store_writes_its_lanes_and_nothing_else() {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            unsafe { on_avx2() };
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            unsafe { on_avx512() };
         }
     }
 }
