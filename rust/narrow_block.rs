@@ -247,8 +247,10 @@ impl<U: Float> Pass for Forward<U> {
 }
 
 /// Rows computed together: independent chains of multiply-adds, so that
-/// each waits on its own previous result while the others go on.
-const ROW_GROUP: usize = 4;
+/// each waits on its own previous result while the others go on (one row
+/// at a time was slower than the general pass; see BENCHMARKS.md,
+/// "Measurements behind the code's constants").
+pub const ROW_GROUP: usize = 4;
 
 impl<U: Float> Forward<U> {
     /// Rows `r0..r0 + R` of the hidden layer, then of the logits.
