@@ -613,6 +613,64 @@ mod tests {
     }
 
     #[test]
+    fn a_narrow_networks_batch_has_the_general_pass_bits() {
+        // Iris-sized: the block takes `narrow_block`'s kernels.
+        let net = net(vec![4, 16, 3]);
+        assert!(small_matmul_isa_missing() || narrow_block::suits(&net, 16, false));
+        let rows = 40;
+        let x: Vec<f32> = (0..rows * 4)
+            .map(|i| ((i * 37) % 23) as f32 / 7.0 - 1.5)
+            .collect();
+        let mut y = vec![0.0f32; rows * 3];
+        for r in 0..rows {
+            y[r * 3 + r % 3] = 1.0;
+        }
+        let w: Vec<f32> = (0..rows).map(|r| 0.5 + (r % 4) as f32 * 0.5).collect();
+        let order: Vec<usize> = (0..16).map(|i| (i * 7) % rows).collect();
+        let features = Features::Dense(&x);
+        let mut params = vec![0.0f32; net.n_params()];
+        net.init_params(4, &mut params).unwrap();
+        let mut step = BatchStep::<f32>::new(&net, 16, &[]).unwrap();
+        let source = Source {
+            x: &features,
+            y: &y,
+            weights: Some(&w),
+            order: &order,
+            prefetch: 0,
+        };
+        let loss = step
+            .loss_and_gradient(&net, &params, Some(source), 16, None, Par::SERIAL)
+            .unwrap();
+        let mut general = Workspace::<f32>::new(&net, 16, &[]).unwrap();
+        let batch = step.batch.rows(16);
+        net.forward(&params, &mut general, batch.x, 16, false, Par::SERIAL)
+            .unwrap();
+        let (data_loss, _) = net
+            .backprop(
+                &params,
+                &mut general,
+                batch,
+                loss.weight_sum,
+                None,
+                false,
+                Par::SERIAL,
+            )
+            .unwrap();
+        assert_eq!(
+            loss.loss.to_bits(),
+            (data_loss / loss.weight_sum.f64()).to_bits()
+        );
+        let bits = |g: &[f32]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(step.gradient()), bits(&general.grad));
+    }
+
+    /// Whether this CPU lacks a version of the small products (and so of
+    /// the narrow block).
+    fn small_matmul_isa_missing() -> bool {
+        !crate::small_matmul::suits(1, 1, 1)
+    }
+
+    #[test]
     fn blocks_cover_the_rows_once_in_order() {
         for (rows, blocks) in [(200, 6), (133, 2), (7, 1), (65, 2)] {
             let mut next = 0;

@@ -162,11 +162,13 @@ trait Pass: Sized {
     ///
     /// # Safety
     /// Only from code compiled for `V`'s and `H`'s instruction sets, with
-    /// the pass's pointers holding their matrices.
+    /// the pass's pointers holding their matrices, and with `T` the type
+    /// they point to (`f32` exactly when [`Pass::F32`]): the pass views its
+    /// pointers as `T`s.
     unsafe fn pass<T: Float, V: Vector<T>, H: Vector<T>>(self);
 }
 
-/// Runs `pass` with `isa`'s vectors, for `T` of the pass's pointers.
+/// Runs `pass` with `isa`'s vectors, over the type [`Pass::F32`] names.
 ///
 /// # Safety
 /// The CPU has `isa`, and the pass's pointers hold their matrices.
@@ -188,7 +190,8 @@ unsafe fn run<P: Pass>(isa: Isa, pass: P) {
 unsafe fn run_avx512<P: Pass>(pass: P) {
     use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
     // SAFETY: compiled for AVX-512F, AVX2 and FMA, which the caller checked
-    // the CPU has; the pointers are the caller's.
+    // the CPU has; the pointers are the caller's, and `T` is the type
+    // `P::F32` names (`Float` is sealed to f32 and f64).
     unsafe {
         if P::F32 {
             pass.pass::<f32, __m512, __m256>()
@@ -290,7 +293,7 @@ unsafe fn layer_rows<T: Float, V: Vector<T>, const R: usize>(
     r0: usize,
 ) {
     // SAFETY: the contract; every vector lies in its row, a partial one
-    // read masked and stored through a buffer.
+    // read and stored masked (`load_lanes`, `store_lanes`).
     unsafe {
         let mut c = 0;
         while c < outputs {
@@ -332,7 +335,8 @@ impl<U: Float> Pass for OutputGradients<U> {
         let (delta, grad_b) = (self.delta.cast::<T>(), self.grad_b.cast::<T>());
         // SAFETY: the trait's contract: `hidden` holds `rows × d1`, `delta`
         // `rows × k`, `grad_w` `d1 × k` and `grad_b` `k`; each vector lies
-        // in its row, a partial one read masked and stored through a buffer.
+        // in its row, a partial one read and stored masked (`load_lanes`,
+        // `store_lanes`).
         unsafe {
             // Outputs' columns of the weight gradient, a vector of hidden
             // units and a few outputs at a time (the transpose's rows fill
@@ -549,6 +553,24 @@ mod tests {
     #[test]
     fn gives_the_general_pass_bits_in_f64() {
         same_bits_as_the_general_pass::<f64>();
+    }
+
+    #[test]
+    fn takes_blocks_up_to_the_small_products_bound_with_the_same_bits() {
+        // 16 × 128 on 256 rows is 2¹⁹ multiply-adds, the small path's most.
+        let net = Network::new(
+            vec![16, 128, 8],
+            vec![Activation::Relu],
+            Loss::SoftmaxLogLoss,
+        );
+        let net = net.unwrap();
+        let takes = isas().is_empty() || suits(&net, 256, false);
+        assert!(takes && !suits(&net, 257, false));
+        for isa in isas() {
+            let (general, narrow) = both::<f32>([16, 128, 8], 256, Loss::SoftmaxLogLoss, isa)
+                .expect("the narrow path takes 256 rows");
+            assert!(general == narrow, "{isa:?}");
+        }
     }
 
     #[test]
