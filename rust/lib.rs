@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod batch;
+mod bucket_sort;
 mod cache;
 pub mod dropout;
 pub mod error;

@@ -6,6 +6,7 @@
 
 use rayon::slice::ParallelSliceMut;
 
+use crate::bucket_sort;
 use crate::parallel::Par;
 
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -59,8 +60,9 @@ pub fn uniform(key: u64, i: u64) -> f64 {
 /// high bits, which is checked for (at 150 rows, odds of 1 in 10^13 per
 /// epoch); then the pairs are sorted instead.
 ///
-/// Large orders are sorted on `par`'s threads: the keys are distinct, so any
-/// correct sort gives the same order.
+/// Orders of up to [`bucket_sort::MAX_KEYS`] rows are sorted by buckets on
+/// the draws' top bits ([`bucket_sort`]), larger ones on `par`'s threads:
+/// the keys are distinct, so any correct sort gives the same order.
 pub fn shuffle_order(
     seed: u64,
     epoch: u64,
@@ -94,6 +96,8 @@ fn stable_argsort(
     sort_keys.extend((0..n).map(|i| (draw(i) & !low) | i as u64));
     if par.threads > 1 && n >= PARALLEL_SORT_MIN && rayon::current_thread_index().is_some() {
         sort_keys.par_sort_unstable();
+    } else if n <= bucket_sort::MAX_KEYS {
+        bucket_sort::sort_spread(sort_keys, n);
     } else {
         sort_keys.sort_unstable();
     }
