@@ -89,6 +89,7 @@ impl<T: Float> Divisible for Adam<'_, T> {
         self.params.len()
     }
 
+    #[inline(always)]
     fn split_at(self, mid: usize) -> (Self, Self) {
         let (p, q) = self.params.split_at_mut(mid);
         let (m, m2) = self.m.split_at_mut(mid);

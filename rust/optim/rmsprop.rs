@@ -58,6 +58,7 @@ impl<T: Float> Divisible for RmsProp<'_, T> {
         self.params.len()
     }
 
+    #[inline(always)]
     fn split_at(self, mid: usize) -> (Self, Self) {
         let (p, q) = self.params.split_at_mut(mid);
         let (sq, sq2) = self.sq.split_at_mut(mid);

@@ -46,6 +46,7 @@ impl<T: Float> Divisible for Sgd<'_, T> {
         self.params.len()
     }
 
+    #[inline(always)]
     fn split_at(self, mid: usize) -> (Self, Self) {
         let (p, q) = self.params.split_at_mut(mid);
         let (b, c) = self.buf.split_at_mut(mid);
