@@ -344,7 +344,7 @@ mod tests {
     use super::*;
     use crate::linalg::{column_sums, matmul, matmul_then, View};
     use crate::parallel::Par;
-    use crate::small_matmul::Epilogue;
+    use crate::small_matmul::{isas, Epilogue};
 
     /// Values of both signs and magnitudes, with −0 and (where `special`)
     /// NaN among them.
@@ -358,21 +358,6 @@ mod tests {
                 ),
             })
             .collect()
-    }
-
-    fn isas() -> Vec<Isa> {
-        let mut found = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            let fma = std::arch::is_x86_feature_detected!("fma");
-            if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                found.push(Isa::Avx512);
-            }
-            if fma && std::arch::is_x86_feature_detected!("avx2") {
-                found.push(Isa::Avx2);
-            }
-        }
-        found
     }
 
     fn bits<T: Float>(v: &[T]) -> Vec<u64> {

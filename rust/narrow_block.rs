@@ -415,6 +415,7 @@ mod tests {
     use super::*;
     use crate::loss::Loss;
     use crate::parallel::Par;
+    use crate::small_matmul::isas;
 
     /// The general pass's logits, hidden layer, loss and gradient bits.
     type Bits = (Vec<u64>, Vec<u64>, u64, Vec<u64>);
@@ -479,22 +480,6 @@ mod tests {
             bits(&general, rows, &net, loss_general),
             bits(&narrow, rows, &net, loss_narrow),
         ))
-    }
-
-    fn isas() -> Vec<Isa> {
-        let mut isas = vec![];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                isas.push(Isa::Avx2);
-            }
-        }
-        isas
     }
 
     fn same_bits_as_the_general_pass<T: Float>() {

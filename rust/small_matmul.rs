@@ -84,6 +84,17 @@ pub(crate) fn isa() -> Option<Isa> {
     None
 }
 
+/// Every version this CPU runs, widest first (for tests that compare
+/// them).
+#[cfg(test)]
+pub(crate) fn isas() -> Vec<Isa> {
+    match isa() {
+        Some(Isa::Avx512) => vec![Isa::Avx512, Isa::Avx2],
+        Some(Isa::Avx2) => vec![Isa::Avx2],
+        None => vec![],
+    }
+}
+
 /// Whether this path should compute an `m × k` by `k × n` product: small
 /// enough, and a CPU with fused multiply-add (without it `mul_add` is a
 /// slow library call, and `gemm` is the better choice).
@@ -644,14 +655,6 @@ mod tests {
             }
         }
         c
-    }
-
-    fn isas() -> Vec<Isa> {
-        match isa() {
-            Some(Isa::Avx512) => vec![Isa::Avx512, Isa::Avx2],
-            Some(Isa::Avx2) => vec![Isa::Avx2],
-            None => vec![],
-        }
     }
 
     /// Every remainder of rows (1..=9) and of columns around the vector
