@@ -16,12 +16,12 @@ use crate::dropout::Dropout;
 use crate::error::{FnnError, Result};
 use crate::features::{copy_row, prefetch_row, Features};
 use crate::float::Float;
-use crate::linalg::{GEMM_PARALLEL_MIN_MACS, TILED_MIN_MACS};
+use crate::linalg::{GEMM_PARALLEL_MIN_MACS, TILED_MIN_MACS, TILE_COLS};
 use crate::narrow_block;
 use crate::network::{Network, Rows};
-use crate::parallel::Par;
+use crate::parallel::{Par, CHUNKS_PER_THREAD};
 use crate::penalty::WeightSums;
-use crate::team::Team;
+use crate::team::{with_current, Team};
 use crate::update::{add_block_gradients, sum_and_step, StepSettings, UpdatePlan};
 use crate::workspace::{weight_sum, zeroed, Workspace};
 
@@ -240,7 +240,9 @@ fn team(slot: &mut Option<Team>, par: Par, max_jobs: usize) -> &mut Team {
     if slot.as_ref().is_some_and(|t| t.threads() < par.threads) {
         *slot = None;
     }
-    slot.get_or_insert_with(|| Team::new(par.threads, max_jobs))
+    // Rounds of blocks or chunks, or a one-block batch's row passes.
+    let most = max_jobs.max(par.threads * CHUNKS_PER_THREAD);
+    slot.get_or_insert_with(|| Team::new(par.threads, most))
 }
 
 impl<T: Float> BatchStep<T> {
@@ -255,8 +257,10 @@ impl<T: Float> BatchStep<T> {
             .max()
             .unwrap_or(1);
         let plan = UpdatePlan::new(net);
+        // A one-block batch's products share out at most this many tiles.
+        let tiles = net.sizes().iter().map(|w| w.div_ceil(TILE_COLS)).max();
         Ok(BatchStep {
-            max_jobs: blocks.max(plan.chunks()),
+            max_jobs: blocks.max(plan.chunks()).max(tiles.unwrap_or(1)),
             batch: BatchBuffers::new(net, batch_rows)?,
             blocks: (0..blocks)
                 .map(|_| Workspace::new(net, capacity, dropout_rates))
@@ -347,7 +351,13 @@ impl<T: Float> BatchStep<T> {
                 .0;
             Ok(())
         };
-        team(&mut self.team, par, self.max_jobs).run(par, jobs, run)?;
+        let team = team(&mut self.team, par, self.max_jobs);
+        if n_blocks == 1 {
+            // One block: its products share their tiles through the team.
+            with_current(team, || jobs.into_iter().try_for_each(run))?;
+        } else {
+            team.run(par, jobs, run)?;
+        }
         self.pending = n_blocks;
         self.spread = par.threads > 1
             && (n_blocks > 1 || rows.saturating_mul(widest_product(net)) >= TILED_MIN_MACS);
@@ -505,9 +515,22 @@ mod tests {
     /// Five steps of the (100,) net gathered from 1000 rows, with dropout,
     /// both penalties and Adam: the parameters, losses and penalty sums.
     fn five_steps(threads: usize) -> (Vec<u64>, Vec<u64>) {
-        let net = net(vec![100, 100, 5]);
-        let rows = 1000;
-        let x: Vec<f64> = (0..rows * 100)
+        steps_of(vec![100, 100, 5], 200, 5, threads)
+    }
+
+    /// `count` steps of batches of `batch` rows of `sizes` (the last size
+    /// 5 outputs) on `threads` threads: the parameters' bits, then each
+    /// step's loss and penalty sums'.
+    fn steps_of(
+        sizes: Vec<usize>,
+        batch: usize,
+        count: usize,
+        threads: usize,
+    ) -> (Vec<u64>, Vec<u64>) {
+        let d0 = sizes[0];
+        let net = net(sizes);
+        let rows = batch * count;
+        let x: Vec<f64> = (0..rows * d0)
             .map(|i| ((i * 7919) % 1000) as f64 / 500.0 - 1.0)
             .collect();
         let mut y = vec![0.0; rows * 5];
@@ -527,17 +550,17 @@ mod tests {
             amsgrad: false,
             weight_decay: 0.0,
         };
-        let rates = [0.2];
-        let mut step = BatchStep::<f64>::new(&net, 200, &rates).unwrap();
+        let rates = vec![0.2; net.sizes().len() - 2];
+        let mut step = BatchStep::<f64>::new(&net, batch, &rates).unwrap();
         let par = Par { threads };
         let mut results = vec![];
         crate::parallel::run_with_threads(threads, || {
-            for (t, batch) in order.chunks(200).enumerate() {
+            for (t, chunk) in order.chunks(batch).enumerate() {
                 let source = Source {
                     x: &features,
                     y: &y,
                     weights: Some(&w),
-                    order: batch,
+                    order: chunk,
                     prefetch: prefetch_distance(&features, &y),
                 };
                 let d = Dropout {
@@ -547,7 +570,7 @@ mod tests {
                     first_row: 0,
                 };
                 let loss = step
-                    .loss_and_gradient(&net, &params, Some(source), 200, Some(d), par)
+                    .loss_and_gradient(&net, &params, Some(source), batch, Some(d), par)
                     .unwrap();
                 let settings = StepSettings {
                     optimizer: &adam,
@@ -568,6 +591,23 @@ mod tests {
         let serial = five_steps(1);
         for threads in [2, 3, 4, 8] {
             assert!(five_steps(threads) == serial, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_one_block_batch_on_its_team_is_the_same_bytes_on_any_number_of_threads() {
+        // One block of 128 rows whose two wide products are cut into tiles,
+        // and whose row passes (gather, dropout, bias and ReLU) are long
+        // enough to share: on several threads all of them go to the team.
+        let sizes = vec![256, 256, 128, 5];
+        assert_eq!(blocks_for(&net(sizes.clone()), 128), 1);
+        const { assert!(128 * 256 * 128 >= TILED_MIN_MACS) };
+        let serial = steps_of(sizes.clone(), 128, 3, 1);
+        for threads in [2, 3, 4] {
+            assert!(
+                steps_of(sizes.clone(), 128, 3, threads) == serial,
+                "{threads} threads"
+            );
         }
     }
 

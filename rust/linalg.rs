@@ -15,6 +15,7 @@ use crate::error::{FnnError, Result};
 use crate::float::Float;
 use crate::parallel::Par;
 use crate::small_matmul::{self, Epilogue, Operand};
+use crate::team;
 
 /// Multiply-adds from which a network's widest product is left to share its
 /// own work (in [`TILED_MIN_MACS`] tiles) instead of the batch being cut into
@@ -219,7 +220,7 @@ pub fn matmul_by<T: Float>(
     }
     let macs = m.saturating_mul(k).saturating_mul(n);
     if macs >= TILED_MIN_MACS && n >= 2 * TILE_COLS {
-        tiled_gemm(dst, lhs, rhs, accumulate, par);
+        tiled_gemm(dst, lhs, rhs, accumulate, par)?;
     } else {
         // SAFETY: every view was checked to lie inside its slice, `dst` holds
         // m*n elements, and `dst` cannot alias the inputs (it is borrowed
@@ -237,7 +238,8 @@ pub const TILED_MIN_MACS: usize = 1 << 22;
 pub const TILE_COLS: usize = 64;
 
 /// A large product cut into tiles of [`TILE_COLS`] result columns, each a
-/// one-thread `gemm` product, the tiles on `par`'s threads.
+/// one-thread `gemm` product, the tiles on `par`'s threads: on the thread's
+/// current [`crate::team::Team`] during a training step, else on rayon's.
 ///
 /// Every tile is computed the same way whichever thread takes it, and the cut
 /// depends on the shape alone, so the bits never depend on the thread count.
@@ -250,7 +252,7 @@ fn tiled_gemm<T: Float>(
     rhs: View<'_, T>,
     accumulate: bool,
     par: Par,
-) {
+) -> Result<()> {
     let n = rhs.cols;
     let out = SharedOut(dst.as_mut_ptr());
     let tile = |t: usize| {
@@ -269,11 +271,22 @@ fn tiled_gemm<T: Float>(
         unsafe { serial_gemm(out.at(start), n, lhs, columns, accumulate) };
     };
     let tiles = n.div_ceil(TILE_COLS);
-    if par.threads > 1 && rayon::current_thread_index().is_some() {
+    if par.threads <= 1 {
+        (0..tiles).for_each(tile);
+        return Ok(());
+    }
+    if let Some(outcome) = team::run_on_current(par, 0..tiles, |t| {
+        tile(t);
+        Ok(())
+    }) {
+        return outcome;
+    }
+    if rayon::current_thread_index().is_some() {
         (0..tiles).into_par_iter().for_each(tile);
     } else {
         (0..tiles).for_each(tile);
     }
+    Ok(())
 }
 
 /// The result's pointer, shared by tiles that write disjoint columns.
@@ -483,16 +496,22 @@ mod tests {
         let b = seq(k * n, 0.02);
         let expect = naive(&a, &b, m, k, n);
         let mut first: Option<Vec<f64>> = None;
-        for threads in [1, 2, 3, 4] {
+        // Tiles on rayon's threads, then on a training step's team.
+        for (threads, on_team) in [1, 2, 3, 4]
+            .into_iter()
+            .flat_map(|t| [(t, false), (t, true)])
+        {
             let mut c = vec![0.5; m * n];
+            let par = Par { threads };
+            let product =
+                |c: &mut [f64]| matmul(c, View::rows(&a, m, k), View::rows(&b, k, n), false, par);
             crate::parallel::run_with_threads(threads, || {
-                matmul(
-                    &mut c,
-                    View::rows(&a, m, k),
-                    View::rows(&b, k, n),
-                    false,
-                    Par { threads },
-                )
+                if on_team {
+                    let mut team = crate::team::Team::new(threads, 8);
+                    crate::team::with_current(&mut team, || product(&mut c))
+                } else {
+                    product(&mut c)
+                }
             })
             .unwrap()
             .unwrap();
@@ -501,7 +520,7 @@ mod tests {
             }
             match &first {
                 None => first = Some(c),
-                Some(f) => assert!(c == *f, "{threads} threads"),
+                Some(f) => assert!(c == *f, "{threads} threads, on a team: {on_team}"),
             }
         }
         // Transposed operands (a weight gradient's layout), accumulated.

@@ -18,6 +18,10 @@ use crate::error::{FnnError, Result};
 /// smaller work costs more in wake-ups than it gives.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
+/// Chunks per thread of a parallel row pass ([`Par::for_rows`]): a few, so
+/// that a thread slowed by another process does not hold up the pass.
+pub const CHUNKS_PER_THREAD: usize = 4;
+
 /// Elements per block of a [`Par::divide`]d pass. Sums are taken per block
 /// and combined along a tree fixed by the length, so this constant, never the
 /// thread count, decides the rounding. 16 K elements (64 KiB of f32 per
@@ -231,7 +235,20 @@ impl Par {
             f(0, data);
             return;
         }
-        let rows_per_chunk = rows.div_ceil(self.threads * 4).max(1);
+        let rows_per_chunk = rows.div_ceil(self.threads * CHUNKS_PER_THREAD).max(1);
+        let chunks = data.chunks_mut(rows_per_chunk * width).enumerate();
+        let each = |(c, chunk): (usize, &mut [T])| {
+            f(c * rows_per_chunk, chunk);
+            Ok(())
+        };
+        // During a training step, on its team. Its jobs fail only by
+        // panicking, and the panic goes on up, as it would from rayon.
+        if let Some(outcome) = crate::team::run_on_current(self, chunks, each) {
+            if let Err(e) = outcome {
+                panic!("{e}");
+            }
+            return;
+        }
         data.par_chunks_mut(rows_per_chunk * width)
             .enumerate()
             .for_each(|(c, chunk)| f(c * rows_per_chunk, chunk));

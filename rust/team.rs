@@ -1,6 +1,8 @@
 //! A team of pool threads that stay awake through a training call, so that
-//! the two parallel stretches of every step (the row blocks, then the
-//! optimizer chunks) start without waking anyone.
+//! the parallel stretches of every step (the row blocks or, for a batch of
+//! one block, the tiles and row passes of its products; then the optimizer
+//! chunks) start without waking anyone. A batch's step lends its team to
+//! the products of a one-block batch through [`with_current`].
 //!
 //! Rayon wakes a sleeping worker for each `join` or `broadcast`, which on a
 //! virtual machine costs as much as a small block's work (see BENCHMARKS.md,
@@ -21,7 +23,7 @@
 //! runs a job, and the caller claims whatever nobody else has: a helper that
 //! never arrives (its pool busy with another fit) only costs speed.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -219,6 +221,54 @@ impl Team {
     }
 }
 
+thread_local! {
+    /// The team that [`with_current`] lent this thread, while it runs.
+    static CURRENT: Cell<*mut Team> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Puts `ptr` back as this thread's current team when dropped (also on
+/// unwinding).
+struct Restore(*mut Team);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+/// Runs `f` with `team` as this thread's current team: a product that `f`
+/// shares out on this thread ([`run_on_current`]) then hands its jobs to the
+/// team's spinning helpers instead of waking rayon's workers. One batch's
+/// forward and backward run several such products back to back.
+pub fn with_current<R>(team: &mut Team, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.with(|c| c.replace(team as *mut Team));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Runs `f` on each of `jobs` on this thread's current team (see
+/// [`Team::run`]), or returns `None` without running anything when the
+/// thread has none. A job that asks again, from inside the round, finds
+/// none: the team is out on loan to the round for its length.
+pub fn run_on_current<J: Send>(
+    par: Par,
+    jobs: impl IntoIterator<Item = J, IntoIter: ExactSizeIterator>,
+    f: impl Fn(J) -> Result<()> + Sync,
+) -> Option<Result<()>> {
+    let team = CURRENT.with(|c| c.replace(std::ptr::null_mut()));
+    if team.is_null() {
+        return None;
+    }
+    let _restore = Restore(team);
+    // SAFETY: `with_current` stored a pointer from a `&mut Team` that it
+    // holds, unused, until this thread's call of `f` returns; that call is
+    // still running (this code is inside it), and the pointer was taken out
+    // of `CURRENT` above, so this is the only reference made from it until
+    // `_restore` puts it back.
+    let team = unsafe { &mut *team };
+    Some(team.run(par, jobs, f))
+}
+
 impl Drop for Team {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
@@ -297,6 +347,54 @@ mod tests {
             })
             .unwrap();
         }
+    }
+
+    #[test]
+    fn a_lent_team_runs_each_job_once_and_only_on_its_threads_call() {
+        run_with_threads(2, || {
+            let par = Par { threads: 2 };
+            let jobs = |n: usize| (0..n).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+            // No team lent: nothing runs.
+            let counts = jobs(4);
+            let none = run_on_current(par, 0..4, |j: usize| {
+                counts[j].fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            });
+            assert!(none.is_none());
+            assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 0));
+            let mut team = Team::new(2, 8);
+            with_current(&mut team, || {
+                for _ in 0..200 {
+                    let counts = jobs(8);
+                    let nested = AtomicUsize::new(0);
+                    run_on_current(par, 0..8, |j: usize| {
+                        counts[j].fetch_add(1, Ordering::Relaxed);
+                        // From inside a round (on either thread) no team is lent.
+                        if run_on_current(par, 0..2, |_: usize| Ok(())).is_none() {
+                            nested.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(())
+                    })
+                    .unwrap()
+                    .unwrap();
+                    assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                    assert_eq!(nested.load(Ordering::Relaxed), 8);
+                }
+                // A job's error comes back, and the team is lent again after.
+                let failed = run_on_current(par, 0..4, |j: usize| {
+                    if j == 3 {
+                        Err(FnnError::Shape("job 3".into()))
+                    } else {
+                        Ok(())
+                    }
+                });
+                assert!(matches!(failed, Some(Err(FnnError::Shape(m))) if m == "job 3"));
+                assert!(run_on_current(par, 0..2, |_: usize| Ok(())).is_some());
+            });
+            // The loan ends with `with_current`.
+            assert!(run_on_current(par, 0..2, |_: usize| Ok(())).is_none());
+        })
+        .unwrap();
     }
 
     #[test]
