@@ -229,9 +229,10 @@ pub struct BatchStep<T> {
     /// read the parameters.
     spread: bool,
     plan: UpdatePlan,
-    /// The pool threads that run the blocks and the chunks, made on first use.
+    /// The pool threads that run the blocks and the chunks (and a one-block
+    /// batch's tiles and row passes), made on first use.
     team: Option<Team>,
-    /// The most jobs a round of the team has: blocks or chunks.
+    /// The most blocks, chunks or tiles a round of the team has.
     max_jobs: usize,
 }
 
@@ -515,18 +516,19 @@ mod tests {
     /// Five steps of the (100,) net gathered from 1000 rows, with dropout,
     /// both penalties and Adam: the parameters, losses and penalty sums.
     fn five_steps(threads: usize) -> (Vec<u64>, Vec<u64>) {
-        steps_of(vec![100, 100, 5], 200, 5, threads)
+        let (params, results, _) = steps_of(vec![100, 100, 5], 200, 5, threads);
+        (params, results)
     }
 
     /// `count` steps of batches of `batch` rows of `sizes` (the last size
-    /// 5 outputs) on `threads` threads: the parameters' bits, then each
-    /// step's loss and penalty sums'.
+    /// 5 outputs) on `threads` threads: the parameters' bits, each step's
+    /// loss and penalty sums' bits, and the rounds its team ran.
     fn steps_of(
         sizes: Vec<usize>,
         batch: usize,
         count: usize,
         threads: usize,
-    ) -> (Vec<u64>, Vec<u64>) {
+    ) -> (Vec<u64>, Vec<u64>, u64) {
         let d0 = sizes[0];
         let net = net(sizes);
         let rows = batch * count;
@@ -583,7 +585,12 @@ mod tests {
             }
         })
         .unwrap();
-        (params.iter().map(|p| p.to_bits()).collect(), results)
+        let rounds = step.team.as_ref().map_or(0, Team::rounds);
+        (
+            params.iter().map(|p| p.to_bits()).collect(),
+            results,
+            rounds,
+        )
     }
 
     #[test]
@@ -602,12 +609,14 @@ mod tests {
         let sizes = vec![256, 256, 128, 5];
         assert_eq!(blocks_for(&net(sizes.clone()), 128), 1);
         const { assert!(128 * 256 * 128 >= TILED_MIN_MACS) };
-        let serial = steps_of(sizes.clone(), 128, 3, 1);
+        let (params, results, _) = steps_of(sizes.clone(), 128, 3, 1);
         for threads in [2, 3, 4] {
-            assert!(
-                steps_of(sizes.clone(), 128, 3, threads) == serial,
-                "{threads} threads"
-            );
+            let (p, r, rounds) = steps_of(sizes.clone(), 128, 3, threads);
+            assert!(p == params && r == results, "{threads} threads");
+            // Each step has its optimizer round, and on the team more rounds
+            // than that of tiles and row passes (two tiled products forward,
+            // three back, the gather, bias and ReLU).
+            assert!(rounds > 2 * 3, "{threads} threads: {rounds} rounds");
         }
     }
 

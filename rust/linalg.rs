@@ -220,7 +220,7 @@ pub fn matmul_by<T: Float>(
     }
     let macs = m.saturating_mul(k).saturating_mul(n);
     if macs >= TILED_MIN_MACS && n >= 2 * TILE_COLS {
-        tiled_gemm(dst, lhs, rhs, accumulate, par)?;
+        tiled_gemm(dst, lhs, rhs, accumulate, par);
     } else {
         // SAFETY: every view was checked to lie inside its slice, `dst` holds
         // m*n elements, and `dst` cannot alias the inputs (it is borrowed
@@ -239,7 +239,8 @@ pub const TILE_COLS: usize = 64;
 
 /// A large product cut into tiles of [`TILE_COLS`] result columns, each a
 /// one-thread `gemm` product, the tiles on `par`'s threads: on the thread's
-/// current [`crate::team::Team`] during a training step, else on rayon's.
+/// current [`crate::team::Team`] during a one-block batch's step, else on
+/// rayon's.
 ///
 /// Every tile is computed the same way whichever thread takes it, and the cut
 /// depends on the shape alone, so the bits never depend on the thread count.
@@ -252,7 +253,7 @@ fn tiled_gemm<T: Float>(
     rhs: View<'_, T>,
     accumulate: bool,
     par: Par,
-) -> Result<()> {
+) {
     let n = rhs.cols;
     let out = SharedOut(dst.as_mut_ptr());
     let tile = |t: usize| {
@@ -273,20 +274,23 @@ fn tiled_gemm<T: Float>(
     let tiles = n.div_ceil(TILE_COLS);
     if par.threads <= 1 {
         (0..tiles).for_each(tile);
-        return Ok(());
+        return;
     }
     if let Some(outcome) = team::run_on_current(par, 0..tiles, |t| {
         tile(t);
         Ok(())
     }) {
-        return outcome;
+        // A tile fails only by panicking: the panic goes on up, as from rayon.
+        if let Err(e) = outcome {
+            panic!("{e}");
+        }
+        return;
     }
     if rayon::current_thread_index().is_some() {
         (0..tiles).into_par_iter().for_each(tile);
     } else {
         (0..tiles).for_each(tile);
     }
-    Ok(())
 }
 
 /// The result's pointer, shared by tiles that write disjoint columns.
@@ -528,6 +532,7 @@ mod tests {
         let bt = seq(m * n, 0.03);
         let mut g = vec![1.0; k * n];
         let mut g2 = g.clone();
+        let mut g3 = g.clone();
         matmul(&mut g, at, View::rows(&bt, m, n), true, Par::SERIAL).unwrap();
         crate::parallel::run_with_threads(2, || {
             matmul(&mut g2, at, View::rows(&bt, m, n), true, Par { threads: 2 })
@@ -535,5 +540,15 @@ mod tests {
         .unwrap()
         .unwrap();
         assert!(g == g2);
+        // On a team: a tile run twice would add its product twice.
+        crate::parallel::run_with_threads(2, || {
+            let mut team = crate::team::Team::new(2, 8);
+            crate::team::with_current(&mut team, || {
+                matmul(&mut g3, at, View::rows(&bt, m, n), true, Par { threads: 2 })
+            })
+        })
+        .unwrap()
+        .unwrap();
+        assert!(g == g3);
     }
 }

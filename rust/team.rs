@@ -1,8 +1,8 @@
 //! A team of pool threads that stay awake through a training call, so that
-//! the parallel stretches of every step (the row blocks or, for a batch of
-//! one block, the tiles and row passes of its products; then the optimizer
-//! chunks) start without waking anyone. A batch's step lends its team to
-//! the products of a one-block batch through [`with_current`].
+//! the parallel stretches of every step start without waking anyone: the
+//! row blocks or, for a batch of one block, its gather, dropout masks,
+//! product tiles and row passes (the team lent through [`with_current`]);
+//! then the optimizer chunks.
 //!
 //! Rayon wakes a sleeping worker for each `join` or `broadcast`, which on a
 //! virtual machine costs as much as a small block's work (see BENCHMARKS.md,
@@ -11,9 +11,10 @@
 //! rounds, as OpenMP runtimes spin between parallel regions; a helper that
 //! sees no round for [`IDLE_LIMIT`] leaves, and the next round starts a new one.
 //!
-//! While it waits, a helper also runs any rayon work queued in the pool (the
-//! `gemm` crate shares a large product's work that way), so a spinning
-//! helper never holds back the pool's other parallelism.
+//! While it waits, a helper also runs any rayon work queued in the pool
+//! (the shuffle's parallel sort, a validation `predict`, another fit on the
+//! same pool), so a spinning helper never holds back the pool's other
+//! parallelism.
 //!
 //! A round is a list of jobs. Each job is claimed exactly once, by the
 //! calling thread or by a helper, each preferring its own contiguous run of
@@ -146,6 +147,12 @@ impl Team {
         self.threads
     }
 
+    /// Rounds run on more than one thread so far.
+    #[cfg(test)]
+    pub(crate) fn rounds(&self) -> u64 {
+        self.rounds
+    }
+
     /// Runs `f` on each of `jobs` on the team's threads; the first error
     /// comes back. Serial when `par` is, with one job, more jobs than the
     /// team was made for, or outside a pool; the jobs are then taken one by
@@ -236,10 +243,11 @@ impl Drop for Restore {
     }
 }
 
-/// Runs `f` with `team` as this thread's current team: a product that `f`
-/// shares out on this thread ([`run_on_current`]) then hands its jobs to the
-/// team's spinning helpers instead of waking rayon's workers. One batch's
-/// forward and backward run several such products back to back.
+/// Runs `f` with `team` as this thread's current team: work that shares
+/// itself out on this thread while `f` runs ([`run_on_current`]), rayon
+/// work stolen onto it included, then hands its jobs to the team's spinning
+/// helpers instead of waking rayon's workers. One batch's forward and
+/// backward run several such passes and products back to back.
 pub fn with_current<R>(team: &mut Team, f: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|c| c.replace(team as *mut Team));
     let _restore = Restore(previous);
@@ -295,9 +303,9 @@ fn help(shared: &Shared, me: usize, threads: usize) {
         }
         std::hint::spin_loop();
         polls = polls.wrapping_add(1);
-        // Between rounds, the products of a one-block batch share their
-        // work through rayon itself: take it, or the GEMM would wait for a
-        // worker this spin is holding.
+        // Between rounds, other work may be queued in the pool (the
+        // shuffle's sort, a validation `predict`): take it, or it would wait
+        // for a worker this spin is holding.
         if polls & 63 == 0 {
             rayon::yield_now();
         }
@@ -350,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lent_team_runs_each_job_once_and_only_on_its_threads_call() {
+    fn a_lent_team_runs_each_job_once_and_only_on_its_threads_call_to_it() {
         run_with_threads(2, || {
             let par = Par { threads: 2 };
             let jobs = |n: usize| (0..n).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
