@@ -241,9 +241,10 @@ fn team(slot: &mut Option<Team>, par: Par, max_jobs: usize) -> &mut Team {
     if slot.as_ref().is_some_and(|t| t.threads() < par.threads) {
         *slot = None;
     }
-    // Rounds of blocks or chunks, or a one-block batch's row passes.
-    let most = max_jobs.max(par.threads * CHUNKS_PER_THREAD);
-    slot.get_or_insert_with(|| Team::new(par.threads, most))
+    // Rounds of blocks, chunks or tiles, or a one-block batch's row passes.
+    slot.get_or_insert_with(|| {
+        Team::new(par.threads, max_jobs.max(par.threads * CHUNKS_PER_THREAD))
+    })
 }
 
 impl<T: Float> BatchStep<T> {

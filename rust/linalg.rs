@@ -276,14 +276,7 @@ fn tiled_gemm<T: Float>(
         (0..tiles).for_each(tile);
         return;
     }
-    if let Some(outcome) = team::run_on_current(par, 0..tiles, |t| {
-        tile(t);
-        Ok(())
-    }) {
-        // A tile fails only by panicking: the panic goes on up, as from rayon.
-        if let Err(e) = outcome {
-            panic!("{e}");
-        }
+    if team::share(par, 0..tiles, tile) {
         return;
     }
     if rayon::current_thread_index().is_some() {

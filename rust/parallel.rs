@@ -237,16 +237,8 @@ impl Par {
         }
         let rows_per_chunk = rows.div_ceil(self.threads * CHUNKS_PER_THREAD).max(1);
         let chunks = data.chunks_mut(rows_per_chunk * width).enumerate();
-        let each = |(c, chunk): (usize, &mut [T])| {
-            f(c * rows_per_chunk, chunk);
-            Ok(())
-        };
-        // During a training step, on its team. Its jobs fail only by
-        // panicking, and the panic goes on up, as it would from rayon.
-        if let Some(outcome) = crate::team::run_on_current(self, chunks, each) {
-            if let Err(e) = outcome {
-                panic!("{e}");
-            }
+        // During a one-block batch's step, on its team.
+        if crate::team::share(self, chunks, |(c, chunk)| f(c * rows_per_chunk, chunk)) {
             return;
         }
         data.par_chunks_mut(rows_per_chunk * width)

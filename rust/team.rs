@@ -277,6 +277,24 @@ pub fn run_on_current<J: Send>(
     Some(team.run(par, jobs, f))
 }
 
+/// Runs `f` on each of `jobs` on this thread's current team, if it has one;
+/// returns whether it did. For jobs that cannot fail: one that panics is
+/// caught by the team, and its panic goes on up from here, as from rayon.
+pub fn share<J: Send>(
+    par: Par,
+    jobs: impl IntoIterator<Item = J, IntoIter: ExactSizeIterator>,
+    f: impl Fn(J) + Sync,
+) -> bool {
+    match run_on_current(par, jobs, |j| {
+        f(j);
+        Ok(())
+    }) {
+        None => false,
+        Some(Ok(())) => true,
+        Some(Err(e)) => panic!("{e}"),
+    }
+}
+
 impl Drop for Team {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
