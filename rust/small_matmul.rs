@@ -389,8 +389,22 @@ struct Job<'a, T> {
 /// The most columns one block covers: two 512-bit vectors of `f32`.
 const MAX_BLOCK_COLS: usize = 32;
 
+/// Products of at most this many rows go first in blocks of
+/// [`WIDE_AVX512`] (or [`WIDE_AVX2`]) whole vectors.
+const FEW_ROWS: usize = 2;
+
+/// Vectors per block for [`FEW_ROWS`] rows on AVX-512 (32 registers): 8 or
+/// 16 independent chains, against an FMA latency of 4 cycles at up to 2 FMAs
+/// a cycle. Sixteen were slower on the one-row mnist forward (criterion
+/// `predict_1_row_mnist`; see BENCHMARKS.md).
+const WIDE_AVX512: usize = 8;
+
+/// [`WIDE_AVX512`] for AVX2, which has 16 registers.
+const WIDE_AVX2: usize = 4;
+
 impl<T: Float> Job<'_, T> {
-    /// Column blocks of two vectors, the last one of one vector when that
+    /// Column blocks of two vectors (of `WIDE` first, for [`FEW_ROWS`] rows),
+    /// the last one of one vector when that
     /// covers what is left, or of one half-width vector `H` when half a
     /// vector covers it (after a whole one, when one and a half do). A
     /// narrow output layer's columns then cost half the lanes (and, on CPUs
@@ -400,13 +414,24 @@ impl<T: Float> Job<'_, T> {
     /// # Safety
     /// Only from code compiled for `V`'s and `H`'s instruction sets.
     #[inline(always)]
-    unsafe fn run<V: Vector<T>, H: Vector<T>, const MR: usize>(mut self) {
+    unsafe fn run<V: Vector<T>, H: Vector<T>, const MR: usize, const WIDE: usize>(mut self) {
         // SAFETY: the caller is compiled for `V`'s and `H`'s instruction
         // sets (this function's contract), which `column_block` needs; each
         // column block lies inside `0..n`, the rows of `rhs` are readable
         // that far, and a block's partial last vector is read masked.
         unsafe {
             let mut j = 0;
+            if self.m <= FEW_ROWS {
+                // One or two rows give a block of two vectors only two or
+                // four chains of multiply-adds, each waiting on the one
+                // before: whole blocks of `WIDE` vectors keep enough chains
+                // in flight to fill the FMA units.
+                let wide = WIDE * V::LANES;
+                while self.n - j >= wide {
+                    self.column_block::<V, MR, WIDE, false>(j, wide);
+                    j += wide;
+                }
+            }
             while j < self.n {
                 let left = self.n - j;
                 if H::LANES < V::LANES && left <= H::LANES {
@@ -539,6 +564,8 @@ impl<T: Float> Job<'_, T> {
                     }
                     continue;
                 }
+                // Only blocks of at most two vectors have a partial one.
+                assert!(NV * V::LANES <= MAX_BLOCK_COLS);
                 for (v, &vector) in row.iter().enumerate() {
                     let lanes = (cols - v * V::LANES).min(V::LANES);
                     self.epilogue
@@ -566,9 +593,9 @@ impl<T: Float> Job<'_, T> {
         unsafe {
             use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
             if size_of::<T>() == 4 {
-                self.cast::<f32>().run::<__m512, __m256, 8>()
+                self.cast::<f32>().run::<__m512, __m256, 8, WIDE_AVX512>()
             } else {
-                self.cast::<f64>().run::<__m512d, __m256d, 8>()
+                self.cast::<f64>().run::<__m512d, __m256d, 8, WIDE_AVX512>()
             }
         }
     }
@@ -579,9 +606,9 @@ impl<T: Float> Job<'_, T> {
         unsafe {
             use std::arch::x86_64::{__m256, __m256d};
             if size_of::<T>() == 4 {
-                self.cast::<f32>().run::<__m256, __m256, 6>()
+                self.cast::<f32>().run::<__m256, __m256, 6, WIDE_AVX2>()
             } else {
-                self.cast::<f64>().run::<__m256d, __m256d, 6>()
+                self.cast::<f64>().run::<__m256d, __m256d, 6, WIDE_AVX2>()
             }
         }
     }
@@ -658,13 +685,15 @@ mod tests {
     }
 
     /// Every remainder of rows (1..=9) and of columns around the vector
-    /// widths, plain and transposed operands, set and accumulated: the bits
+    /// widths and the few-row blocks' [`WIDE_AVX512`] vectors, plain and
+    /// transposed operands, set and accumulated: the bits
     /// equal the plain FMA chain, on every instruction set.
     fn matches_reference<T: Float>() {
         for isa in isas() {
             for m in (1..=9).chain([15, 16, 17, 33, 66]) {
                 for n in [
                     1, 3, 4, 7, 8, 9, 10, 12, 13, 15, 16, 17, 20, 24, 25, 31, 32, 33, 40, 64, 65,
+                    128, 130, 257,
                 ] {
                     for k in [1, 2, 5, 16] {
                         let (a, b) = (values::<T>(m * k, m), values::<T>(k * n, n));
@@ -724,8 +753,8 @@ mod tests {
     /// on every width around the vectors and both layouts of the rhs.
     fn epilogue_matches_the_passes<T: Float>() {
         for isa in isas() {
-            for m in [1, 3, 8, 9] {
-                for n in [1, 3, 4, 7, 8, 9, 10, 12, 16, 17, 31, 33, 65] {
+            for m in [1, 2, 3, 8, 9] {
+                for n in [1, 3, 4, 7, 8, 9, 10, 12, 16, 17, 31, 33, 65, 128, 130, 257] {
                     let k = 5;
                     let (a, b) = (values::<T>(m * k, m), values::<T>(k * n, n));
                     let mut bias = values::<T>(n, 3);
