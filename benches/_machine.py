@@ -55,6 +55,17 @@ class Machine:
         }
 
 
+def measured_peak_gflops(threads: int) -> float | None:
+    """The float32 FMA peak of ``threads`` threads at once, measured now by
+    fnn's register-only FMA loop at the widest width the CPU has (GFLOP/s);
+    None where fnn cannot run it (no AVX2 and FMA, or no fnn)."""
+    try:
+        from fnn import _core
+    except ImportError:
+        return None
+    return _core.fma_peak_gflops(threads)
+
+
 def _cpuinfo() -> dict[str, str]:
     try:
         with open("/proc/cpuinfo") as f:

@@ -487,116 +487,18 @@ fn handoff(c: &mut Criterion) {
     group.finish();
 }
 
-/// Independent FMA chains kept in registers: the machine's float32 FMA peak.
-///
-/// Written in assembly, so the instructions are exactly the ones named: the
-/// AVX-512 intrinsics and `#[target_feature(enable = "avx512f")]` need Rust
-/// 1.89, the crate's MSRV is 1.85.
-#[cfg(target_arch = "x86_64")]
-mod peak {
-    use std::hint::black_box;
-
-    /// Independent accumulators (the 12 registers each loop spells out):
-    /// enough to cover FMA latency (4 cycles) on two ports.
-    pub const CHAINS: usize = 12;
-    /// Loop trips per call.
-    pub const TRIPS: usize = 1 << 20;
-
-    /// FLOPs of one call at `lanes` floats per vector.
-    pub fn flops(lanes: usize) -> u64 {
-        (2 * CHAINS * lanes * TRIPS) as u64
-    }
-
-    /// `acc = acc·a + b` on 12 vector registers named by `$r` ("ymm" or
-    /// "zmm"), `TRIPS` times; registers 12 and 13 hold `a` and `b`.
-    macro_rules! fma_loop {
-        ($r:literal) => {{
-            let (a, b) = (black_box(0.999_99f32), black_box(1e-6f32));
-            // SAFETY: the caller checked the instruction set; the loop reads
-            // `a` and `b` and writes only rcx and vector registers 0–13, which
-            // are declared (`clobber_abi`: vector registers are caller-saved).
-            unsafe {
-                std::arch::asm!(
-                    concat!("vbroadcastss ", $r, "12, dword ptr [{a}]"),
-                    concat!("vbroadcastss ", $r, "13, dword ptr [{b}]"),
-                    concat!("vmovaps ", $r, "0, ", $r, "12"),
-                    concat!("vmovaps ", $r, "1, ", $r, "12"),
-                    concat!("vmovaps ", $r, "2, ", $r, "12"),
-                    concat!("vmovaps ", $r, "3, ", $r, "12"),
-                    concat!("vmovaps ", $r, "4, ", $r, "12"),
-                    concat!("vmovaps ", $r, "5, ", $r, "12"),
-                    concat!("vmovaps ", $r, "6, ", $r, "12"),
-                    concat!("vmovaps ", $r, "7, ", $r, "12"),
-                    concat!("vmovaps ", $r, "8, ", $r, "12"),
-                    concat!("vmovaps ", $r, "9, ", $r, "12"),
-                    concat!("vmovaps ", $r, "10, ", $r, "12"),
-                    concat!("vmovaps ", $r, "11, ", $r, "12"),
-                    "2:",
-                    concat!("vfmadd132ps ", $r, "0, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "1, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "2, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "3, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "4, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "5, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "6, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "7, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "8, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "9, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "10, ", $r, "13, ", $r, "12"),
-                    concat!("vfmadd132ps ", $r, "11, ", $r, "13, ", $r, "12"),
-                    "dec rcx",
-                    "jnz 2b",
-                    "vzeroupper",
-                    a = in(reg) &a,
-                    b = in(reg) &b,
-                    inout("rcx") TRIPS => _,
-                    clobber_abi("C"),
-                    options(nostack),
-                );
-            }
-        }};
-    }
-
-    /// 256-bit FMAs (AVX2 + FMA): 8 float32 lanes.
-    ///
-    /// # Safety
-    ///
-    /// The CPU must support AVX2 and FMA.
-    pub unsafe fn fma_256() {
-        fma_loop!("ymm")
-    }
-
-    /// 512-bit FMAs (AVX-512F): 16 float32 lanes.
-    ///
-    /// # Safety
-    ///
-    /// The CPU must support AVX-512F.
-    pub unsafe fn fma_512() {
-        fma_loop!("zmm")
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
+/// The machine's float32 FMA peak (`fnn::fma_peak`), at each width the CPU
+/// has, on 1 and on all cores.
 fn fma_peak(c: &mut Criterion) {
-    type Kernel = fn();
-    let mut kernels: Vec<(&str, usize, Kernel)> = Vec::new();
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU was just checked to support AVX2 and FMA.
-        kernels.push(("avx2_256bit", 8, || unsafe { peak::fma_256() }));
-    }
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU was just checked to support AVX-512F.
-        kernels.push(("avx512_512bit", 16, || unsafe { peak::fma_512() }));
-    }
-    for (name, lanes, kernel) in kernels {
-        let mut group = c.benchmark_group(format!("fma_peak_{name}"));
+    for width in fnn::fma_peak::widths() {
+        let mut group = c.benchmark_group(format!("fma_peak_{}", width.name()));
         for threads in thread_counts() {
-            group.throughput(Throughput::Elements(peak::flops(lanes) * threads as u64));
+            group.throughput(Throughput::Elements(width.flops() * threads as u64));
             group.bench_function(format!("{threads}_threads"), |bench| {
                 bench.iter(|| {
                     std::thread::scope(|s| {
                         for _ in 0..threads {
-                            s.spawn(kernel);
+                            s.spawn(|| black_box(width.run()));
                         }
                     })
                 })
@@ -605,9 +507,6 @@ fn fma_peak(c: &mut Criterion) {
         group.finish();
     }
 }
-
-#[cfg(not(target_arch = "x86_64"))]
-fn fma_peak(_: &mut Criterion) {}
 
 fn config() -> Criterion {
     // Short runs keep `make bench` within its budget; criterion's medians

@@ -17,6 +17,7 @@ pub mod error;
 pub mod features;
 mod first_layer_gradient;
 pub mod float;
+pub mod fma_peak;
 pub mod linalg;
 pub mod loss;
 mod narrow_block;

@@ -162,3 +162,53 @@ def test_a_missed_target_never_reads_as_met():
     details = {"data": "make_regression(20000, 50)"}
     assert report._defaults_target(details) == 5
     assert report._defaults_target({"data": "wine 133×13"}) == 10
+
+
+def test_the_peak_the_run_measured_is_in_its_results(run):
+    from fnn import _core
+
+    data, markdown = run
+    peaks = data["machine"]["measured_peaks_gflops_f32"]
+    assert len(peaks) == 2  # before and after the workloads
+    if _core.fma_peak_gflops(1, 1) is None:
+        assert peaks == [None, None]
+        assert data["machine"]["measured_peak_gflops_f32"] is None
+        assert "before and after the workloads: not measured" in markdown
+    else:
+        assert all(p > 0 for p in peaks)
+        assert data["machine"]["measured_peak_gflops_f32"] == max(peaks)
+        assert "of the measured" in markdown
+
+
+def test_the_mnist_peak_target_reads_against_the_measured_peak():
+    spec = importlib.util.spec_from_file_location("_report", BENCHES / "_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    # 130 GFLOP/s: 39% of a nominal 332.8, 63% of a measured 205.
+    mnist = {"workload": "mnist", "system": "fnn", "seconds": [1.0], "flops": 130e9}
+
+    def verdict(measured):
+        machine = {"peak_gflops_f32": 332.8, "peak_avx2_gflops_f32": 166.4}
+        if measured is not None:
+            machine["measured_peak_gflops_f32"] = measured
+        data = {
+            "machine": machine,
+            "settings": {"threads": 2},
+            "timings": [mnist],
+            "memory": [],
+            "oversubscription": [],
+        }
+        (found,) = [t for t in report.targets(data) if "FMA peak" in t[0]]
+        return found
+
+    assert verdict(205.0) == (
+        "mnist fit ≥ 60% of the float32 FMA peak",
+        "130.0 GFLOP/s = 63% of the measured 205 (nominal 333)",
+        True,
+    )
+    assert verdict(None)[1:] == (
+        "130.0 GFLOP/s = 39% of the nominal 333 (78% of its AVX2 peak)",
+        False,
+    )
+    with pytest.raises(ValueError, match="threads must be between 1 and 1024, got 0"):
+        __import__("fnn")._core.fma_peak_gflops(0)

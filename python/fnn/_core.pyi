@@ -26,6 +26,7 @@ __all__ = [
     "adam_step",
     "default_threads",
     "fit_epochs",
+    "fma_peak_gflops",
     "forward",
     "init_params",
     "loss_and_gradients",
@@ -94,6 +95,7 @@ def adam_step(
 ) -> None: ...
 def rng_bits(seed: int, stream: int, a: int, b: int, n: int) -> npt.NDArray[np.uint64]: ...
 def default_threads() -> int: ...
+def fma_peak_gflops(threads: int, repetitions: int = 20) -> float | None: ...
 
 @final
 class Predictor:

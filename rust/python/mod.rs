@@ -6,6 +6,7 @@
 
 mod convert;
 mod kernels;
+mod machine;
 mod parse;
 mod predictor;
 mod supervise;
@@ -28,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kernels::adam_step, m)?)?;
     m.add_function(wrap_pyfunction!(kernels::rng_bits, m)?)?;
     m.add_function(wrap_pyfunction!(threads::default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(machine::fma_peak_gflops, m)?)?;
     m.add_class::<predictor::Predictor>()?;
     // The thread variables count as they are when fnn is imported.
     crate::parallel::env_threads();
