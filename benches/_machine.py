@@ -58,12 +58,14 @@ class Machine:
 def measured_peak_gflops(threads: int) -> float | None:
     """The float32 FMA peak of ``threads`` threads at once, measured now by
     fnn's register-only FMA loop at the widest width the CPU has (GFLOP/s);
-    None where fnn cannot run it (no AVX2 and FMA, or no fnn)."""
+    None where fnn cannot run it (no AVX2 and FMA, no fnn, or an fnn built
+    before it had the loop, as when comparing against an older build)."""
     try:
         from fnn import _core
     except ImportError:
         return None
-    return _core.fma_peak_gflops(threads)
+    measure = getattr(_core, "fma_peak_gflops", None)
+    return measure(threads) if measure else None
 
 
 def _cpuinfo() -> dict[str, str]:

@@ -115,6 +115,9 @@ pub fn matmul_then<T: Float>(
         )));
     }
     if m > 0 && n > 0 && k > 0 && small_matmul::suits(m, k, n) {
+        if m == 1 && one_row_shared(dst, lhs, rhs, (k, n), epilogue, par) {
+            return Ok(());
+        }
         small_matmul::matmul_then(
             dst,
             lhs.operand(),
@@ -148,6 +151,53 @@ pub fn matmul_then<T: Float>(
         }
     });
     Ok(())
+}
+
+/// The fewest weights (`k × n`) of a one-row product that [`one_row_shared`]
+/// cuts among the threads: a one-row product reads each weight once, so it
+/// runs at the speed its weights come from the cache; on several cores each
+/// reads its own columns' share, which stays in that core's L2 from one call
+/// to the next (see BENCHMARKS.md, "One-row predict").
+pub const SHARED_ROW_MIN_WEIGHTS: usize = 1 << 16;
+
+/// A one-row product with a row-major right-hand matrix of at least
+/// [`SHARED_ROW_MIN_WEIGHTS`] weights, cut into one run of whole-vector
+/// columns per thread on the thread's current team (a `Predictor`'s, lent
+/// for a call); returns whether it ran. Each result is the small path's one
+/// chain whatever the cut, so the bits are the serial product's.
+fn one_row_shared<T: Float>(
+    dst: &mut [T],
+    lhs: View<'_, T>,
+    rhs: View<'_, T>,
+    (k, n): (usize, usize),
+    epilogue: Epilogue<'_, T>,
+    par: Par,
+) -> bool {
+    if par.threads <= 1 || rhs.col_stride != 1 || k.saturating_mul(n) < SHARED_ROW_MIN_WEIGHTS {
+        return false;
+    }
+    // Whole 512-bit vectors per thread, at least two blocks of them.
+    let lanes = 64 / size_of::<T>();
+    let cols = n
+        .div_ceil(par.threads)
+        .next_multiple_of(lanes)
+        .max(2 * lanes);
+    let jobs = dst[..n].chunks_mut(cols).enumerate();
+    team::share(par, jobs, |(t, out)| {
+        let start = t * cols;
+        let width = out.len();
+        let columns = small_matmul::Operand {
+            data: &rhs.data[start..],
+            row_stride: rhs.row_stride,
+            col_stride: 1,
+        };
+        let tile = Epilogue {
+            bias: epilogue.bias.map(|b| &b[start..]),
+            relu: epilogue.relu,
+            relu_gate: epilogue.relu_gate.map(|a| &a[start..]),
+        };
+        small_matmul::matmul_then(out, lhs.operand(), columns, (1, k, width), false, tile);
+    })
 }
 
 /// `dst[j] = Σ_i m[i·cols + j]`, each column summed over the rows in order
@@ -350,6 +400,51 @@ unsafe fn serial_gemm<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::float::Float;
+    use crate::team::Team;
+
+    /// One row through weights wide enough to share: on a lent team of 2–4
+    /// threads, the bits of the serial small product, epilogue included.
+    fn one_row_shared_is_the_serial_product<T: Float>() {
+        let value = |i: usize| T::of(((i * 7919) % 997) as f64 / 512.0 - 0.97);
+        for (k, n) in [(300, 257), (784, 256), (256, 300)] {
+            assert!(k * n >= SHARED_ROW_MIN_WEIGHTS && small_matmul::suits(1, k, n));
+            let x: Vec<T> = (0..k).map(value).collect();
+            let w: Vec<T> = (0..k * n).map(|i| value(i + 5)).collect();
+            let bias: Vec<T> = (0..n).map(|i| value(i + 11)).collect();
+            let gate: Vec<T> = (0..n).map(|i| value(i + 3)).collect();
+            let (lhs, rhs) = (View::rows(&x, 1, k), View::rows(&w, k, n));
+            for (relu, relu_gate) in [(true, None), (false, Some(&gate[..]))] {
+                let epilogue = Epilogue {
+                    bias: Some(&bias),
+                    relu,
+                    relu_gate,
+                };
+                let mut serial = vec![T::zero(); n];
+                matmul_then(&mut serial, lhs, rhs, epilogue, Par::SERIAL).unwrap();
+                for threads in [2, 3, 4] {
+                    let mut shared = vec![T::of(f64::NAN); n];
+                    crate::parallel::run_with_threads(threads, || {
+                        let mut team = Team::new(threads, 8);
+                        crate::team::with_current(&mut team, || {
+                            let par = Par { threads };
+                            matmul_then(&mut shared, lhs, rhs, epilogue, par).unwrap();
+                        });
+                        assert_eq!(team.rounds(), 1, "{k}x{n} on {threads} threads");
+                    })
+                    .unwrap();
+                    let bits = |v: &[T]| v.iter().map(|x| x.f64().to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&shared), bits(&serial), "{k}x{n} on {threads} threads");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_one_row_product_shared_on_a_team_is_the_serial_bits() {
+        one_row_shared_is_the_serial_product::<f32>();
+        one_row_shared_is_the_serial_product::<f64>();
+    }
 
     /// A product too large for the small path gets the epilogue as passes:
     /// the bits of the plain passes after the same product.

@@ -124,7 +124,7 @@ struct PoolCache {
 static POOLS: Mutex<Option<PoolCache>> = Mutex::new(None);
 
 /// The shared pool of `threads` workers (`threads >= 2`).
-fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+pub(crate) fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     let mut guard = POOLS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -11,6 +11,12 @@
 //! rounds, as OpenMP runtimes spin between parallel regions; a helper that
 //! sees no round for [`IDLE_LIMIT`] leaves, and the next round starts a new one.
 //!
+//! A fitted model's `Predictor` keeps a team as well ([`Team::on_pool`]):
+//! its caller is Python's thread, outside the pool, and a stream of one-row
+//! predictions finds the helper still spinning from the row before; a row
+//! that comes after the helper has left runs on the caller alone, while a
+//! new helper starts for the next.
+//!
 //! While it waits, a helper also runs any rayon work queued in the pool
 //! (the shuffle's parallel sort, a validation `predict`, another fit on the
 //! same pool), so a spinning helper never holds back the pool's other
@@ -115,11 +121,15 @@ impl Shared {
     }
 }
 
-/// The calling thread's team of pool helpers for one training call.
+/// The calling thread's team of pool helpers for one training call (or for a
+/// fitted model's predictions, [`Team::on_pool`]).
 pub struct Team {
     shared: Arc<Shared>,
     threads: usize,
     rounds: u64,
+    /// Where helpers start when the caller is not a worker of the pool
+    /// itself; `None`: the caller's own pool.
+    pool: Option<Arc<rayon::ThreadPool>>,
 }
 
 impl Team {
@@ -139,7 +149,21 @@ impl Team {
             }),
             threads: threads.max(1),
             rounds: 0,
+            pool: None,
         }
+    }
+
+    /// A team whose helpers are workers of `pool`, for a caller outside it
+    /// (Python's thread, predicting): its rounds need no pool around the call.
+    pub fn on_pool(threads: usize, max_jobs: usize, pool: Arc<rayon::ThreadPool>) -> Self {
+        let mut team = Team::new(threads, max_jobs);
+        team.pool = Some(pool);
+        team
+    }
+
+    /// Whether this team's helpers come from `pool`.
+    pub fn is_on(&self, pool: &Arc<rayon::ThreadPool>) -> bool {
+        self.pool.as_ref().is_some_and(|own| Arc::ptr_eq(own, pool))
     }
 
     /// The threads the team was made for.
@@ -155,7 +179,8 @@ impl Team {
 
     /// Runs `f` on each of `jobs` on the team's threads; the first error
     /// comes back. Serial when `par` is, with one job, more jobs than the
-    /// team was made for, or outside a pool; the jobs are then taken one by
+    /// team was made for, or outside a pool (unless the team has a pool of
+    /// its own, [`Team::on_pool`]); the jobs are then taken one by
     /// one as they come, with nothing allocated.
     pub fn run<J: Send>(
         &mut self,
@@ -169,7 +194,7 @@ impl Team {
             || par.threads <= 1
             || n <= 1
             || n > self.shared.claims.len()
-            || rayon::current_thread_index().is_none()
+            || (self.pool.is_none() && rayon::current_thread_index().is_none())
         {
             return jobs.try_for_each(f);
         }
@@ -223,7 +248,11 @@ impl Team {
             }
             let shared = Arc::clone(&self.shared);
             let threads = self.threads;
-            rayon::spawn(move || help(&shared, me, threads));
+            let helper = move || help(&shared, me, threads);
+            match &self.pool {
+                Some(pool) => pool.spawn(helper),
+                None => rayon::spawn(helper),
+            }
         }
     }
 }
@@ -421,6 +450,46 @@ mod tests {
             assert!(run_on_current(par, 0..2, |_: usize| Ok(())).is_none());
         })
         .unwrap();
+    }
+
+    #[test]
+    fn a_team_on_a_pool_shares_rounds_with_its_workers_from_outside_it() {
+        let pool = crate::parallel::pool(2).unwrap();
+        let mut team = Team::on_pool(2, 8, Arc::clone(&pool));
+        assert!(team.is_on(&pool) && !Team::new(2, 8).is_on(&pool));
+        assert!(
+            rayon::current_thread_index().is_none(),
+            "the test thread is no worker"
+        );
+        // Rounds until a worker of `pool` has run a job (a loaded machine
+        // may take a while to start the helper), each job once every round.
+        let helped = AtomicUsize::new(0);
+        let start = Instant::now();
+        let mut rounds = 0;
+        while helped.load(Ordering::Relaxed) == 0 && start.elapsed() < Duration::from_secs(20) {
+            let counts: Vec<AtomicUsize> = (0..8).map(|_| AtomicUsize::new(0)).collect();
+            team.run(Par { threads: 2 }, 0..8usize, |j| {
+                counts[j].fetch_add(1, Ordering::Relaxed);
+                if pool.current_thread_index().is_some() {
+                    helped.fetch_add(1, Ordering::Relaxed);
+                }
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_micros(2) {}
+                Ok(())
+            })
+            .unwrap();
+            rounds += 1;
+            assert!(
+                counts.iter().all(|c| c.load(Ordering::Relaxed) == 1),
+                "round {rounds}"
+            );
+        }
+        assert!(
+            helped.load(Ordering::Relaxed) > 0,
+            "no worker of the pool joined"
+        );
+        // Every round ran as a round of the team, not serially.
+        assert_eq!(team.rounds(), rounds);
     }
 
     #[test]

@@ -295,6 +295,21 @@ def test_predictions_are_the_same_bytes_for_any_n_jobs(dtype):
         np.testing.assert_array_equal(got, serial, err_msg=str(n_jobs))
 
 
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_row_through_wide_layers_is_the_same_bytes_on_any_n_jobs(kind, dtype):
+    # A 256 × 300 layer: one row's products are cut among the threads of the
+    # model's own team (`linalg::one_row_shared`), as a row of a batch never is.
+    estimator = _fit(kind, dtype, hidden_layer_sizes=(256, 300), max_iter=2)
+    rows = X_MORE.astype(dtype)
+    batch = _predictions(estimator.set_params(n_jobs=1), rows)
+    for n_jobs in (1, 2, 3, None):
+        estimator.set_params(n_jobs=n_jobs)
+        for i in range(0, 60, 7):
+            one = _predictions(estimator, rows[i : i + 1])
+            _assert_same(one, {name: values[i : i + 1] for name, values in batch.items()})
+
+
 def test_the_predictor_checks_what_it_is_built_from():
     estimator = _fit("multiclass", np.float64)
     with pytest.raises(ValueError, match="params has 3 values"):

@@ -23,13 +23,20 @@ use pyo3::types::PyType;
 use super::convert::{dtype_of, readonly, slice, to_py, DType};
 use super::parse::NetSpec;
 use crate::activation::sigmoid;
+use crate::error::Result as CoreResult;
 use crate::features::{all_finite, Features};
 use crate::float::Float;
+use crate::linalg::SHARED_ROW_MIN_WEIGHTS;
 use crate::loss::Output;
 use crate::network::Network;
 use crate::objective::PREDICT_ROWS;
-use crate::parallel::{default_threads, run_with_threads, threads_for_work, Par};
+use crate::parallel::{default_threads, pool, run_with_threads, threads_for_work, Par};
+use crate::team::{with_current, Team};
 use crate::workspace::Workspace;
+
+/// The most threads a one-row prediction shares its products with: its
+/// widest layers have a few hundred columns, a run of whole vectors each.
+const MAX_ROW_THREADS: usize = 8;
 
 /// What turns a row of logits into the estimator's outputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +123,12 @@ pub struct Predictor {
     ndarray: Py<PyType>,
     spare_f32: Mutex<Option<Workspace<f32>>>,
     spare_f64: Mutex<Option<Workspace<f64>>>,
+    /// The helpers a one-row prediction shares its wide products with (see
+    /// `linalg::one_row_shared`), kept from call to call so that a stream of
+    /// rows finds them still spinning.
+    team: Mutex<Option<Team>>,
+    /// Whether some product is wide enough to share with `team`.
+    shares_rows: bool,
 }
 
 #[pymethods]
@@ -146,13 +159,18 @@ impl Predictor {
             .getattr("ndarray")?
             .cast_into::<PyType>()?;
         Ok(Predictor {
-            net,
             finish,
             params: params.clone().unbind(),
             dtype,
             ndarray: ndarray.unbind(),
             spare_f32: Mutex::new(None),
             spare_f64: Mutex::new(None),
+            team: Mutex::new(None),
+            shares_rows: net
+                .sizes()
+                .windows(2)
+                .any(|w| w[0] * w[1] >= SHARED_ROW_MIN_WEIGHTS),
+            net,
         })
     }
 
@@ -199,6 +217,31 @@ impl Predictor {
 }
 
 impl Predictor {
+    /// `predict(par)` for one row on `threads` threads: the calling thread
+    /// and the helpers of this model's team, lent for the call, which share
+    /// its wide products. Serial on one thread, or while another thread
+    /// predicts with this model.
+    fn one_row<R>(
+        &self,
+        threads: usize,
+        predict: impl FnOnce(Par) -> CoreResult<R>,
+    ) -> CoreResult<R> {
+        let threads = threads.clamp(1, MAX_ROW_THREADS);
+        let Some(mut slot) = (threads > 1).then(|| self.team.try_lock().ok()).flatten() else {
+            return predict(Par::SERIAL);
+        };
+        // A forked child rebuilds the pool; the parent's helpers are gone.
+        let pool = pool(threads)?;
+        if !slot
+            .as_ref()
+            .is_some_and(|t| t.threads() == threads && t.is_on(&pool))
+        {
+            *slot = Some(Team::on_pool(threads, threads, pool));
+        }
+        let team = slot.as_mut().expect("just made");
+        with_current(team, || predict(Par { threads }))
+    }
+
     fn run_typed<'py, T: Spare>(
         &self,
         py: Python<'py>,
@@ -232,12 +275,22 @@ impl Predictor {
                 let work = rows.min(PREDICT_ROWS).saturating_mul(net.n_params());
                 // The default count only when the work can use it: reading it
                 // makes system calls, a small network's pass does not.
-                let threads = match threads_for_work(usize::MAX, work) {
-                    1 => 1,
-                    _ => threads_for_work(threads.unwrap_or_else(default_threads), work),
+                let threads = if rows == 1 && self.shares_rows {
+                    threads.unwrap_or_else(default_threads)
+                } else {
+                    match threads_for_work(usize::MAX, work) {
+                        1 => 1,
+                        _ => threads_for_work(threads.unwrap_or_else(default_threads), work),
+                    }
                 };
                 let features = Features::Dense(xs);
+                let one_row = rows == 1 && self.shares_rows;
                 let predict = |spare: &mut Option<Workspace<T>>| {
+                    if one_row {
+                        return self.one_row(threads, |par| {
+                            net.predict_reusing(p, &features, None, par, spare)
+                        });
+                    }
                     run_with_threads(threads, || {
                         net.predict_reusing(p, &features, None, Par { threads }, spare)
                     })
