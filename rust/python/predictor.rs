@@ -14,6 +14,7 @@
 //! outputs, so both paths give the same bytes.
 
 use std::sync::Mutex;
+use std::time::Instant;
 
 use numpy::{Element, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -31,7 +32,7 @@ use crate::loss::Output;
 use crate::network::Network;
 use crate::objective::PREDICT_ROWS;
 use crate::parallel::{default_threads, pool, run_with_threads, threads_for_work, Par};
-use crate::team::{with_current, Team};
+use crate::team::{with_current, Team, IDLE_LIMIT};
 use crate::workspace::Workspace;
 
 /// The most threads a one-row prediction shares its products with: its
@@ -125,8 +126,8 @@ pub struct Predictor {
     spare_f64: Mutex<Option<Workspace<f64>>>,
     /// The helpers a one-row prediction shares its wide products with (see
     /// `linalg::one_row_shared`), kept from call to call so that a stream of
-    /// rows finds them still spinning.
-    team: Mutex<Option<Team>>,
+    /// rows finds them still spinning, and when the last such row ended.
+    team: Mutex<Option<(Team, Instant)>>,
     /// Whether some product is wide enough to share with `team`.
     shares_rows: bool,
 }
@@ -219,8 +220,10 @@ impl Predictor {
 impl Predictor {
     /// `predict(par)` for one row on `threads` threads: the calling thread
     /// and the helpers of this model's team, lent for the call, which share
-    /// its wide products. Serial on one thread, or while another thread
-    /// predicts with this model.
+    /// its wide products. Serial on one thread, while another thread
+    /// predicts with this model, and for a row that comes more than
+    /// [`IDLE_LIMIT`] after the last one: its helpers have left by then, and
+    /// waking a pool worker to start one costs more than the row.
     fn one_row<R>(
         &self,
         threads: usize,
@@ -232,14 +235,24 @@ impl Predictor {
         };
         // A forked child rebuilds the pool; the parent's helpers are gone.
         let pool = pool(threads)?;
-        if !slot
-            .as_ref()
-            .is_some_and(|t| t.threads() == threads && t.is_on(&pool))
-        {
-            *slot = Some(Team::on_pool(threads, threads, pool));
+        let outcome = match slot.as_mut() {
+            Some((team, last)) if team.threads() == threads && team.is_on(&pool) => {
+                if last.elapsed() <= IDLE_LIMIT {
+                    with_current(team, || predict(Par { threads }))
+                } else {
+                    predict(Par::SERIAL)
+                }
+            }
+            _ => {
+                // The first row of a stream; the team starts with the next.
+                *slot = Some((Team::on_pool(threads, threads, pool), Instant::now()));
+                predict(Par::SERIAL)
+            }
+        };
+        if let Some((_, last)) = slot.as_mut() {
+            *last = Instant::now();
         }
-        let team = slot.as_mut().expect("just made");
-        with_current(team, || predict(Par { threads }))
+        outcome
     }
 
     fn run_typed<'py, T: Spare>(
