@@ -65,7 +65,10 @@ def measured_peak_gflops(threads: int) -> float | None:
     except ImportError:
         return None
     measure = getattr(_core, "fma_peak_gflops", None)
-    return measure(threads) if measure else None
+    try:
+        return measure(threads) if measure else None
+    except ValueError:  # more threads than a measurement starts
+        return None
 
 
 def _cpuinfo() -> dict[str, str]:

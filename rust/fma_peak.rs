@@ -4,11 +4,13 @@
 //! peak (cores × clock × FMA units × lanes) can be twice what a CPU gives:
 //! Zen 4's 512-bit FMAs take both of its 256-bit pipes.
 //!
-//! Written in assembly, so the instructions are exactly the ones named: the
-//! AVX-512 intrinsics and `#[target_feature(enable = "avx512f")]` need Rust
-//! 1.89, the crate's MSRV is 1.85.
+//! Written in assembly, so the instructions are exactly the ones named and no
+//! optimiser can fold or reorder the chains. Only where every vector register
+//! is caller-saved (x86-64 outside Windows, whose ABI keeps xmm6–15 across
+//! calls); elsewhere no width runs.
 
 use std::hint::black_box;
+use std::sync::Barrier;
 use std::time::Instant;
 
 /// Independent accumulators (the 12 registers each loop spells out): enough
@@ -55,7 +57,7 @@ impl Width {
         if !widths().contains(&self) {
             return false;
         }
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(windows)))]
         match self {
             // SAFETY: `widths` checked that the CPU has AVX2 and FMA.
             Width::Avx2 => unsafe { asm::fma_256() },
@@ -69,7 +71,7 @@ impl Width {
 /// The widths this CPU runs, narrowest first (none off x86-64 or without FMA).
 pub fn widths() -> Vec<Width> {
     let mut out = Vec::new();
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(windows)))]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
@@ -92,19 +94,27 @@ pub fn gflops(threads: usize, repetitions: usize) -> Option<f64> {
     }
     let best = (0..repetitions.max(1))
         .map(|_| {
-            let start = Instant::now();
+            // Timed from the moment every thread is up, not from the first
+            // spawn: on many cores the spawns take a share of a run.
+            let ready = Barrier::new(threads + 1);
             std::thread::scope(|s| {
                 for _ in 0..threads {
-                    s.spawn(|| black_box(width.run()));
+                    s.spawn(|| {
+                        ready.wait();
+                        black_box(width.run())
+                    });
                 }
-            });
-            start.elapsed().as_secs_f64()
+                ready.wait();
+                Instant::now()
+            })
+            .elapsed()
+            .as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min);
     Some(width.flops() as f64 * threads as f64 / best / 1e9)
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(windows)))]
 mod asm {
     use std::hint::black_box;
 
@@ -117,7 +127,8 @@ mod asm {
             let (a, b) = (black_box(0.999_99f32), black_box(1e-6f32));
             // SAFETY: the caller checked the instruction set; the loop reads
             // `a` and `b` and writes only rcx and vector registers 0–13, which
-            // are declared (`clobber_abi`: vector registers are caller-saved).
+            // are declared: `clobber_abi("C")` marks every vector register
+            // clobbered on the System V ABI this module is compiled for.
             unsafe {
                 std::arch::asm!(
                     concat!("vbroadcastss ", $r, "12, dword ptr [{a}]"),
@@ -186,7 +197,7 @@ mod tests {
     #[test]
     fn the_widths_are_what_the_cpu_reports_and_each_runs() {
         let widths = widths();
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(windows)))]
         {
             let fma = std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma");

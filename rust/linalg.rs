@@ -160,11 +160,19 @@ pub fn matmul_then<T: Float>(
 /// to the next (see BENCHMARKS.md, "One-row predict").
 pub const SHARED_ROW_MIN_WEIGHTS: usize = 1 << 16;
 
-/// A one-row product with a row-major right-hand matrix of at least
-/// [`SHARED_ROW_MIN_WEIGHTS`] weights, cut into one run of whole-vector
-/// columns per thread on the thread's current team (a `Predictor`'s, lent
-/// for a call); returns whether it ran. Each result is the small path's one
-/// chain whatever the cut, so the bits are the serial product's.
+/// Whether a one-row product through `k × n` weights is cut among a lent
+/// team's threads ([`one_row_shared`]): at least [`SHARED_ROW_MIN_WEIGHTS`]
+/// of them, on the small path (a larger product goes to `gemm`).
+pub fn shares_one_row(k: usize, n: usize) -> bool {
+    k.saturating_mul(n) >= SHARED_ROW_MIN_WEIGHTS && small_matmul::suits(1, k, n)
+}
+
+/// A one-row product on the small path (stored, not accumulated) with a
+/// row-major right-hand matrix that [`shares_one_row`], cut into one run of
+/// whole-vector columns per thread on the thread's current team: a
+/// `Predictor`'s, lent for a call, or a one-row batch's in training. Returns
+/// whether it ran. Each result is the small path's one chain whatever the
+/// cut, so the bits are the serial product's.
 fn one_row_shared<T: Float>(
     dst: &mut [T],
     lhs: View<'_, T>,
@@ -173,7 +181,7 @@ fn one_row_shared<T: Float>(
     epilogue: Epilogue<'_, T>,
     par: Par,
 ) -> bool {
-    if par.threads <= 1 || rhs.col_stride != 1 || k.saturating_mul(n) < SHARED_ROW_MIN_WEIGHTS {
+    if par.threads <= 1 || rhs.col_stride != 1 || !shares_one_row(k, n) {
         return false;
     }
     // Whole 512-bit vectors per thread, at least two blocks of them.
@@ -265,6 +273,10 @@ pub fn matmul_by<T: Float>(
         return Ok(());
     }
     if route == Route::Auto && small_matmul::suits(m, k, n) {
+        let once = !accumulate && m == 1;
+        if once && one_row_shared(dst, lhs, rhs, (k, n), Epilogue::NONE, par) {
+            return Ok(());
+        }
         small_matmul::matmul(dst, lhs.operand(), rhs.operand(), (m, k, n), accumulate);
         return Ok(());
     }

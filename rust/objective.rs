@@ -11,6 +11,7 @@ use crate::float::Float;
 use crate::loss::Output;
 use crate::network::{Network, Rows};
 use crate::parallel::Par;
+use crate::simd::FlushSubnormals;
 use crate::workspace::{zeroed, Workspace};
 
 /// Rows per inference pass: bounds the workspace of large predictions.
@@ -62,6 +63,9 @@ impl Network {
         par: Par,
         spare: &mut Option<Workspace<T>>,
     ) -> Result<Vec<T>> {
+        // As in training, and as on fnn's pool workers: subnormals flushed,
+        // so a result never depends on which thread computed it.
+        let _flush = FlushSubnormals::new();
         let d0 = self.sizes()[0];
         let rows = x.rows(d0);
         x.check(rows, d0, "X")?;

@@ -428,7 +428,11 @@ impl<T: Float> Job<'_, T> {
                 // in flight to fill the FMA units.
                 let wide = WIDE * V::LANES;
                 while self.n - j >= wide {
-                    self.column_block::<V, MR, WIDE, false>(j, wide);
+                    if self.m == 1 {
+                        self.block::<V, 1, WIDE, false>(0, j, wide);
+                    } else {
+                        self.block::<V, 2, WIDE, false>(0, j, wide);
+                    }
                     j += wide;
                 }
             }

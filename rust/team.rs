@@ -13,9 +13,12 @@
 //!
 //! A fitted model's `Predictor` keeps a team as well ([`Team::on_pool`]):
 //! its caller is Python's thread, outside the pool, and a stream of one-row
-//! predictions finds the helper still spinning from the row before; a row
-//! that comes after the helper has left runs on the caller alone, while a
-//! new helper starts for the next.
+//! predictions finds the helper still spinning from the row before. A row
+//! that comes after the helper has left runs on the caller alone (the
+//! `Predictor` does not lend the team then), and the next row, if it comes
+//! soon, starts a new helper. Such a helper also leaves after
+//! [`ON_POOL_LIFETIME`], so that a pool worker that took it up while waiting
+//! for work of its own (a `join` of another fit) gets back to that.
 //!
 //! While it waits, a helper also runs any rayon work queued in the pool
 //! (the shuffle's parallel sort, a validation `predict`, another fit on the
@@ -42,6 +45,10 @@ use crate::parallel::Par;
 /// How long a helper spins without a round before it leaves the team.
 pub const IDLE_LIMIT: Duration = Duration::from_micros(200);
 
+/// The longest a helper of a team on a pool ([`Team::on_pool`]) stays, even
+/// while rounds keep coming: the caller starts a new one for its next round.
+pub const ON_POOL_LIFETIME: Duration = Duration::from_millis(10);
+
 /// Bits of the round word that hold the job count; the rest is the round.
 const JOB_BITS: u32 = 16;
 
@@ -67,6 +74,8 @@ struct Shared {
     present: Vec<AtomicBool>,
     /// Set when the team is dropped: helpers leave.
     closed: AtomicBool,
+    /// How long a helper stays at most (`None`: while rounds come).
+    lifetime: Option<Duration>,
 }
 
 // SAFETY: `job` is written only by the calling thread between rounds, while
@@ -94,7 +103,7 @@ impl Shared {
             let outcome = match job {
                 Some(f) => catch_unwind(AssertUnwindSafe(|| f(j))).unwrap_or_else(|_| {
                     Err(FnnError::Config(
-                        "internal error: a training thread panicked".into(),
+                        "internal error: an fnn worker thread panicked".into(),
                     ))
                 }),
                 None => Ok(()),
@@ -136,6 +145,10 @@ impl Team {
     /// A team for `threads` threads (the caller and `threads − 1` helpers)
     /// and rounds of at most `max_jobs` jobs.
     pub fn new(threads: usize, max_jobs: usize) -> Self {
+        Team::with_lifetime(threads, max_jobs, None)
+    }
+
+    fn with_lifetime(threads: usize, max_jobs: usize, lifetime: Option<Duration>) -> Self {
         let max_jobs = max_jobs.min(MAX_JOBS);
         Team {
             shared: Arc::new(Shared {
@@ -146,6 +159,7 @@ impl Team {
                 error: Mutex::new(None),
                 present: (0..threads).map(|_| AtomicBool::new(false)).collect(),
                 closed: AtomicBool::new(false),
+                lifetime,
             }),
             threads: threads.max(1),
             rounds: 0,
@@ -156,7 +170,7 @@ impl Team {
     /// A team whose helpers are workers of `pool`, for a caller outside it
     /// (Python's thread, predicting): its rounds need no pool around the call.
     pub fn on_pool(threads: usize, max_jobs: usize, pool: Arc<rayon::ThreadPool>) -> Self {
-        let mut team = Team::new(threads, max_jobs);
+        let mut team = Team::with_lifetime(threads, max_jobs, Some(ON_POOL_LIFETIME));
         team.pool = Some(pool);
         team
     }
@@ -334,7 +348,8 @@ impl Drop for Team {
 /// comes for [`IDLE_LIMIT`].
 fn help(shared: &Shared, me: usize, threads: usize) {
     let mut last = 0u64;
-    let mut idle_since = Instant::now();
+    let started = Instant::now();
+    let mut idle_since = started;
     let mut polls = 0u32;
     loop {
         let word = shared.round.load(Ordering::Acquire);
@@ -343,6 +358,12 @@ fn help(shared: &Shared, me: usize, threads: usize) {
             last = round;
             shared.work(me, threads, round, jobs);
             idle_since = Instant::now();
+            if shared
+                .lifetime
+                .is_some_and(|life| idle_since.duration_since(started) > life)
+            {
+                break;
+            }
             continue;
         }
         if shared.closed.load(Ordering::Acquire) {

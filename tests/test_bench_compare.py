@@ -210,5 +210,11 @@ def test_the_mnist_peak_target_reads_against_the_measured_peak():
         "130.0 GFLOP/s = 39% of the nominal 333 (78% of its AVX2 peak)",
         False,
     )
-    with pytest.raises(ValueError, match="threads must be between 1 and 1024, got 0"):
-        __import__("fnn")._core.fma_peak_gflops(0)
+
+
+def test_the_peak_measurement_refuses_a_thread_count_it_cannot_start():
+    from fnn import _core
+
+    for threads in (0, 1025):
+        with pytest.raises(ValueError, match=f"threads must be between 1 and 1024, got {threads}"):
+            _core.fma_peak_gflops(threads)

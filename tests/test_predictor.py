@@ -310,6 +310,30 @@ def test_one_row_through_wide_layers_is_the_same_bytes_on_any_n_jobs(kind, dtype
             _assert_same(one, {name: values[i : i + 1] for name, values in batch.items()})
 
 
+@pytest.mark.parametrize(
+    "dtype, tiny, huge", [(np.float32, 1e-39, 1e30), (np.float64, 1e-310, 1e300)]
+)
+def test_a_subnormal_input_gives_the_same_bytes_on_any_thread(dtype, tiny, huge):
+    # Weights that carry a subnormal input to the output, scaled up: the
+    # answer depends on whether subnormals are flushed, which every
+    # prediction does on every thread (fnn's pool workers always do).
+    estimator = _fit("regression", dtype, hidden_layer_sizes=(256, 300), max_iter=1)
+    for layer in (*estimator.coefs_, *estimator.intercepts_):
+        layer[...] = 0
+    estimator.coefs_[0][0] = 1
+    estimator.coefs_[1][...] = 1
+    estimator.coefs_[2][...] = huge
+    row = np.zeros((1, 6), dtype=dtype)
+    row[0, 0] = tiny
+    many = np.repeat(row, 200, axis=0)  # enough work for the pool's threads
+    on_pool = estimator.set_params(n_jobs=2).predict(many)
+    assert np.unique(on_pool).size == 1
+    for n_jobs in (1, 2):
+        estimator.set_params(n_jobs=n_jobs)
+        for _ in range(200):
+            assert estimator.predict(row).tobytes() == on_pool[:1].tobytes(), n_jobs
+
+
 def test_the_predictor_checks_what_it_is_built_from():
     estimator = _fit("multiclass", np.float64)
     with pytest.raises(ValueError, match="params has 3 values"):

@@ -27,11 +27,11 @@ use crate::activation::sigmoid;
 use crate::error::Result as CoreResult;
 use crate::features::{all_finite, Features};
 use crate::float::Float;
-use crate::linalg::SHARED_ROW_MIN_WEIGHTS;
+use crate::linalg::shares_one_row;
 use crate::loss::Output;
 use crate::network::Network;
 use crate::objective::PREDICT_ROWS;
-use crate::parallel::{default_threads, pool, run_with_threads, threads_for_work, Par};
+use crate::parallel::{cores, default_threads, pool, run_with_threads, threads_for_work, Par};
 use crate::team::{with_current, Team, IDLE_LIMIT};
 use crate::workspace::Workspace;
 
@@ -167,10 +167,7 @@ impl Predictor {
             spare_f32: Mutex::new(None),
             spare_f64: Mutex::new(None),
             team: Mutex::new(None),
-            shares_rows: net
-                .sizes()
-                .windows(2)
-                .any(|w| w[0] * w[1] >= SHARED_ROW_MIN_WEIGHTS),
+            shares_rows: net.sizes().windows(2).any(|w| shares_one_row(w[0], w[1])),
             net,
         })
     }
@@ -221,23 +218,29 @@ impl Predictor {
     /// `predict(par)` for one row on `threads` threads: the calling thread
     /// and the helpers of this model's team, lent for the call, which share
     /// its wide products. Serial on one thread, while another thread
-    /// predicts with this model, and for a row that comes more than
-    /// [`IDLE_LIMIT`] after the last one: its helpers have left by then, and
-    /// waking a pool worker to start one costs more than the row.
+    /// predicts with this model, and for a row that comes more than half of
+    /// [`IDLE_LIMIT`] after the last one: its helpers may have left by then,
+    /// and waking a pool worker to start one costs more than the row.
     fn one_row<R>(
         &self,
         threads: usize,
         predict: impl FnOnce(Par) -> CoreResult<R>,
     ) -> CoreResult<R> {
-        let threads = threads.clamp(1, MAX_ROW_THREADS);
+        // More helpers than cores would spin on each other's cores.
+        let threads = threads.min(cores()).clamp(1, MAX_ROW_THREADS);
         let Some(mut slot) = (threads > 1).then(|| self.team.try_lock().ok()).flatten() else {
             return predict(Par::SERIAL);
         };
         // A forked child rebuilds the pool; the parent's helpers are gone.
-        let pool = pool(threads)?;
+        // A pool that cannot start (a process limit) leaves the row serial.
+        let Ok(pool) = pool(threads) else {
+            return predict(Par::SERIAL);
+        };
         let outcome = match slot.as_mut() {
             Some((team, last)) if team.threads() == threads && team.is_on(&pool) => {
-                if last.elapsed() <= IDLE_LIMIT {
+                // With a margin: the helper's own clock started at its last
+                // job, before this thread's call returned.
+                if last.elapsed() <= IDLE_LIMIT / 2 {
                     with_current(team, || predict(Par { threads }))
                 } else {
                     predict(Par::SERIAL)
