@@ -10,7 +10,6 @@
 //! calls); elsewhere no width runs.
 
 use std::hint::black_box;
-use std::sync::Barrier;
 use std::time::Instant;
 
 /// Independent accumulators (the 12 registers each loop spells out): enough
@@ -94,21 +93,16 @@ pub fn gflops(threads: usize, repetitions: usize) -> Option<f64> {
     }
     let best = (0..repetitions.max(1))
         .map(|_| {
-            // Timed from the moment every thread is up, not from the first
-            // spawn: on many cores the spawns take a share of a run.
-            let ready = Barrier::new(threads + 1);
+            // Timed around the spawns: the main thread may be descheduled
+            // after a barrier's release for longer than a whole run, so
+            // timing from one measured too short a run under load.
+            let start = Instant::now();
             std::thread::scope(|s| {
                 for _ in 0..threads {
-                    s.spawn(|| {
-                        ready.wait();
-                        black_box(width.run())
-                    });
+                    s.spawn(|| black_box(width.run()));
                 }
-                ready.wait();
-                Instant::now()
-            })
-            .elapsed()
-            .as_secs_f64()
+            });
+            start.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min);
     Some(width.flops() as f64 * threads as f64 / best / 1e9)
