@@ -389,11 +389,7 @@ struct Job<'a, T> {
 /// The most columns one block covers: two 512-bit vectors of `f32`.
 const MAX_BLOCK_COLS: usize = 32;
 
-/// Products of at most this many rows go first in blocks of
-/// [`WIDE_AVX512`] (or [`WIDE_AVX2`]) whole vectors.
-const FEW_ROWS: usize = 2;
-
-/// Vectors per block for [`FEW_ROWS`] rows on AVX-512 (32 registers): 8 or
+/// Vectors per block for products of one or two rows on AVX-512 (32 registers): 8 or
 /// 16 independent chains, against an FMA latency of 4 cycles at up to 2 FMAs
 /// a cycle. Sixteen were slower on the one-row mnist forward (criterion
 /// `predict_1_row_mnist`; see BENCHMARKS.md).
@@ -403,7 +399,7 @@ const WIDE_AVX512: usize = 8;
 const WIDE_AVX2: usize = 4;
 
 impl<T: Float> Job<'_, T> {
-    /// Column blocks of two vectors (of `WIDE` first, for [`FEW_ROWS`] rows),
+    /// Column blocks of two vectors (of `WIDE` first, for one or two rows),
     /// the last one of one vector when that
     /// covers what is left, or of one half-width vector `H` when half a
     /// vector covers it (after a whole one, when one and a half do). A
@@ -421,20 +417,17 @@ impl<T: Float> Job<'_, T> {
         // that far, and a block's partial last vector is read masked.
         unsafe {
             let mut j = 0;
-            if self.m <= FEW_ROWS {
-                // One or two rows give a block of two vectors only two or
-                // four chains of multiply-adds, each waiting on the one
-                // before: whole blocks of `WIDE` vectors keep enough chains
-                // in flight to fill the FMA units.
-                let wide = WIDE * V::LANES;
-                while self.n - j >= wide {
-                    if self.m == 1 {
-                        self.block::<V, 1, WIDE, false>(0, j, wide);
-                    } else {
-                        self.block::<V, 2, WIDE, false>(0, j, wide);
-                    }
-                    j += wide;
+            // One or two rows give a block of two vectors only two or four
+            // chains of multiply-adds, each waiting on the one before: whole
+            // blocks of `WIDE` vectors keep enough chains in flight to fill
+            // the FMA units.
+            let wide = WIDE * V::LANES;
+            while self.m <= 2 && self.n - j >= wide {
+                match self.m {
+                    1 => self.block::<V, 1, WIDE, false>(0, j, wide),
+                    _ => self.block::<V, 2, WIDE, false>(0, j, wide),
                 }
+                j += wide;
             }
             while j < self.n {
                 let left = self.n - j;

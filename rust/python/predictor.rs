@@ -291,7 +291,8 @@ impl Predictor {
                 let work = rows.min(PREDICT_ROWS).saturating_mul(net.n_params());
                 // The default count only when the work can use it: reading it
                 // makes system calls, a small network's pass does not.
-                let threads = if rows == 1 && self.shares_rows {
+                let one_row = rows == 1 && self.shares_rows;
+                let threads = if one_row {
                     threads.unwrap_or_else(default_threads)
                 } else {
                     match threads_for_work(usize::MAX, work) {
@@ -300,7 +301,6 @@ impl Predictor {
                     }
                 };
                 let features = Features::Dense(xs);
-                let one_row = rows == 1 && self.shares_rows;
                 let predict = |spare: &mut Option<Workspace<T>>| {
                     if one_row {
                         return self.one_row(threads, |par| {
