@@ -6,7 +6,7 @@
 use crate::error::{FnnError, Result};
 use crate::float::Float;
 use crate::simd::{dispatch, Kernel};
-use crate::vmath::{exp_in_place, ln_in_place};
+use crate::vmath::{exp_in_place, ln_1p_in_place, ln_in_place};
 
 /// The output layer's function, applied to logits for predictions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,9 +129,12 @@ impl Loss {
             return 0.0;
         }
         let k = z.len() / weights.len();
+        let scale = |r: usize| weights[r] / weight_sum;
         if self == Loss::SoftmaxLogLoss && k > 0 {
-            let scale = |r: usize| weights[r] / weight_sum;
             return softmax_rows(z, y, grad, k, scale, |r| weights[r].f64());
+        }
+        if self == Loss::SigmoidLogLoss && k > 0 {
+            return sigmoid_rows(z, y, grad, k, scale, |r| weights[r].f64());
         }
         let rows = z.chunks_exact(k).zip(y.chunks_exact(k));
         let mut total = 0.0;
@@ -172,15 +175,7 @@ impl Loss {
                 l
             }
             Loss::SoftmaxLogLoss => softmax_rows(z, y, grad, k, |_| scale, |_| 1.0),
-            Loss::SigmoidLogLoss => {
-                let mut l = 0.0;
-                for j in 0..k {
-                    let softplus = z[j].max(T::zero()) + (-z[j].abs()).exp().ln_1p();
-                    l += (softplus - y[j] * z[j]).f64();
-                    grad[j] = scale * (crate::activation::sigmoid(z[j]) - y[j]);
-                }
-                l
-            }
+            Loss::SigmoidLogLoss => sigmoid_rows(z, y, grad, k, |_| scale, |_| 1.0),
             Loss::Poisson => {
                 // e^z − y·z + (y·ln y − y): the constant makes a perfect fit
                 // cost 0, as scikit-learn reports it; summed in f64, where
@@ -355,6 +350,65 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
     }
 }
 
+/// Values the sigmoid loss takes `ln(1 + e)` of at a time (on the stack).
+const SIGMOID_CHUNK: usize = 256;
+
+/// The sigmoid log loss of the rows of `z` against `y` (`k` outputs each),
+/// as [`softmax_rows`] returns and writes it. Each logit takes one
+/// exponential, `e = e^−|z|`, shared by `softplus(z) = max(z, 0) + ln(1 + e)`
+/// and `σ(z)` (`1/(1 + e)`, or `e/(1 + e)` below zero, the two forms of
+/// [`crate::activation::sigmoid`]): a batch's exponentials take one
+/// [`exp_in_place`] call, and its logarithms one [`ln_1p_in_place`] call per
+/// [`SIGMOID_CHUNK`] values.
+fn sigmoid_rows<T: Float>(
+    z: &[T],
+    y: &[T],
+    grad: &mut [T],
+    k: usize,
+    scale: impl Fn(usize) -> T,
+    weight: impl Fn(usize) -> f64,
+) -> f64 {
+    let rows = z.len() / k;
+    if rows == 0 {
+        return 0.0;
+    }
+    let grad = &mut grad[..z.len()];
+    grad.iter_mut().zip(z).for_each(|(g, &v)| *g = -v.abs());
+    exp_in_place(grad);
+    let mut logs = [T::zero(); SIGMOID_CHUNK];
+    let (mut total, mut l, mut s) = (0.0, 0.0, scale(0));
+    let chunks = z
+        .chunks(SIGMOID_CHUNK)
+        .zip(y.chunks(SIGMOID_CHUNK))
+        .zip(grad.chunks_mut(SIGMOID_CHUNK));
+    let (mut row, mut col) = (0, 0);
+    for ((z, y), grad) in chunks {
+        let logs = &mut logs[..z.len()];
+        logs.copy_from_slice(grad);
+        ln_1p_in_place(logs);
+        for (((&zj, &yj), g), &log) in z.iter().zip(y).zip(grad.iter_mut()).zip(&*logs) {
+            let e = *g;
+            let softplus = zj.max(T::zero()) + log;
+            l += (softplus - yj * zj).f64();
+            let sigma = if zj >= T::zero() {
+                T::one() / (T::one() + e)
+            } else {
+                e / (T::one() + e)
+            };
+            *g = s * (sigma - yj);
+            col += 1;
+            if col == k {
+                total += weight(row) * l;
+                (row, col, l) = (row + 1, 0, 0.0);
+                if row < rows {
+                    s = scale(row);
+                }
+            }
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +425,53 @@ mod tests {
         let (l, g) = loss_of(Loss::SoftmaxLogLoss, &[0.0, 3f64.ln()], &[0.0, 1.0]);
         assert!((l - (4.0f64 / 3.0).ln()).abs() < 1e-15);
         assert!((g[0] - 0.25).abs() < 1e-15 && (g[1] + 0.25).abs() < 1e-15);
+    }
+
+    /// The sigmoid loss by its formula, element by element through libm.
+    fn sigmoid_by_hand(z: &[f64], y: &[f64], w: &[f64], s: f64, k: usize) -> (f64, Vec<f64>) {
+        let mut grad = vec![0.0; z.len()];
+        let mut total = 0.0;
+        for (r, &wr) in w.iter().enumerate() {
+            let mut l = 0.0;
+            for j in r * k..(r + 1) * k {
+                l += z[j].max(0.0) + (-z[j].abs()).exp().ln_1p() - y[j] * z[j];
+                grad[j] = wr / s * (crate::activation::sigmoid(z[j]) - y[j]);
+            }
+            total += wr * l;
+        }
+        (total, grad)
+    }
+
+    #[test]
+    fn batched_sigmoid_loss_is_its_formula_in_every_row() {
+        // 300 rows of 3 outputs: the ln(1 + e) chunks of 256 values end
+        // inside rows. Logits of both signs out to ±40, and, in the second
+        // batch, one beyond the polynomial's range (libm for that batch).
+        let (rows, k) = (300, 3);
+        let mut z: Vec<f64> = (0..rows * k)
+            .map(|i| ((i * 7919) % 8001) as f64 / 100.0 - 40.0)
+            .collect();
+        let y: Vec<f64> = (0..rows * k)
+            .map(|i| ((i * 13) % 3 == 0) as u8 as f64)
+            .collect();
+        let w: Vec<f64> = (0..rows).map(|r| 0.5 + (r % 4) as f64).collect();
+        let s: f64 = w.iter().sum();
+        for extreme in [false, true] {
+            if extreme {
+                z[401] = -750.0;
+            }
+            let (want, want_grad) = sigmoid_by_hand(&z, &y, &w, s, k);
+            let mut grad = vec![0.0; rows * k];
+            let got = Loss::SigmoidLogLoss.rows(&z, &y, &w, s, &mut grad);
+            assert!((got - want).abs() <= 1e-14 * want.abs(), "{got} vs {want}");
+            for (g, h) in grad.iter().zip(&want_grad) {
+                assert!((g - h).abs() <= 4.0 * f64::EPSILON * h.abs(), "{g} vs {h}");
+            }
+            // One row through `Loss::row`, as a validation set's loss takes it.
+            let l = Loss::SigmoidLogLoss.row(&z[..k], &y[..k], 1.0, &mut [0.0; 3]);
+            let expect = sigmoid_by_hand(&z[..k], &y[..k], &[1.0], 1.0, k).0;
+            assert!((l - expect).abs() <= 1e-15 * expect.abs().max(1.0));
+        }
     }
 
     #[test]

@@ -1,13 +1,18 @@
-//! `exp` and `ln` over a slice without a library call per element.
+//! `exp`, `ln` and `ln(1 + x)` over a slice without a library call per
+//! element.
 //!
-//! The softmax loss takes one exponential per logit and one logarithm per
-//! row: through libm that is a call each, a large share of a training step
-//! on small networks (see BENCHMARKS.md, "Measurements behind the code's constants"). In `f32` these evaluate polynomials the compiler
-//! vectorises instead (the Cephes `expf` and `logf` reductions and
-//! coefficients, within 2 ulp of the correctly rounded results). They use
-//! only IEEE additions and multiplications, no fused multiply-add, so every
-//! instruction set gives the same bits. `f64` keeps libm's `exp` and `ln`:
-//! the NumPy engine is checked against them to ~1e-13.
+//! The log losses take one exponential per logit and one logarithm per row
+//! (softmax) or per logit (sigmoid): through libm that is a call each, a
+//! large share of a training step on small networks (see BENCHMARKS.md,
+//! "Measurements behind the code's constants"). Here they evaluate
+//! polynomials the compiler vectorises instead, within 2 ulp of the
+//! correctly rounded results. In `f32`, the Cephes `expf` and `logf`
+//! reductions and coefficients; in `f64`, the same reductions with Taylor
+//! series long enough for double precision (`e^r` to degree 13, and
+//! `ln(1 + f) = 2·atanh(f / (2 + f))` to the 21st power, as fdlibm's `log`
+//! arranges it). They use only IEEE additions, multiplications and
+//! divisions, no fused multiply-add, so every instruction set gives the
+//! same bits.
 
 use std::ops::RangeInclusive;
 
@@ -18,60 +23,110 @@ use crate::simd::{dispatch, Kernel};
 const LO: f32 = -87.3365;
 const HI: f32 = 88.0;
 
-/// Replaces every `x` in `xs` by `e^x`. In `f32`, slices with every value
-/// in [−87.3, 88] take the polynomial; any other value (subnormal results,
-/// overflow, ±∞, NaN) sends the slice through libm, exact at the edges.
+/// [`LO`] and [`HI`] for `f64`: `e^x` stays normal and finite, with the
+/// power of two in `exp_f64` between 2^−1021 and 2^1023.
+const LO_F64: f64 = -708.0;
+const HI_F64: f64 = 709.0;
+
+/// Replaces every `x` in `xs` by `e^x`. Slices with every value in the
+/// polynomial's range ([−87.3, 88] in `f32`, [−708, 709] in `f64`) take
+/// it; any other value (subnormal results, overflow, ±∞, NaN) sends the
+/// slice through libm, exact at the edges.
 pub fn exp_in_place<T: Float>(xs: &mut [T]) {
-    map_in_place(xs, LO..=HI, exp_f32, T::exp);
+    map_in_place(xs, (LO..=HI, exp_f32), (LO_F64..=HI_F64, exp_f64), T::exp);
 }
 
-/// Applies `fast` to every value of an `f32` slice whose values all lie in
-/// `fast_range` (vectorised through [`dispatch`]), `libm` otherwise.
+/// Replaces every `x` in `xs` by `ln x`. Slices of positive normal finite
+/// values take the polynomial; any other value (0, negative, subnormal, ∞,
+/// NaN) sends the slice through libm, exact at the edges.
+pub fn ln_in_place<T: Float>(xs: &mut [T]) {
+    map_in_place(
+        xs,
+        (f32::MIN_POSITIVE..=f32::MAX, ln_f32),
+        (f64::MIN_POSITIVE..=f64::MAX, ln_f64),
+        T::ln,
+    );
+}
+
+/// Replaces every `x` in `xs` by `ln(1 + x)`. Slices of values in [0, 1]
+/// (the sigmoid loss's `e^−|z|`) take the polynomial; any other value
+/// sends the slice through libm.
+pub fn ln_1p_in_place<T: Float>(xs: &mut [T]) {
+    map_in_place(xs, (0.0..=1.0, ln_1p_f32), (0.0..=1.0, ln_1p_f64), T::ln_1p);
+}
+
+/// Applies the fast function of `T`'s width to every value of `xs` when
+/// all of them lie in its range (vectorised through [`dispatch`]), `libm`
+/// otherwise.
 #[inline(always)]
 fn map_in_place<T: Float>(
     xs: &mut [T],
-    fast_range: RangeInclusive<f32>,
-    fast: impl Fn(f32) -> f32,
+    (range_f32, fast_f32): (RangeInclusive<f32>, impl Fn(f32) -> f32),
+    (range_f64, fast_f64): (RangeInclusive<f64>, impl Fn(f64) -> f64),
     libm: impl Fn(T) -> T,
 ) {
-    if size_of::<T>() == size_of::<f32>() {
+    let (ptr, len) = (xs.as_mut_ptr(), xs.len());
+    let fast = if size_of::<T>() == size_of::<f32>() {
         // SAFETY: `T` is f32 (the only 4-byte `Float`): same layout.
-        let xs = unsafe { std::slice::from_raw_parts_mut(xs.as_mut_ptr().cast::<f32>(), xs.len()) };
-        // NaN is in no range. A fold without early exit, so that the check
-        // vectorises (`all` stops at the first miss, one compare at a time).
-        let (lo, hi) = (*fast_range.start(), *fast_range.end());
-        if dispatch(InRange { xs, lo, hi }) {
-            dispatch(MapF32 { xs, f: fast });
-            return;
-        }
+        let xs = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<f32>(), len) };
+        map_if_in_range(xs, range_f32, fast_f32)
+    } else {
+        // SAFETY: `T` is f64 (the only other `Float`): same layout.
+        let xs = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<f64>(), len) };
+        map_if_in_range(xs, range_f64, fast_f64)
+    };
+    if !fast {
+        xs.iter_mut().for_each(|x| *x = libm(*x));
     }
-    xs.iter_mut().for_each(|x| *x = libm(*x));
+}
+
+/// Maps `xs` through `f` and returns true if every value lies in `range`;
+/// leaves `xs` alone and returns false otherwise.
+#[inline(always)]
+fn map_if_in_range<F: Copy + PartialOrd>(
+    xs: &mut [F],
+    range: RangeInclusive<F>,
+    f: impl Fn(F) -> F,
+) -> bool {
+    // NaN is in no range. A fold without early exit, so that the check
+    // vectorises (`all` stops at the first miss, one compare at a time).
+    let (lo, hi) = (*range.start(), *range.end());
+    if !dispatch(InRange { xs, lo, hi }) {
+        return false;
+    }
+    dispatch(Map { xs, f });
+    true
 }
 
 /// Whether every value of `xs` lies in `lo..=hi` (NaN does not).
-struct InRange<'a> {
-    xs: &'a [f32],
-    lo: f32,
-    hi: f32,
+struct InRange<'a, F> {
+    xs: &'a [F],
+    lo: F,
+    hi: F,
 }
 
-impl Kernel for InRange<'_> {
+impl<F: Copy + PartialOrd> Kernel for InRange<'_, F> {
     type Output = bool;
     #[inline(always)]
     fn run(self) -> bool {
         let (lo, hi) = (self.lo, self.hi);
-        self.xs
+        // A count of the values outside, in lanes of `u32`: the compiler
+        // vectorises it for both widths (a fold of `bool`s it does not).
+        let outside: u32 = self
+            .xs
             .iter()
-            .fold(true, |ok, &x| ok & (x >= lo) & (x <= hi))
+            .map(|&x| u32::from(!((x >= lo) & (x <= hi))))
+            .sum();
+        outside == 0
     }
 }
 
-struct MapF32<'a, F> {
-    xs: &'a mut [f32],
-    f: F,
+struct Map<'a, F, G> {
+    xs: &'a mut [F],
+    f: G,
 }
 
-impl<F: Fn(f32) -> f32> Kernel for MapF32<'_, F> {
+impl<F: Copy, G: Fn(F) -> F> Kernel for Map<'_, F, G> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -105,13 +160,6 @@ fn exp_f32(x: f32) -> f32 {
     // vectorises, where `n as i32` is a saturating cast done lane by lane.
     let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
     e_r * f32::from_bits(n_bits.wrapping_add(127) << 23)
-}
-
-/// Replaces every `x` in `xs` by `ln x`. In `f32`, slices of positive
-/// normal finite values take the polynomial; any other value (0, negative,
-/// subnormal, ∞, NaN) sends the slice through libm, exact at the edges.
-pub fn ln_in_place<T: Float>(xs: &mut [T]) {
-    map_in_place(xs, f32::MIN_POSITIVE..=f32::MAX, ln_f32, T::ln);
 }
 
 /// Cephes `logf`'s polynomial for `ln(1 + m) ≈ m − m²/2 + m³·P(m)`.
@@ -148,6 +196,125 @@ fn ln_f32(x: f32) -> f32 {
     let p = LN_POLY.iter().fold(0.0, |acc, &c| acc * m + c);
     let y = m * z * p + e * LN2_LO - 0.5 * z;
     m + y + e * LN2_HI
+}
+
+/// `ln(1 + u)` for `u` in [0, 1] from [`ln_f32`]: `w = 1 + u` rounds,
+/// and `(u − (w − 1)) / w` (exact numerator) restores what the rounding
+/// dropped, `ln(1 + u) = ln w + ln(1 + (1 + u − w)/w)`.
+#[inline(always)]
+fn ln_1p_f32(u: f32) -> f32 {
+    let w = 1.0 + u;
+    ln_f32(w) + (u - (w - 1.0)) / w
+}
+
+/// ln 2 split so that `n · LN2_HI_F64` is exact for |n| < 2^21 (its low 32
+/// mantissa bits are zero) and `LN2_LO_F64` is the rest, rounded.
+const LN2_HI_F64: f64 = 0.693_146_705_627_441_4;
+const LN2_LO_F64: f64 = 4.749_325_039_031_672_6e-7;
+
+/// `1/k!` for `k` = 2 to 13: `e^r = 1 + r + r²·Σ r^(k−2)/k!`, truncated
+/// where `|r| ≤ ln 2 / 2` leaves less than 0.05 ulp.
+const EXP_SERIES: [f64; 12] = [
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5_040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 6_227_020_800.0,
+];
+
+/// `Σ c[i]·x^i` for 12 coefficients by Estrin's scheme: pairs, then pairs
+/// of pairs with `x²`, `x⁴` and `x⁸`. Horner's rule would be twelve
+/// dependent multiply-adds; this is four levels, so a vector's exponential
+/// waits on far fewer latencies.
+#[inline(always)]
+fn estrin_12(x: f64, c: &[f64; 12]) -> f64 {
+    let x2 = x * x;
+    let x4 = x2 * x2;
+    let x8 = x4 * x4;
+    let pair = |i: usize| c[i] + c[i + 1] * x;
+    let quad = |i: usize| pair(i) + pair(i + 2) * x2;
+    (quad(0) + quad(4) * x4) + quad(8) * x8
+}
+
+/// `e^x` for `x` in [`LO_F64`, `HI_F64`]: `e^x = 2^n · e^r` with
+/// `n = round(x / ln 2)` and `|r| ≤ ln 2 / 2` (as [`exp_f32`]).
+#[inline(always)]
+fn exp_f64(x: f64) -> f64 {
+    const LOG2_E: f64 = std::f64::consts::LOG2_E;
+    // Adding and subtracting 1.5·2^52 rounds to the nearest integer.
+    const ROUND: f64 = 6_755_399_441_055_744.0;
+    let shifted = x * LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = (x - n * LN2_HI_F64) - n * LN2_LO_F64;
+    let e_r = 1.0 + (r + r * r * estrin_12(r, &EXP_SERIES));
+    // 2^n from the exponent field, n ∈ [−1021, 1023] in this range, by
+    // integer arithmetic on `shifted`'s bits (see `exp_f32`).
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    e_r * f64::from_bits(n_bits.wrapping_add(1023) << 52)
+}
+
+/// `2/(2j + 1)` for `j` = 1 to 12: `2·atanh(s) = 2s + s·R` with
+/// `R = Σ 2·s^(2j)/(2j + 1)`, truncated where `|s| ≤ 0.172` leaves less
+/// than 0.001 ulp (ten terms would do; twelve share [`estrin_12`]).
+const ATANH_SERIES: [f64; 12] = [
+    2.0 / 3.0,
+    2.0 / 5.0,
+    2.0 / 7.0,
+    2.0 / 9.0,
+    2.0 / 11.0,
+    2.0 / 13.0,
+    2.0 / 15.0,
+    2.0 / 17.0,
+    2.0 / 19.0,
+    2.0 / 21.0,
+    2.0 / 23.0,
+    2.0 / 25.0,
+];
+
+/// `ln x + c` for positive normal `x` and a small correction `c`:
+/// `x = 2^e · (1 + f)` with `1 + f` in [√½, √2), and
+/// `ln(1 + f) = f − (f²/2 − s·(f²/2 + R))` with `s = f/(2 + f)`, summed
+/// smallest terms first (fdlibm's arrangement).
+#[inline(always)]
+fn ln_f64_plus(x: f64, c: f64) -> f64 {
+    const SQRT_HALF: f64 = std::f64::consts::FRAC_1_SQRT_2;
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    let bits = x.to_bits();
+    // The mantissa scaled into [0.5, 1), and its exponent as a float: the
+    // biased exponent put in the low bits of 2^52 and 2^52 taken away
+    // (AVX2 has no 64-bit integer to float conversion).
+    let m = f64::from_bits((bits & 0x800f_ffff_ffff_ffff) | 0x3fe0_0000_0000_0000);
+    let biased = f64::from_bits(TWO_52.to_bits() | ((bits >> 52) & 0x7ff)) - TWO_52;
+    // Selects, not branches: into [√½, √2) by doubling the small ones.
+    let small = m < SQRT_HALF;
+    let e = biased - if small { 1023.0 } else { 1022.0 };
+    let f = if small { m + m - 1.0 } else { m - 1.0 };
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let r = z * estrin_12(z, &ATANH_SERIES);
+    let hfsq = 0.5 * f * f;
+    e * LN2_HI_F64 - ((hfsq - (s * (hfsq + r) + (e * LN2_LO_F64 + c))) - f)
+}
+
+/// `ln x` for positive normal `x`.
+#[inline(always)]
+fn ln_f64(x: f64) -> f64 {
+    ln_f64_plus(x, 0.0)
+}
+
+/// `ln(1 + u)` for `u` in [0, 1]: as [`ln_1p_f32`], the correction added
+/// with the smallest terms.
+#[inline(always)]
+fn ln_1p_f64(u: f64) -> f64 {
+    let w = 1.0 + u;
+    ln_f64_plus(w, (u - (w - 1.0)) / w)
 }
 
 #[cfg(test)]
@@ -247,11 +414,110 @@ mod tests {
         assert_eq!(xs[5], 1e-40f32.ln());
     }
 
+    fn ulps_f64(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i128 - b.to_bits() as i128).unsigned_abs() as u64
+    }
+
+    /// The worst distance in ulp between `fast` over `xs` (one slice) and
+    /// libm's `exact`, which glibc rounds correctly but in rare cases.
+    fn worst_f64(xs: &[f64], fast: fn(&mut [f64]), exact: fn(f64) -> f64) -> u64 {
+        let mut got = xs.to_vec();
+        fast(&mut got);
+        xs.iter()
+            .zip(&got)
+            .map(|(&x, &g)| ulps_f64(g, exact(x)))
+            .max()
+            .unwrap_or(0)
+    }
+
     #[test]
-    fn f64_is_libm_exp() {
-        let mut xs = [-3.5f64, 0.25, 700.0];
-        let expect = xs.map(f64::exp);
+    fn f64_exp_is_within_1_ulp_of_libm() {
+        let wide: Vec<f64> = (0..200_000)
+            .map(|i| -708.0 + 1417.0 * i as f64 / 200_000.0)
+            .collect();
+        // The softmax's z − max and the sigmoid's −|z|, densely.
+        let near: Vec<f64> = (0..200_000)
+            .map(|i| -40.0 + 41.0 * i as f64 / 200_000.0)
+            .collect();
+        // Around each half-integer multiple of ln 2, where n steps.
+        let edges: Vec<f64> = (-1021..=1022)
+            .map(|n| (n as f64 + 0.5) * std::f64::consts::LN_2)
+            .filter(|x| (LO_F64..=HI_F64).contains(x))
+            .flat_map(|x| [x.next_down(), x, x.next_up()])
+            .collect();
+        assert!(edges.len() > 3000);
+        for xs in [wide, near, edges] {
+            let worst = worst_f64(&xs, exp_in_place, f64::exp);
+            assert!(worst <= 1, "worst error {worst} ulp");
+        }
+    }
+
+    #[test]
+    fn f64_ln_and_ln_1p_are_within_1_ulp_of_libm() {
+        let spread: Vec<f64> = (0..100_000)
+            .map(|i| 2f64.powf(-1021.0 + 2044.0 * i as f64 / 100_000.0))
+            .collect();
+        // The softmax loss's sums of exponentials, and values near 1.
+        let dense: Vec<f64> = (0..100_000)
+            .map(|i| 1.0 + 63.0 * i as f64 / 100_000.0)
+            .collect();
+        let near_one: Vec<f64> = (1..100_000)
+            .map(|i| 1.0 + (i as f64 - 50_000.0) * 1e-9)
+            .collect();
+        for xs in [spread, dense, near_one] {
+            let worst = worst_f64(&xs, ln_in_place, f64::ln);
+            assert!(worst <= 1, "ln: worst error {worst} ulp");
+        }
+        // ln(1 + e^−|z|): [0, 1], densely near 0 as well.
+        let unit: Vec<f64> = (0..=100_000).map(|i| i as f64 / 100_000.0).collect();
+        let tiny: Vec<f64> = (0..100_000)
+            .map(|i| 2f64.powf(-60.0 * i as f64 / 100_000.0))
+            .collect();
+        for xs in [unit, tiny] {
+            let worst = worst_f64(&xs, ln_1p_in_place, f64::ln_1p);
+            assert!(worst <= 1, "ln_1p: worst error {worst} ulp");
+        }
+    }
+
+    #[test]
+    fn f32_ln_1p_is_within_2_ulp_of_the_correctly_rounded_value() {
+        let mut worst = 0;
+        let unit = (0..=100_000).map(|i| i as f32 / 100_000.0);
+        let tiny = (0..100_000).map(|i| 2f32.powf(-30.0 * i as f32 / 100_000.0));
+        for u in unit.chain(tiny) {
+            let mut got = [u];
+            ln_1p_in_place(&mut got);
+            worst = worst.max(ulps(got[0], (u as f64).ln_1p() as f32));
+        }
+        assert!(worst <= 2, "worst error {worst} ulp");
+    }
+
+    #[test]
+    fn f64_edges_nan_and_extremes_are_libm_s() {
+        let mut xs = [
+            0.0f64,
+            -0.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+            -720.0,
+            710.0,
+            1.0,
+        ];
         exp_in_place(&mut xs);
+        assert_eq!(xs[..2], [1.0, 1.0]);
+        assert!(xs[2].is_nan());
+        assert_eq!(xs[3..6], [0.0, (-720.0f64).exp(), f64::INFINITY]);
+        assert!(xs[4] > 0.0);
+        assert!(ulps_f64(xs[6], std::f64::consts::E) <= 1);
+        let mut xs = [1.0f64, 0.0, -1.0, f64::INFINITY, 1e-310];
+        ln_in_place(&mut xs);
+        assert_eq!(xs[..2], [0.0, f64::NEG_INFINITY]);
+        assert!(xs[2].is_nan());
+        assert_eq!(xs[3..], [f64::INFINITY, 1e-310f64.ln()]);
+        // 2 and −0.5 lie outside [0, 1]: the whole slice is libm's.
+        let mut xs = [0.0f64, 1.0, 2.0, -0.5];
+        let expect = xs.map(f64::ln_1p);
+        ln_1p_in_place(&mut xs);
         assert_eq!(xs, expect);
     }
 

@@ -14,7 +14,11 @@ of the sums), and the Rust engine's classifier ``scores`` once more when issue
 12 made its probabilities the core's output functions (softmax with the
 core's ``exp``, sigmoid in Rust) instead of NumPy's, so that the one-row fast
 path (`fnn._core.Predictor`) and the validated path give the same bytes: the
-logits, and every ``predict`` digest, stayed; a mismatch means a result moved.
+logits, and every ``predict`` digest, stayed; and the Rust engine's float64
+classifiers' ``fit`` and ``scores`` once more when issue 12 took their log
+losses' ``exp``, ``log`` and ``log1p`` (and the softmax probabilities' ``exp``)
+from polynomials instead of libm, as float32 already did. A mismatch means a
+result moved.
 
 What the digests depend on besides fnn, measured (issue 15's report):
 
@@ -403,9 +407,9 @@ RECORDED_IN = {
 }
 
 DIGESTS = {
-    "clf-sgd/rust/fit": "263cef1d406b6888d7249215",
+    "clf-sgd/rust/fit": "56979556e41135c723b8633b",
     "clf-sgd/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-sgd/rust/scores": "0bef8ab34de30ea004782f07",
+    "clf-sgd/rust/scores": "f85979fe660ef6d5c31435c7",
     "clf-sgd/numpy/fit": "c94920bd9a5a77411cc979f8",
     "clf-sgd/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-sgd/numpy/scores": "b666d356d1fef1ad3b1f4b70",
@@ -417,7 +421,7 @@ DIGESTS = {
     "clf-sgd-nesterov-f32/numpy/scores": "2026f1f87bcf828f1c9aee4e",
     "clf-sgd-momentum-dropout/rust/fit": "23a55befe1277ab00cf7d55f",
     "clf-sgd-momentum-dropout/rust/predict": "def1caf59cb01efda6afa2a2",
-    "clf-sgd-momentum-dropout/rust/scores": "afa13725aacbc4ee7f547df5",
+    "clf-sgd-momentum-dropout/rust/scores": "b64e93c2f8ea86c4b1fc5fd6",
     "clf-sgd-momentum-dropout/numpy/fit": "f06e6db0d77d534431dd19a7",
     "clf-sgd-momentum-dropout/numpy/predict": "def1caf59cb01efda6afa2a2",
     "clf-sgd-momentum-dropout/numpy/scores": "a9efecf03d648344439146ca",
@@ -427,9 +431,9 @@ DIGESTS = {
     "clf-rmsprop-l1-alpha-f32/numpy/fit": "4e3e5e51cdeefb4925b85beb",
     "clf-rmsprop-l1-alpha-f32/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-rmsprop-l1-alpha-f32/numpy/scores": "f71f17a7ee3898292215e373",
-    "clf-adam-early-stopping/rust/fit": "d23af066e933e012c93ff8ad",
+    "clf-adam-early-stopping/rust/fit": "f07e3b377e3a7c5d71dd8822",
     "clf-adam-early-stopping/rust/predict": "f492abebc7a5f2abeb8626b8",
-    "clf-adam-early-stopping/rust/scores": "d8482729918dc68a125f3dd8",
+    "clf-adam-early-stopping/rust/scores": "3b61418c7a878be3ceb4feb0",
     "clf-adam-early-stopping/numpy/fit": "088be46b6f49cb1a7989eb7a",
     "clf-adam-early-stopping/numpy/predict": "f492abebc7a5f2abeb8626b8",
     "clf-adam-early-stopping/numpy/scores": "0efaa30cda97a5b2bea7de2c",
@@ -447,9 +451,9 @@ DIGESTS = {
     "clf-adam-class-weight-dropout-f32/numpy/fit": "57034283e3b8116bd7e6dd64",
     "clf-adam-class-weight-dropout-f32/numpy/predict": "5ae409fe26c33d9bdf4e390e",
     "clf-adam-class-weight-dropout-f32/numpy/scores": "540164972853b1e5a32be7aa",
-    "clf-lbfgs-alpha-sw/rust/fit": "8f1d166ec9660ba70be2af27",
+    "clf-lbfgs-alpha-sw/rust/fit": "833ea85804cb84eaf6fd9201",
     "clf-lbfgs-alpha-sw/rust/predict": "b50bee6c60c912e5f67ad24c",
-    "clf-lbfgs-alpha-sw/rust/scores": "c46aae52b737035730077588",
+    "clf-lbfgs-alpha-sw/rust/scores": "8b5750568ec95bb3c2e652ce",
     "clf-lbfgs-alpha-sw/numpy/fit": "e407766c8736b0883def85bc",
     "clf-lbfgs-alpha-sw/numpy/predict": "b50bee6c60c912e5f67ad24c",
     "clf-lbfgs-alpha-sw/numpy/scores": "8eac3464110468685d74f948",
@@ -459,9 +463,9 @@ DIGESTS = {
     "clf-lbfgs-l1-f32/numpy/fit": "f2afe6eac7ef50cfa54e620c",
     "clf-lbfgs-l1-f32/numpy/predict": "8c746c88fe487ad5c1265025",
     "clf-lbfgs-l1-f32/numpy/scores": "8912ab63959377f3d99ca93a",
-    "clf-binary-adam/rust/fit": "5314862cb5b76b28655702d3",
+    "clf-binary-adam/rust/fit": "34f2d84002e538f016a4dc6b",
     "clf-binary-adam/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-binary-adam/rust/scores": "163d2440aec6cc2fe7b69b4a",
+    "clf-binary-adam/rust/scores": "9b3dcb1453afe6836471a6f5",
     "clf-binary-adam/numpy/fit": "207e9b68f56277e05b21a3df",
     "clf-binary-adam/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-binary-adam/numpy/scores": "668edc862c64f3ea1014ecdf",
@@ -471,22 +475,22 @@ DIGESTS = {
     "clf-hinge-sgd/numpy/fit": "9844b390e4f9512860bee66c",
     "clf-hinge-sgd/numpy/predict": "318eea363e280b0037e92cf8",
     "clf-hinge-sgd/numpy/scores": "6add42b3fb12b01f180f1a5d",
-    "clf-sparse-adam/rust/fit": "2f87ca7be50c2490c481ca16",
+    "clf-sparse-adam/rust/fit": "dc97d46de41a6fb72d2d1284",
     "clf-sparse-adam/rust/predict": "44a5a16693dc2f10348ba599",
-    "clf-sparse-adam/rust/scores": "f51e3ae8b0291952d5ec0f78",
+    "clf-sparse-adam/rust/scores": "5dbbf7cc5ed726bdbca3a8b9",
     "clf-sparse-adam/numpy/fit": "f857aae5ff1e33731643b72b",
     "clf-sparse-adam/numpy/predict": "44a5a16693dc2f10348ba599",
     "clf-sparse-adam/numpy/scores": "f23292c0b068b2e1a105eedb",
-    "clf-sparse-lbfgs-alpha/rust/fit": "1fed659c527ebe3985cf0566",
+    "clf-sparse-lbfgs-alpha/rust/fit": "a9ab60f828442169d2afaaf3",
     "clf-sparse-lbfgs-alpha/rust/predict": "26d6eee84b657676fa11d74f",
-    "clf-sparse-lbfgs-alpha/rust/scores": "b3383f83ab15b99a6e37f906",
+    "clf-sparse-lbfgs-alpha/rust/scores": "703124453c81157eca3cb540",
     "clf-sparse-lbfgs-alpha/numpy/fit": "97141dd81d5b7725afbd1ed8",
     "clf-sparse-lbfgs-alpha/numpy/predict": "26d6eee84b657676fa11d74f",
     "clf-sparse-lbfgs-alpha/numpy/scores": "5cf15ce19ed8cdf80ab0e35c",
-    "clf-warm-start-rmsprop/rust/fit": "bdf28215a0dc4c6846567ad8",
+    "clf-warm-start-rmsprop/rust/fit": "10ef4ac28aaf5cad539fb94e",
     "clf-warm-start-rmsprop/rust/predict": "331b082e83b1de4d9ef0b27c",
-    "clf-warm-start-rmsprop/rust/scores": "f3ae17606a7d9f547b882e0d",
-    "clf-warm-start-rmsprop/rust/saved": "a5c953ed2bec707e69f4d77d",
+    "clf-warm-start-rmsprop/rust/scores": "be0676968b7947b02a03a0e9",
+    "clf-warm-start-rmsprop/rust/saved": "b238208fecc21ca6c949ee61",
     "clf-warm-start-rmsprop/numpy/fit": "e9c2818939abf04c6ecff5b8",
     "clf-warm-start-rmsprop/numpy/predict": "331b082e83b1de4d9ef0b27c",
     "clf-warm-start-rmsprop/numpy/scores": "fc159ca7140550d2388974f7",
@@ -523,9 +527,9 @@ DIGESTS = {
     "reg-lbfgs-f32-sw/rust/predict": "0262baf4e63529881a94ad0d",
     "reg-lbfgs-f32-sw/numpy/fit": "192f48d00f7079e412961fb5",
     "reg-lbfgs-f32-sw/numpy/predict": "d4581817028cf208a1c75650",
-    "clf-wide-adam/rust/fit": "e856ccd609167fc58155c61e",
+    "clf-wide-adam/rust/fit": "26e0ef1053fe9ad8b06003d1",
     "clf-wide-adam/rust/predict": "eed0dd8d471ec7c33fff339b",
-    "clf-wide-adam/rust/scores": "61ab7ea2fa9a5b0bc8be3317",
+    "clf-wide-adam/rust/scores": "f814418641b2135f764a8ed9",
     "clf-wide-adam/numpy/fit": "474ea89db143e2be690c5029",
     "clf-wide-adam/numpy/predict": "eed0dd8d471ec7c33fff339b",
     "clf-wide-adam/numpy/scores": "3ac0d7cbd677a4e2b8e7250d",
