@@ -17,7 +17,7 @@
 
 use crate::float::Float;
 use crate::small_matmul::{self, Isa, Operand};
-use crate::vector::{load_lanes, store_lanes, Vector};
+use crate::vector::{load_lanes, store_lanes, unrolled, Vector};
 
 /// The deepest `δ₁ · W₁ᵀ` product fused: each group of features makes `δ₀`
 /// again, so a deep one would cost more than storing it.
@@ -275,13 +275,14 @@ impl<T: Float> Job<T> {
                     bias = V::fma(one, d, bias);
                 }
                 let x_row = self.x.add(r * features + f0);
-                for (f, a) in acc.iter_mut().enumerate() {
-                    *a = V::fma(V::splat(*x_row.add(f)), d, *a);
-                }
+                // Unrolled (see `unrolled`): the accumulators stay in registers.
+                unrolled!(G, f, {
+                    acc[f] = V::fma(V::splat(*x_row.add(f)), d, acc[f]);
+                });
             }
-            for (f, &a) in acc.iter().enumerate() {
-                store_lanes(a, self.grad_w.add((f0 + f) * hidden + c), lanes);
-            }
+            unrolled!(G, f, {
+                store_lanes(acc[f], self.grad_w.add((f0 + f) * hidden + c), lanes);
+            });
             if with_bias {
                 store_lanes(bias, self.grad_b.add(c), lanes);
             }

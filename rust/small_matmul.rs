@@ -23,7 +23,7 @@ use std::thread::LocalKey;
 
 use crate::features::copy_row;
 use crate::float::Float;
-use crate::vector::{load_lanes, Vector};
+use crate::vector::{load_lanes, unrolled, Vector};
 
 /// Products of at most this many multiply-adds take this path: on the
 /// shapes of tiny networks it beats `gemm`, whose fixed costs dominate there,
@@ -545,36 +545,39 @@ impl<T: Float> Job<'_, T> {
             }
             let n = self.n;
             let mut values = [T::zero(); MAX_BLOCK_COLS];
-            for (r, row) in acc.iter().enumerate() {
+            // Unrolled, so that every `acc[r][v]` is a register: a loop
+            // over them keeps the accumulators in memory, stored and loaded
+            // again for each result.
+            unrolled!(R, r, {
                 let out = &mut self.dst[(i + r) * n + j..(i + r) * n + j + cols];
                 if cols == NV * V::LANES {
                     // Whole vectors go straight to the result.
-                    for (v, &vector) in row.iter().enumerate() {
+                    unrolled!(NV, v, {
                         let at = out.as_mut_ptr().add(v * V::LANES);
                         let sum = if self.accumulate {
-                            V::add(V::load(at), vector)
+                            V::add(V::load(at), acc[r][v])
                         } else {
                             self.epilogue
-                                .finish(vector, (i + r) * n, j + v * V::LANES, V::LANES)
+                                .finish(acc[r][v], (i + r) * n, j + v * V::LANES, V::LANES)
                         };
                         sum.store(at);
-                    }
-                    continue;
-                }
-                // Only blocks of at most two vectors have a partial one.
-                assert!(NV * V::LANES <= MAX_BLOCK_COLS);
-                for (v, &vector) in row.iter().enumerate() {
-                    let lanes = (cols - v * V::LANES).min(V::LANES);
-                    self.epilogue
-                        .finish(vector, (i + r) * n, j + v * V::LANES, lanes)
-                        .store(values.as_mut_ptr().add(v * V::LANES));
-                }
-                if self.accumulate {
-                    out.iter_mut().zip(&values).for_each(|(o, &v)| *o += v);
+                    });
                 } else {
-                    copy_row(out, &values[..cols]);
+                    // Only blocks of at most two vectors have a partial one.
+                    assert!(NV * V::LANES <= MAX_BLOCK_COLS);
+                    unrolled!(NV, v, {
+                        let lanes = (cols - v * V::LANES).min(V::LANES);
+                        self.epilogue
+                            .finish(acc[r][v], (i + r) * n, j + v * V::LANES, lanes)
+                            .store(values.as_mut_ptr().add(v * V::LANES));
+                    });
+                    if self.accumulate {
+                        out.iter_mut().zip(&values).for_each(|(o, &v)| *o += v);
+                    } else {
+                        copy_row(out, &values[..cols]);
+                    }
                 }
-            }
+            });
         }
     }
 }
