@@ -24,6 +24,10 @@ pub enum FnnError {
     /// The caller's monitor asked to stop (e.g. Ctrl-C, or a callback raised).
     #[error("interrupted")]
     Interrupted,
+    /// A bug in fnn itself, such as a panic on a worker thread: never the
+    /// caller's input (Python's `RuntimeError`, not `ValueError`).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Shorthand for core results.

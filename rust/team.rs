@@ -102,9 +102,7 @@ impl Shared {
             let job = unsafe { *self.job.get() };
             let outcome = match job {
                 Some(f) => catch_unwind(AssertUnwindSafe(|| f(j))).unwrap_or_else(|_| {
-                    Err(FnnError::Config(
-                        "internal error: an fnn worker thread panicked".into(),
-                    ))
+                    Err(FnnError::Internal("an fnn worker thread panicked".into()))
                 }),
                 None => Ok(()),
             };
@@ -420,6 +418,32 @@ mod tests {
                     }
                 });
                 assert!(matches!(failed, Err(FnnError::Shape(m)) if m == "job 5"));
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_job_that_panics_is_an_internal_error_and_the_team_goes_on() {
+        for threads in [2, 3, 4] {
+            run_with_threads(threads, || {
+                let mut team = Team::new(threads, 16);
+                let failed = team.run(Par { threads }, 0..8, |j: usize| {
+                    assert!(j != 6, "job 6 fails");
+                    Ok(())
+                });
+                assert!(
+                    matches!(&failed, Err(FnnError::Internal(m)) if m.contains("panicked")),
+                    "{failed:?}"
+                );
+                // The next round runs every job, on whichever threads.
+                let counts: Vec<AtomicUsize> = (0..8).map(|_| AtomicUsize::new(0)).collect();
+                team.run(Par { threads }, 0..8, |j: usize| {
+                    counts[j].fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                })
+                .unwrap();
+                assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
             })
             .unwrap();
         }

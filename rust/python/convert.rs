@@ -2,7 +2,7 @@
 //! dispatch ([`with_dtype`]), and slices of NumPy arrays.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::features::Features;
@@ -16,6 +16,7 @@ pub fn to_py(err: FnnError) -> PyErr {
     match err {
         FnnError::Interrupted => PyKeyboardInterrupt::new_err("training interrupted"),
         FnnError::Diverged { .. } => DivergedError::new_err(err.to_string()),
+        FnnError::Internal(_) => PyRuntimeError::new_err(err.to_string()),
         other => PyValueError::new_err(other.to_string()),
     }
 }
