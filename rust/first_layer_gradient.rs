@@ -40,7 +40,9 @@ pub(crate) struct Shape {
 
 /// Whether [`first_layer_gradient`] computes this shape: a CPU with a
 /// version of it, a shallow `δ₀` product, few enough features, and all three
-/// products it replaces on the small path (whose bits it gives).
+/// products it replaces on the small path (whose bits it gives), none of
+/// them of one column (a one-unit layer: those take `small_matmul`'s
+/// interleaved dot products, not one chain).
 pub(crate) fn suits(s: Shape) -> bool {
     small_matmul::isa().is_some_and(|isa| suits_on(isa, s))
 }
@@ -50,7 +52,7 @@ fn suits_on(isa: Isa, s: Shape) -> bool {
     let most = group_max(isa);
     s.rows > 0
         && s.features > 0
-        && s.hidden > 0
+        && s.hidden > 1
         && s.above > 0
         && s.above <= MAX_ABOVE
         && s.features <= MAX_GROUPS * most

@@ -12,7 +12,8 @@
 //! Every result is the chain of fused multiply-adds of the small product it
 //! replaces ([`crate::small_matmul`]): each hidden value's over the inputs
 //! from zero, then its bias and ReLU; each logit's over the hidden units
-//! from zero, then its bias; each output-layer weight gradient's over the
+//! from zero (a single output's as the general pass's one-column product,
+//! `small_matmul::dot_rows`), then its bias; each output-layer weight gradient's over the
 //! rows from zero; each output bias gradient's over the rows from zero as
 //! `s + δ` (which is `fma(1, δ, s)`). So the bits are the general pass's,
 //! at any vector width.
@@ -270,8 +271,20 @@ impl<U: Float> Forward<U> {
         unsafe {
             let first = (self.w0.cast(), self.b0.cast(), true);
             layer_rows::<T, V, R>(self.x.cast(), (d0, d1), first, hidden, r0);
-            let output = (self.w1.cast(), self.b1.cast(), false);
-            layer_rows::<T, H, R>(hidden, (d1, k), output, self.logits.cast(), r0);
+            if k == 1 {
+                // One output: the dot products of the general pass's
+                // one-column product (`small_matmul::dot_rows`), plus the bias.
+                let logits = self.logits.cast::<T>();
+                let sums =
+                    small_matmul::dot_rows::<T, V, R>(hidden.add(r0 * d1), d1, self.w1.cast(), d1);
+                let bias = *self.b1.cast::<T>();
+                for (r, &sum) in sums.iter().enumerate() {
+                    *logits.add(r0 + r) = sum + bias;
+                }
+            } else {
+                let output = (self.w1.cast(), self.b1.cast(), false);
+                layer_rows::<T, H, R>(hidden, (d1, k), output, self.logits.cast(), r0);
+            }
         }
     }
 }

@@ -15,15 +15,21 @@
 //!
 //! Every output element is one chain of fused multiply-adds in the order
 //! `p = 0, 1, …, k−1`, whatever the vector width, so the AVX2 and AVX-512
-//! versions give identical bits. It runs on one thread: products this small
-//! lose more to waking a second thread than they gain.
+//! versions give identical bits. The exception is a result of one column
+//! from a row-major left-hand matrix (an output layer of one unit): one
+//! chain per row would use one lane of each vector, so each row's dot
+//! product runs as 16 (`f32`) or 8 (`f64`) interleaved chains added in a
+//! fixed tree (`dot_rows`), the same on both instruction sets.
+//!
+//! It runs on one thread: products this small lose more to waking a second
+//! thread than they gain.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
 use crate::features::copy_row;
 use crate::float::Float;
-use crate::vector::{load_lanes, unrolled, Vector};
+use crate::vector::{load_lanes, store_lanes, unrolled, Vector};
 
 /// Products of at most this many multiply-adds take this path: on the
 /// shapes of tiny networks it beats `gemm`, whose fixed costs dominate there,
@@ -372,6 +378,91 @@ fn with_buffer<T: Float, R>(
     })
 }
 
+/// The dot products of a one-column product's rows take this many
+/// interleaved chains: one 512-bit vector's lanes (16 `f32`, 8 `f64`), two
+/// 256-bit vectors on AVX2, so the bits are the same on either.
+fn dot_chains<T>() -> usize {
+    64 / size_of::<T>()
+}
+
+/// `Σ_p a_r[p]·w[p]` for the `R` rows `a_r = a + r·stride` (`k` values
+/// each) and the column `w` (`k` values): chain `c` of [`dot_chains`] takes
+/// the multiply-adds at `p ≡ c` in order from zero (the last, partial round
+/// multiplying zeros past `k`), and the chains are added in a fixed tree,
+/// halves first (`s[c] + s[c + half]`). Vectorised along `p`, where the
+/// plain chain would leave all but one lane of a vector empty.
+///
+/// # Safety
+/// Only from code compiled for `V`'s instruction set (256 or 512 bits),
+/// with `k` values readable at each row and at `w`.
+#[inline(always)]
+pub(crate) unsafe fn dot_rows<T: Float, V: Vector<T>, const R: usize>(
+    a: *const T,
+    stride: usize,
+    w: *const T,
+    k: usize,
+) -> [T; R] {
+    let chains = dot_chains::<T>();
+    let vectors = chains / V::LANES;
+    debug_assert!(vectors * V::LANES == chains && (1..=2).contains(&vectors));
+    // SAFETY: the contract; whole rounds read inside `0..k`, and the last
+    // one reads only its lanes below `k` (masked), zeros past them.
+    unsafe {
+        let mut acc = [[V::zero(); 2]; R];
+        let whole = k / chains * chains;
+        let mut p = 0;
+        while p < whole {
+            unrolled!(2, v, {
+                if v < vectors {
+                    let wv = V::load(w.add(p + v * V::LANES));
+                    unrolled!(R, r, {
+                        let av = V::load(a.add(r * stride + p + v * V::LANES));
+                        acc[r][v] = V::fma(av, wv, acc[r][v]);
+                    });
+                }
+            });
+            p += chains;
+        }
+        if whole < k {
+            unrolled!(2, v, {
+                if v < vectors {
+                    let start = whole + v * V::LANES;
+                    let lanes = k.saturating_sub(start).min(V::LANES);
+                    let load = |at: *const T| {
+                        if lanes > 0 {
+                            load_lanes::<T, V>(at, lanes)
+                        } else {
+                            V::zero()
+                        }
+                    };
+                    let wv = load(w.add(start));
+                    unrolled!(R, r, {
+                        acc[r][v] = V::fma(load(a.add(r * stride + start)), wv, acc[r][v]);
+                    });
+                }
+            });
+        }
+        let mut sums = [T::zero(); R];
+        unrolled!(R, r, {
+            let mut lanes = [T::zero(); 16];
+            unrolled!(2, v, {
+                if v < vectors {
+                    acc[r][v].store(lanes.as_mut_ptr().add(v * V::LANES));
+                }
+            });
+            let mut width = chains;
+            while width > 1 {
+                width /= 2;
+                for c in 0..width {
+                    lanes[c] += lanes[c + width];
+                }
+            }
+            sums[r] = lanes[0];
+        });
+        sums
+    }
+}
+
 struct Job<'a, T> {
     dst: &'a mut [T],
     lhs: Operand<'a, T>,
@@ -416,6 +507,10 @@ impl<T: Float> Job<'_, T> {
         // column block lies inside `0..n`, the rows of `rhs` are readable
         // that far, and a block's partial last vector is read masked.
         unsafe {
+            if self.n == 1 && self.lhs.col_stride == 1 && self.rhs_stride == 1 {
+                self.column::<V>();
+                return;
+            }
             let mut j = 0;
             // One or two rows give a block of two vectors only two or four
             // chains of multiply-adds, each waiting on the one before: whole
@@ -471,6 +566,59 @@ impl<T: Float> Job<'_, T> {
             } else {
                 self.column_block::<H, MR, 1, true>(j, cols);
             }
+        }
+    }
+
+    /// A one-column result (an output layer of one unit): each row's dot
+    /// product with the column in [`dot_rows`]' order, four rows at a time.
+    ///
+    /// # Safety
+    /// As [`Job::run`], for a job with `n == 1`, row-major `lhs` and a
+    /// contiguous column (`rhs_stride == 1`).
+    #[inline(always)]
+    unsafe fn column<V: Vector<T>>(&mut self) {
+        // SAFETY: the caller's contract; every block is inside `0..m`.
+        unsafe {
+            let mut i = 0;
+            while i < self.m {
+                match self.m - i {
+                    1 => self.column_rows::<V, 1>(i),
+                    2 => self.column_rows::<V, 2>(i),
+                    3 => self.column_rows::<V, 3>(i),
+                    _ => self.column_rows::<V, 4>(i),
+                }
+                i += 4;
+            }
+        }
+    }
+
+    /// Rows `i..i + R` of a one-column result, each stored (or added) as a
+    /// one-lane vector through the same epilogue as the other products.
+    ///
+    /// # Safety
+    /// As [`Job::column`], for rows inside `0..m`.
+    #[inline(always)]
+    unsafe fn column_rows<V: Vector<T>, const R: usize>(&mut self, i: usize) {
+        // SAFETY: the caller's contract: rows `i..i + R` of `lhs` hold `k`
+        // values each, the column `k`, and `dst` `m` values.
+        unsafe {
+            let lhs = self.lhs;
+            let sums = dot_rows::<T, V, R>(
+                lhs.data.as_ptr().add(i * lhs.row_stride),
+                lhs.row_stride,
+                self.rhs.as_ptr(),
+                self.k,
+            );
+            unrolled!(R, r, {
+                let at = self.dst.as_mut_ptr().add(i + r);
+                let v = load_lanes::<T, V>(&sums[r], 1);
+                let v = if self.accumulate {
+                    V::add(load_lanes(at, 1), v)
+                } else {
+                    self.epilogue.finish(v, i + r, 0, 1)
+                };
+                store_lanes(v, at, 1);
+            });
         }
     }
 
@@ -662,7 +810,9 @@ mod tests {
             .collect()
     }
 
-    /// The same FMA chain per element, written plainly.
+    /// The same FMA chain per element, written plainly; for one column of
+    /// a row-major `a` and a contiguous `b`, [`dot_rows`]' interleaved
+    /// chains and their tree.
     fn reference<T: Float>(
         a: Operand<'_, T>,
         b: Operand<'_, T>,
@@ -670,6 +820,31 @@ mod tests {
         k: usize,
         n: usize,
     ) -> Vec<T> {
+        if n == 1 && a.col_stride == 1 && b.row_stride == 1 {
+            let chains = dot_chains::<T>();
+            return (0..m)
+                .map(|i| {
+                    let mut lanes = vec![T::zero(); chains];
+                    for p in 0..k.div_ceil(chains) * chains {
+                        let (x, y) = if p < k {
+                            (a.data[i * a.row_stride + p], b.data[p])
+                        } else {
+                            (T::zero(), T::zero())
+                        };
+                        lanes[p % chains] = x.mul_add(y, lanes[p % chains]);
+                    }
+                    while lanes.len() > 1 {
+                        let half = lanes.len() / 2;
+                        for c in 0..half {
+                            let upper = lanes[c + half];
+                            lanes[c] += upper;
+                        }
+                        lanes.truncate(half);
+                    }
+                    lanes[0]
+                })
+                .collect();
+        }
         let mut c = vec![T::zero(); m * n];
         for i in 0..m {
             for j in 0..n {
@@ -695,7 +870,14 @@ mod tests {
                     1, 3, 4, 7, 8, 9, 10, 12, 13, 15, 16, 17, 20, 24, 25, 31, 32, 33, 40, 64, 65,
                     128, 130, 257,
                 ] {
-                    for k in [1, 2, 5, 16] {
+                    // One column takes `dot_rows`: every remainder of its
+                    // 8 or 16 chains.
+                    let depths: &[usize] = if n == 1 {
+                        &[1, 2, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100]
+                    } else {
+                        &[1, 2, 5, 16]
+                    };
+                    for &k in depths {
                         let (a, b) = (values::<T>(m * k, m), values::<T>(k * n, n));
                         let layouts = [
                             (

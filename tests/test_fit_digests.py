@@ -17,8 +17,10 @@ path (`fnn._core.Predictor`) and the validated path give the same bytes: the
 logits, and every ``predict`` digest, stayed; and the Rust engine's float64
 classifiers' ``fit`` and ``scores`` once more when issue 12 took their log
 losses' ``exp``, ``log`` and ``log1p`` (and the softmax probabilities' ``exp``)
-from polynomials instead of libm, as float32 already did. A mismatch means a
-result moved.
+from polynomials instead of libm, as float32 already did; and the Rust
+digests of one-output networks once more when issue 12 gave one-column
+products interleaved dot products (`small_matmul::dot_rows`) instead of
+one chain. A mismatch means a result moved.
 
 What the digests depend on besides fnn, measured (issue 15's report):
 
@@ -463,9 +465,9 @@ DIGESTS = {
     "clf-lbfgs-l1-f32/numpy/fit": "f2afe6eac7ef50cfa54e620c",
     "clf-lbfgs-l1-f32/numpy/predict": "8c746c88fe487ad5c1265025",
     "clf-lbfgs-l1-f32/numpy/scores": "8912ab63959377f3d99ca93a",
-    "clf-binary-adam/rust/fit": "34f2d84002e538f016a4dc6b",
+    "clf-binary-adam/rust/fit": "543d41a39bebf2433ff35410",
     "clf-binary-adam/rust/predict": "fd3fa2b10dccadd94504c990",
-    "clf-binary-adam/rust/scores": "9b3dcb1453afe6836471a6f5",
+    "clf-binary-adam/rust/scores": "e6fbdc3499edf6824f1d4fd5",
     "clf-binary-adam/numpy/fit": "207e9b68f56277e05b21a3df",
     "clf-binary-adam/numpy/predict": "fd3fa2b10dccadd94504c990",
     "clf-binary-adam/numpy/scores": "668edc862c64f3ea1014ecdf",
@@ -533,8 +535,8 @@ DIGESTS = {
     "clf-wide-adam/numpy/fit": "474ea89db143e2be690c5029",
     "clf-wide-adam/numpy/predict": "eed0dd8d471ec7c33fff339b",
     "clf-wide-adam/numpy/scores": "3ac0d7cbd677a4e2b8e7250d",
-    "reg-wide-1-output-sgd-f32/rust/fit": "b3779f97f00616cf4045fdfc",
-    "reg-wide-1-output-sgd-f32/rust/predict": "b2262db58fc8be547a037ff8",
+    "reg-wide-1-output-sgd-f32/rust/fit": "fae7a97e2459a6ed755c4c4b",
+    "reg-wide-1-output-sgd-f32/rust/predict": "fe404c0261aeefaa6ed02963",
     "reg-wide-1-output-sgd-f32/numpy/fit": "3b724591f27a77583c7057cd",
     "reg-wide-1-output-sgd-f32/numpy/predict": "5387d73bd71bf0d744a222b9",
     "reg-wide-lbfgs/rust/fit": "5bc99091473441e08b325a20",
