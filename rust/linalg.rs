@@ -171,8 +171,9 @@ pub fn shares_one_row(k: usize, n: usize) -> bool {
 /// row-major right-hand matrix that [`shares_one_row`], cut into one run of
 /// whole-vector columns per thread on the thread's current team: a
 /// `Predictor`'s, lent for a call, or a one-row batch's in training. Returns
-/// whether it ran. Each result is the small path's one chain whatever the
-/// cut, so the bits are the serial product's.
+/// whether it ran. Each result is the small path's whatever the cut (one
+/// chain; a one-column product has a single tile), so the bits are the
+/// serial product's.
 fn one_row_shared<T: Float>(
     dst: &mut [T],
     lhs: View<'_, T>,

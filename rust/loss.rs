@@ -116,7 +116,8 @@ impl Loss {
 
     /// [`Loss::row`] over a batch: rows of `z` and `y` (`weights.len()` rows),
     /// each row's gradient times `w / weight_sum` into `grad`; returns
-    /// `Σ w·ℓ`. Softmax rows share their exponentials' and logarithms' calls.
+    /// `Σ w·ℓ`. Softmax and sigmoid rows share their exponentials' and
+    /// logarithms' calls.
     pub fn rows<T: Float>(
         self,
         z: &[T],
@@ -350,16 +351,18 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
     }
 }
 
-/// Values the sigmoid loss takes `ln(1 + e)` of at a time (on the stack).
-const SIGMOID_CHUNK: usize = 256;
+/// Values the sigmoid loss takes `e^−|z|` and `ln(1 + e)` of at a time:
+/// small, since each call (a row of a validation set's loss) zeroes its
+/// buffer on the stack, and one logit out of the polynomials' range sends
+/// only its chunk through libm.
+const SIGMOID_CHUNK: usize = 64;
 
 /// The sigmoid log loss of the rows of `z` against `y` (`k` outputs each),
 /// as [`softmax_rows`] returns and writes it. Each logit takes one
 /// exponential, `e = e^−|z|`, shared by `softplus(z) = max(z, 0) + ln(1 + e)`
 /// and `σ(z)` (`1/(1 + e)`, or `e/(1 + e)` below zero, the two forms of
-/// [`crate::activation::sigmoid`]): a batch's exponentials take one
-/// [`exp_in_place`] call, and its logarithms one [`ln_1p_in_place`] call per
-/// [`SIGMOID_CHUNK`] values.
+/// [`crate::activation::sigmoid`]): each [`SIGMOID_CHUNK`] values take one
+/// [`exp_in_place`] and one [`ln_1p_in_place`] call.
 fn sigmoid_rows<T: Float>(
     z: &[T],
     y: &[T],
@@ -373,8 +376,6 @@ fn sigmoid_rows<T: Float>(
         return 0.0;
     }
     let grad = &mut grad[..z.len()];
-    grad.iter_mut().zip(z).for_each(|(g, &v)| *g = -v.abs());
-    exp_in_place(grad);
     let mut logs = [T::zero(); SIGMOID_CHUNK];
     let (mut total, mut l, mut s) = (0.0, 0.0, scale(0));
     let chunks = z
@@ -383,6 +384,8 @@ fn sigmoid_rows<T: Float>(
         .zip(grad.chunks_mut(SIGMOID_CHUNK));
     let (mut row, mut col) = (0, 0);
     for ((z, y), grad) in chunks {
+        grad.iter_mut().zip(z).for_each(|(g, &v)| *g = -v.abs());
+        exp_in_place(grad);
         let logs = &mut logs[..z.len()];
         logs.copy_from_slice(grad);
         ln_1p_in_place(logs);
@@ -444,9 +447,10 @@ mod tests {
 
     #[test]
     fn batched_sigmoid_loss_is_its_formula_in_every_row() {
-        // 300 rows of 3 outputs: the ln(1 + e) chunks of 256 values end
-        // inside rows. Logits of both signs out to ±40, and, in the second
-        // batch, one beyond the polynomial's range (libm for that batch).
+        // 300 rows of 3 outputs: the chunks of 64 values end inside rows.
+        // Logits of both signs out to ±40, and, in the second batch, one
+        // beyond the polynomial's range: libm for its chunk, whose gradient
+        // then has the bits of the formula through libm.
         let (rows, k) = (300, 3);
         let mut z: Vec<f64> = (0..rows * k)
             .map(|i| ((i * 7919) % 8001) as f64 / 100.0 - 40.0)
@@ -467,9 +471,16 @@ mod tests {
             for (g, h) in grad.iter().zip(&want_grad) {
                 assert!((g - h).abs() <= 4.0 * f64::EPSILON * h.abs(), "{g} vs {h}");
             }
+            if extreme {
+                let chunk =
+                    401 / SIGMOID_CHUNK * SIGMOID_CHUNK..(401 / SIGMOID_CHUNK + 1) * SIGMOID_CHUNK;
+                assert_eq!(grad[chunk.clone()], want_grad[chunk]);
+            }
             // One row through `Loss::row`, as a validation set's loss takes it.
-            let l = Loss::SigmoidLogLoss.row(&z[..k], &y[..k], 1.0, &mut [0.0; 3]);
-            let expect = sigmoid_by_hand(&z[..k], &y[..k], &[1.0], 1.0, k).0;
+            let r = if extreme { 7 } else { 0 };
+            let (zr, yr) = (&z[r * k..(r + 1) * k], &y[r * k..(r + 1) * k]);
+            let l = Loss::SigmoidLogLoss.row(zr, yr, 1.0, &mut [0.0; 3]);
+            let expect = sigmoid_by_hand(zr, yr, &[1.0], 1.0, k).0;
             assert!((l - expect).abs() <= 1e-15 * expect.abs().max(1.0));
         }
     }

@@ -101,9 +101,8 @@ impl Shared {
             // its closure.
             let job = unsafe { *self.job.get() };
             let outcome = match job {
-                Some(f) => catch_unwind(AssertUnwindSafe(|| f(j))).unwrap_or_else(|_| {
-                    Err(FnnError::Internal("an fnn worker thread panicked".into()))
-                }),
+                Some(f) => catch_unwind(AssertUnwindSafe(|| f(j)))
+                    .unwrap_or_else(|_| Err(FnnError::Internal("an fnn job panicked".into()))),
                 None => Ok(()),
             };
             if let Err(e) = outcome {
