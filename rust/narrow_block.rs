@@ -13,8 +13,8 @@
 //! replaces ([`crate::small_matmul`]): each hidden value's over the inputs
 //! from zero, then its bias and ReLU; each logit's over the hidden units
 //! from zero (a single output's as the general pass's one-column product,
-//! `small_matmul::dot_rows`), then its bias; each output-layer weight gradient's over the
-//! rows from zero; each output bias gradient's over the rows from zero as
+//! `small_matmul::dot_rows`), then its bias; each output-layer weight
+//! gradient's over the rows from zero; each output bias gradient's over the rows from zero as
 //! `s + δ` (which is `fma(1, δ, s)`). So the bits are the general pass's,
 //! at any vector width.
 

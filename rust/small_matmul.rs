@@ -480,9 +480,9 @@ struct Job<'a, T> {
 /// The most columns one block covers: two 512-bit vectors of `f32`.
 const MAX_BLOCK_COLS: usize = 32;
 
-/// Vectors per block for products of one or two rows on AVX-512 (32 registers): 8 or
-/// 16 independent chains, against an FMA latency of 4 cycles at up to 2 FMAs
-/// a cycle. Sixteen were slower on the one-row mnist forward (criterion
+/// Vectors per block for products of one or two rows on AVX-512 (32
+/// registers): 8 or 16 independent chains, against an FMA latency of 4
+/// cycles at up to 2 FMAs a cycle. Sixteen were slower on the one-row mnist forward (criterion
 /// `predict_1_row_mnist`; see BENCHMARKS.md).
 const WIDE_AVX512: usize = 8;
 

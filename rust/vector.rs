@@ -373,6 +373,22 @@ pub(crate) unsafe fn store_lanes<T: Copy + Default, V: Vector<T>>(v: V, p: *mut 
     }
 }
 
+/// Runs `$body` with `$i` = 0, 1, … `$n − 1` as straight-line code (`$n`
+/// a constant ≤ 16: a block's rows or vectors, a group's features): each
+/// copy's index is a constant, so the accumulator arrays the kernels index
+/// with it stay in registers. A loop over them keeps the accumulators in
+/// memory, stored and loaded again for each result.
+macro_rules! unrolled {
+    ($n:expr, $i:ident, $body:block) => {
+        const { assert!($n <= 16) };
+        unrolled!(@ $n, $i, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    };
+    (@ $n:expr, $i:ident, $body:block, $($k:literal)*) => {
+        $( if $k < $n { let $i: usize = $k; $body } )*
+    };
+}
+pub(crate) use unrolled;
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
@@ -432,19 +448,3 @@ mod tests {
         }
     }
 }
-
-/// Runs `$body` with `$i` = 0, 1, … `$n − 1` as straight-line code (`$n`
-/// a constant ≤ 16: a block's rows or vectors, a group's features): each
-/// copy's index is a constant, so the accumulator arrays the kernels index
-/// with it stay in registers. A loop over them keeps the accumulators in
-/// memory, stored and loaded again for each result.
-macro_rules! unrolled {
-    ($n:expr, $i:ident, $body:block) => {
-        const { assert!($n <= 16) };
-        unrolled!(@ $n, $i, $body, 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
-    };
-    (@ $n:expr, $i:ident, $body:block, $($k:literal)*) => {
-        $( if $k < $n { let $i: usize = $k; $body } )*
-    };
-}
-pub(crate) use unrolled;

@@ -95,8 +95,7 @@ fn map_if_in_range<F: Copy + PartialOrd>(
     range: RangeInclusive<F>,
     f: impl Fn(F) -> F,
 ) -> bool {
-    // NaN is in no range. A fold without early exit, so that the check
-    // vectorises (`all` stops at the first miss, one compare at a time).
+    // NaN is in no range.
     let (lo, hi) = (*range.start(), *range.end());
     if !dispatch(InRange { xs, lo, hi }) {
         return false;
