@@ -292,6 +292,24 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
 
     #[inline(always)]
     fn run(self) -> f64 {
+        // The output counts of common problems get a version each: with
+        // `k` a constant, the per-row loops are unrolled instead of looping
+        // a few times with their tails.
+        match self.k {
+            2 => self.rows::<2>(),
+            3 => self.rows::<3>(),
+            4 => self.rows::<4>(),
+            5 => self.rows::<5>(),
+            10 => self.rows::<10>(),
+            _ => self.rows::<0>(),
+        }
+    }
+}
+
+impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> SoftmaxRows<'_, T, S, W> {
+    /// The rows, `K` outputs each (`K == 0`: `self.k`, any count).
+    #[inline(always)]
+    fn rows<const K: usize>(self) -> f64 {
         let SoftmaxRows {
             z,
             y,
@@ -300,6 +318,8 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
             scale,
             weight,
         } = self;
+        debug_assert!(K == 0 || K == k);
+        let k = if K == 0 { k } else { K };
         let mut total = 0.0;
         let chunks = z
             .chunks(SOFTMAX_CHUNK * k)
@@ -609,6 +629,44 @@ mod tests {
                     "{loss:?}, k = {k}"
                 );
             }
+        }
+    }
+
+    /// The batched softmax of any `k`, through the code for any count
+    /// (`K == 0`), without the dispatch to AVX2.
+    fn softmax_any_k<T: Float>(z: &[T], y: &[T], w: &[T], sum: T) -> (f64, Vec<T>) {
+        let mut grad = vec![T::zero(); z.len()];
+        let total = SoftmaxRows {
+            z,
+            y,
+            grad: &mut grad,
+            k: z.len() / w.len(),
+            scale: |r: usize| w[r] / sum,
+            weight: |r: usize| w[r].f64(),
+        }
+        .rows::<0>();
+        (total, grad)
+    }
+
+    #[test]
+    fn softmax_versions_for_fixed_output_counts_give_the_same_bits() {
+        // 70 rows: a full chunk and a short one; every k with a version of
+        // its own, and its neighbours, which take the general one.
+        for k in 1..=12 {
+            let (z, y, w) = batch(70, k);
+            let sum: f64 = w.iter().sum();
+            let mut g = vec![0.0; z.len()];
+            let total = Loss::SoftmaxLogLoss.rows(&z, &y, &w, sum, &mut g);
+            assert_eq!((total, g), softmax_any_k(&z, &y, &w, sum), "f64, k = {k}");
+            let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            let (z, y, w) = (narrow(&z), narrow(&y), narrow(&w));
+            let sum: f32 = w.iter().sum();
+            let mut g = vec![0.0f32; z.len()];
+            let total = Loss::SoftmaxLogLoss.rows(&z, &y, &w, sum, &mut g);
+            let (expect_total, expect_g) = softmax_any_k(&z, &y, &w, sum);
+            assert_eq!(total.to_bits(), expect_total.to_bits(), "f32 loss, k = {k}");
+            let bits = |g: &[f32]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&g), bits(&expect_g), "f32 gradient, k = {k}");
         }
     }
 
