@@ -326,12 +326,46 @@ fn transposed_product<T: Float>(
             false,
             Epilogue::NONE,
         );
-        for (j, column) in result.chunks_exact(m).enumerate() {
-            for (i, &v) in column.iter().enumerate() {
-                dst[i * n + j] = v;
+        let stored = Operand {
+            data: result,
+            row_stride: 1,
+            col_stride: m,
+        };
+        copy_row_major(dst, stored, m, n);
+    });
+}
+
+/// Writes the `rows × cols` matrix `src` (any strides) into `dst`,
+/// row-major, reading along whichever of its dimensions is contiguous.
+/// The indices are checked once, not per element: a copy that checks each
+/// cost more than the small product it feeds.
+fn copy_row_major<T: Float>(dst: &mut [T], src: Operand<'_, T>, rows: usize, cols: usize) {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let last = (rows - 1) * src.row_stride + (cols - 1) * src.col_stride;
+    assert!(dst.len() >= rows * cols && src.data.len() > last);
+    let (from, to) = (src.data.as_ptr(), dst.as_mut_ptr());
+    // SAFETY: every index read is at most `last`, inside `src.data`, and
+    // every one written below `rows · cols`, inside `dst` (asserted above).
+    unsafe {
+        if src.row_stride == 1 && src.col_stride != 1 {
+            // Columns are contiguous: read them whole, write down them.
+            for j in 0..cols {
+                let column = from.add(j * src.col_stride);
+                for i in 0..rows {
+                    *to.add(i * cols + j) = *column.add(i);
+                }
+            }
+        } else {
+            for i in 0..rows {
+                let row = from.add(i * src.row_stride);
+                for j in 0..cols {
+                    *to.add(i * cols + j) = *row.add(j * src.col_stride);
+                }
             }
         }
-    });
+    }
 }
 
 /// Calls `f` with a row-major copy of the `k × n` matrix `rhs` (any
@@ -344,11 +378,7 @@ pub(crate) fn with_row_major<T: Float, R>(
     f: impl FnOnce(&[T]) -> R,
 ) -> R {
     with_buffer(&PACK, k * n, |pack: &mut [T]| {
-        for (p, row) in pack.chunks_exact_mut(n).enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = rhs.data[p * rhs.row_stride + j * rhs.col_stride];
-            }
-        }
+        copy_row_major(pack, rhs, k, n);
         f(pack)
     })
 }
@@ -916,6 +946,31 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn copies_into_row_major_read_every_element_at_its_strides() {
+        let data: Vec<f64> = (0..200).map(f64::from).collect();
+        // Contiguous columns (a transposed view), contiguous rows, and
+        // neither (every second column of every seventh row).
+        for (row_stride, col_stride) in [(1, 9), (9, 1), (7, 2)] {
+            for (rows, cols) in [(1, 1), (3, 5), (9, 4), (5, 9)] {
+                let src = Operand {
+                    data: &data[..],
+                    row_stride,
+                    col_stride,
+                };
+                let mut dst = vec![-1.0; rows * cols + 1];
+                copy_row_major(&mut dst, src, rows, cols);
+                for i in 0..rows {
+                    for j in 0..cols {
+                        let at = i * row_stride + j * col_stride;
+                        assert_eq!(dst[i * cols + j], data[at], "{row_stride}, {col_stride}");
+                    }
+                }
+                assert_eq!(dst[rows * cols], -1.0, "nothing past the matrix");
             }
         }
     }
