@@ -295,13 +295,13 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
         // The output counts of common problems get a version each: with
         // `k` a constant, the per-row loops are unrolled instead of looping
         // a few times with their tails.
+        // (Two outputs are a sigmoid's one in `FNNClassifier`.)
         match self.k {
-            2 => self.rows::<2>(),
-            3 => self.rows::<3>(),
-            4 => self.rows::<4>(),
-            5 => self.rows::<5>(),
-            10 => self.rows::<10>(),
-            _ => self.rows::<0>(),
+            3 => self.rows_of::<3>(),
+            4 => self.rows_of::<4>(),
+            5 => self.rows_of::<5>(),
+            10 => self.rows_of::<10>(),
+            _ => self.rows_of::<0>(),
         }
     }
 }
@@ -309,7 +309,7 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
 impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> SoftmaxRows<'_, T, S, W> {
     /// The rows, `K` outputs each (`K == 0`: `self.k`, any count).
     #[inline(always)]
-    fn rows<const K: usize>(self) -> f64 {
+    fn rows_of<const K: usize>(self) -> f64 {
         let SoftmaxRows {
             z,
             y,
@@ -632,9 +632,11 @@ mod tests {
         }
     }
 
-    /// The batched softmax of any `k`, through the code for any count
-    /// (`K == 0`), without the dispatch to AVX2.
-    fn softmax_any_k<T: Float>(z: &[T], y: &[T], w: &[T], sum: T) -> (f64, Vec<T>) {
+    /// The batched softmax through the version for `K` outputs (`K == 0`:
+    /// the one for any count), without the dispatch to AVX2: its loss and
+    /// gradient as bits.
+    fn softmax_bits<T: Float, const K: usize>(z: &[T], y: &[T], w: &[T]) -> (u64, Vec<u64>) {
+        let sum = w.iter().fold(T::zero(), |a, &b| a + b);
         let mut grad = vec![T::zero(); z.len()];
         let total = SoftmaxRows {
             z,
@@ -644,29 +646,47 @@ mod tests {
             scale: |r: usize| w[r] / sum,
             weight: |r: usize| w[r].f64(),
         }
-        .rows::<0>();
-        (total, grad)
+        .rows_of::<K>();
+        (
+            total.to_bits(),
+            grad.iter().map(|g| g.f64().to_bits()).collect(),
+        )
+    }
+
+    /// Every route to the softmax loss of `k` outputs gives the bits of the
+    /// general version: `Loss::rows` (dispatched, AVX2 where the CPU has
+    /// it) and the version for `k`, called directly.
+    fn softmax_routes_agree<T: Float>(k: usize) {
+        // 70 rows: a full chunk and a short one.
+        let (z, y, w) = batch(70, k);
+        let cast = |v: &[f64]| v.iter().map(|&x| T::of(x)).collect::<Vec<T>>();
+        let (z, y, w) = (cast(&z), cast(&y), cast(&w));
+        let general = softmax_bits::<T, 0>(&z, &y, &w);
+        let sum = w.iter().fold(T::zero(), |a, &b| a + b);
+        let mut g = vec![T::zero(); z.len()];
+        let total = Loss::SoftmaxLogLoss.rows(&z, &y, &w, sum, &mut g);
+        let dispatched = (
+            total.to_bits(),
+            g.iter().map(|g| g.f64().to_bits()).collect(),
+        );
+        assert_eq!(dispatched, general, "k = {k}, through Loss::rows");
+        let fixed = match k {
+            3 => softmax_bits::<T, 3>(&z, &y, &w),
+            4 => softmax_bits::<T, 4>(&z, &y, &w),
+            5 => softmax_bits::<T, 5>(&z, &y, &w),
+            10 => softmax_bits::<T, 10>(&z, &y, &w),
+            _ => return,
+        };
+        assert_eq!(fixed, general, "k = {k}, its own version");
     }
 
     #[test]
     fn softmax_versions_for_fixed_output_counts_give_the_same_bits() {
-        // 70 rows: a full chunk and a short one; every k with a version of
-        // its own, and its neighbours, which take the general one.
+        // Every k with a version of its own, and its neighbours, which take
+        // the general one.
         for k in 1..=12 {
-            let (z, y, w) = batch(70, k);
-            let sum: f64 = w.iter().sum();
-            let mut g = vec![0.0; z.len()];
-            let total = Loss::SoftmaxLogLoss.rows(&z, &y, &w, sum, &mut g);
-            assert_eq!((total, g), softmax_any_k(&z, &y, &w, sum), "f64, k = {k}");
-            let narrow = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-            let (z, y, w) = (narrow(&z), narrow(&y), narrow(&w));
-            let sum: f32 = w.iter().sum();
-            let mut g = vec![0.0f32; z.len()];
-            let total = Loss::SoftmaxLogLoss.rows(&z, &y, &w, sum, &mut g);
-            let (expect_total, expect_g) = softmax_any_k(&z, &y, &w, sum);
-            assert_eq!(total.to_bits(), expect_total.to_bits(), "f32 loss, k = {k}");
-            let bits = |g: &[f32]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&g), bits(&expect_g), "f32 gradient, k = {k}");
+            softmax_routes_agree::<f64>(k);
+            softmax_routes_agree::<f32>(k);
         }
     }
 

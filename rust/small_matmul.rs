@@ -276,8 +276,8 @@ fn matmul_on<T: Float>(
         });
         return;
     }
-    // Otherwise (a transposed view) a row-major copy: one pass of strided
-    // reads instead of one per row block.
+    // Otherwise (a transposed view) a row-major copy: one strided pass
+    // instead of one per row block.
     with_row_major(rhs, k, n, |pack| {
         run(Job {
             dst,
@@ -339,15 +339,24 @@ fn transposed_product<T: Float>(
 /// row-major, reading along whichever of its dimensions is contiguous.
 /// The indices are checked once, not per element: a copy that checks each
 /// cost more than the small product it feeds.
-fn copy_row_major<T: Float>(dst: &mut [T], src: Operand<'_, T>, rows: usize, cols: usize) {
+fn copy_row_major<T: Copy>(dst: &mut [T], src: Operand<'_, T>, rows: usize, cols: usize) {
     if rows == 0 || cols == 0 {
         return;
     }
-    let last = (rows - 1) * src.row_stride + (cols - 1) * src.col_stride;
-    assert!(dst.len() >= rows * cols && src.data.len() > last);
+    // Checked, so that no wrapped product can pass the bounds check below.
+    let last = (rows - 1)
+        .checked_mul(src.row_stride)
+        .and_then(|r| (cols - 1).checked_mul(src.col_stride)?.checked_add(r));
+    let size = rows.checked_mul(cols);
+    assert!(
+        size.is_some_and(|size| dst.len() >= size)
+            && last.is_some_and(|last| src.data.len() > last),
+        "a copied matrix outside its slices"
+    );
     let (from, to) = (src.data.as_ptr(), dst.as_mut_ptr());
     // SAFETY: every index read is at most `last`, inside `src.data`, and
-    // every one written below `rows · cols`, inside `dst` (asserted above).
+    // every one written below `rows · cols`, inside `dst`; both computed
+    // without overflow (asserted above).
     unsafe {
         if src.row_stride == 1 && src.col_stride != 1 {
             // Columns are contiguous: read them whole, write down them.
@@ -396,7 +405,10 @@ fn with_buffer<T: Float, R>(
     );
     cell.with(|cell| {
         let mut storage = cell.borrow_mut();
-        let words = (len * size_of::<T>()).div_ceil(size_of::<f64>());
+        let bytes = len
+            .checked_mul(size_of::<T>())
+            .expect("a buffer of fewer than 2^64 bytes");
+        let words = bytes.div_ceil(size_of::<f64>());
         if storage.len() < words {
             storage.resize(words, 0.0);
         }
@@ -955,8 +967,8 @@ mod tests {
         let data: Vec<f64> = (0..200).map(f64::from).collect();
         // Contiguous columns (a transposed view), contiguous rows, and
         // neither (every second column of every seventh row).
-        for (row_stride, col_stride) in [(1, 9), (9, 1), (7, 2)] {
-            for (rows, cols) in [(1, 1), (3, 5), (9, 4), (5, 9)] {
+        for (row_stride, col_stride) in [(1, 9), (9, 1), (7, 2), (1, 1)] {
+            for (rows, cols) in [(1, 1), (3, 5), (9, 4), (5, 9), (0, 4), (4, 0)] {
                 let src = Operand {
                     data: &data[..],
                     row_stride,
@@ -973,6 +985,37 @@ mod tests {
                 assert_eq!(dst[rows * cols], -1.0, "nothing past the matrix");
             }
         }
+    }
+
+    /// A `rows × cols` copy from `source` values at strides
+    /// `(row_stride, col_stride)` into `dst` values.
+    fn copy_sized(source: usize, (row_stride, col_stride): (usize, usize), dst: usize) {
+        let data = vec![0.0f32; source];
+        let src = Operand {
+            data: &data,
+            row_stride,
+            col_stride,
+        };
+        copy_row_major(&mut vec![0.0; dst], src, 3, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "a copied matrix outside its slices")]
+    fn a_copy_from_a_source_one_element_short_panics() {
+        // Rows at stride 4: the last element read, (2, 2), is at 10.
+        copy_sized(10, (4, 1), 9);
+    }
+
+    #[test]
+    #[should_panic(expected = "a copied matrix outside its slices")]
+    fn a_copy_into_a_short_destination_panics() {
+        copy_sized(9, (3, 1), 8);
+    }
+
+    #[test]
+    #[should_panic(expected = "a copied matrix outside its slices")]
+    fn a_copy_whose_extent_overflows_panics() {
+        copy_sized(9, (usize::MAX / 2, 0), 9);
     }
 
     #[test]
