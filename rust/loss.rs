@@ -294,8 +294,8 @@ impl<T: Float, S: Fn(usize) -> T, W: Fn(usize) -> f64> Kernel for SoftmaxRows<'_
     fn run(self) -> f64 {
         // The output counts of common problems get a version each: with
         // `k` a constant, the per-row loops are unrolled instead of looping
-        // a few times with their tails.
-        // (Two outputs are a sigmoid's one in `FNNClassifier`.)
+        // a few times with their tails. Two outputs get none: a binary
+        // `FNNClassifier` has one sigmoid output, not a softmax of two.
         match self.k {
             3 => self.rows_of::<3>(),
             4 => self.rows_of::<4>(),
