@@ -55,18 +55,23 @@ class Machine:
         }
 
 
-def measured_peak_gflops(threads: int) -> float | None:
+def measured_peak_gflops(threads: int, repetitions: int = 20) -> float | None:
     """The float32 FMA peak of ``threads`` threads at once, measured now by
-    fnn's register-only FMA loop at the widest width the CPU has (GFLOP/s);
-    None where fnn cannot run it (no AVX2 and FMA, no fnn, or an fnn built
-    before it had the loop, as when comparing against an older build)."""
+    fnn's register-only FMA loop at the widest width the CPU has, the best
+    of ``repetitions`` timings (GFLOP/s); None where fnn cannot run it (no
+    AVX2 and FMA, no fnn, or an fnn built before it had the loop, as when
+    comparing against an older build)."""
     try:
         from fnn import _core
     except ImportError:
         return None
     measure = getattr(_core, "fma_peak_gflops", None)
+    if measure is None:
+        return None
     try:
-        return measure(threads) if measure else None
+        return measure(threads, repetitions)
+    except TypeError:  # a build whose loop takes no repetition count
+        return measure(threads)
     except ValueError:  # more threads than a measurement starts
         return None
 

@@ -43,8 +43,18 @@ VERSION_KEYS = (
 )
 
 
+def _kept(timing: dict) -> list[float]:
+    """The repetitions a median reads: those the host gave all its cores
+    (``quiet``, see ``_host.py``), or every one when it gave none of them
+    (and in runs from before the probes)."""
+    seconds = timing["seconds"]
+    quiet = timing.get("quiet") or [True] * len(seconds)
+    kept = [s for s, q in zip(seconds, quiet) if q]
+    return kept or seconds
+
+
 def _median(timing: dict) -> float:
-    return float(np.median(timing["seconds"]))
+    return float(np.median(_kept(timing)))
 
 
 def _by(data: dict, workload: str) -> dict[str, dict]:
@@ -97,7 +107,12 @@ def _rate(x: float) -> str:
 
 def _reps_note(timing: dict, data: dict) -> str:
     n, wanted = len(timing["seconds"]), data["settings"]["reps"]
-    return f" ({n} rep{'s' if n > 1 else ''}: too slow to repeat)" if n < wanted else ""
+    if n < wanted:
+        return f" ({n} rep{'s' if n > 1 else ''}: too slow to repeat)"
+    if not any(timing.get("quiet") or [True]):
+        return " (every rep: the host held a core)"
+    kept = len(_kept(timing))
+    return f" ({kept} of {n} reps: the host held a core)" if kept < n else ""
 
 
 def _params_text(params: dict) -> str:
@@ -510,6 +525,20 @@ def _peaks(machine: dict) -> str:
     return " and ".join(f"{p:.1f}" for p in peaks) + " GFLOP/s"
 
 
+def _medians_of(data: dict) -> str:
+    """Which repetitions the medians read, in the run's words."""
+    share = data["settings"].get("quiet_share")
+    if share is None:
+        return "medians"
+    held = sum(len(t["seconds"]) - len(_kept(t)) for t in data["timings"])
+    total = sum(len(t["seconds"]) for t in data["timings"])
+    return (
+        f"medians of the repetitions the host gave all its cores (the FMA loop on "
+        f"{data['settings']['threads']} threads, just before and after each, at least "
+        f"{share:.0%} of the run's best; {held} of {total} repetitions left out)"
+    )
+
+
 def markdown(data: dict) -> str:
     m, s = data["machine"], data["settings"]
     versions = ", ".join(f"{k} {s[k]}" for k in VERSION_KEYS if k in s)
@@ -524,7 +553,8 @@ def markdown(data: dict) -> str:
         f"{s['reps']} repetitions, systems alternating, "
         + ("each system in its own process, " if s.get("processes") == "one per system" else "")
         + f"{s['threads']} threads for every system; "
-        f"medians; run took {s.get('elapsed_seconds', float('nan')):.0f} s; load average "
+        + _medians_of(data)
+        + f"; run took {s.get('elapsed_seconds', float('nan')):.0f} s; load average "
         f"(1 min) {s['load_average_before'][0]:.1f} before, "
         f"{s.get('load_average_after', [float('nan')])[0]:.1f} after"
         + (" (--quick)" if s["quick"] else "")

@@ -5,7 +5,10 @@ warmed up before any clock runs; the systems alternate within each
 repetition (the order rotates from one repetition to the next), one process
 busy at a time, so a burst of load from elsewhere on the machine hits all of
 them alike and no system's threads slow another's. Each figure is the median
-of ``--reps`` repetitions; ratios are taken between medians of the same run.
+of ``--reps`` repetitions, leaving out those timed while the host held part
+of a core (fnn's FMA loop, run just before and after each repetition, well
+below the run's best; ``_host.py``); ratios are taken between medians of the
+same run.
 
 Usage (from the repository root; ``make bench`` runs the full set)::
 
@@ -36,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _defaults  # noqa: E402
+import _host  # noqa: E402
 import _machine  # noqa: E402
 import _report  # noqa: E402
 from _alternate import alternate, log  # noqa: E402
@@ -97,6 +101,10 @@ class Timing:
     note: str = ""
     #: What else the worker reported (epochs run, the data, best parameters).
     details: dict = field(default_factory=dict)
+    #: Per repetition, the host's FMA rate around it (`_host`; GFLOP/s).
+    host_gflops: list = field(default_factory=list)
+    #: Per repetition, whether the host gave it all its cores (`_host`).
+    quiet: list = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -115,18 +123,22 @@ class Results:
     search_params: dict = field(default_factory=dict)
 
 
-def measure(workload, labels, workers, reps, fnn_variants=False) -> list[Timing]:
+def measure(workload, labels, workers, reps, threads, fnn_variants=False) -> list[Timing]:
     """``reps`` alternating repetitions of ``workload``, one per label: a
     system (in its own worker), or with ``fnn_variants`` a configuration of
-    fnn run in fnn's worker."""
+    fnn run in fnn's worker; the host probed on ``threads`` threads around
+    each."""
     log(f"{workload}: {', '.join(labels)}")
     last: dict[str, dict] = {}
+    host: dict[str, list] = {label: [] for label in labels}
 
     def run(label):
+        before = _host.probe(threads)
         if fnn_variants:
             reply = workers["fnn"].run(workload, label)
         else:
             reply = workers[label].run(workload)
+        host[label].append(_host.lower(before, _host.probe(threads)))
         if not last:
             about = reply.get("details", {}).get("about") or reply.get("details", {}).get("data")
             if about:
@@ -145,6 +157,7 @@ def measure(workload, labels, workers, reps, fnn_variants=False) -> list[Timing]
             last[label].get("flops"),
             last[label].get("note", ""),
             last[label].get("details", {}),
+            host[label],
         )
         for label in labels
     ]
@@ -237,14 +250,14 @@ def main(argv=None) -> int:
         for workload in workloads:
             if workload in FNN_VARIANT_WORKLOADS:
                 labels = variants(workload, scale, threads)
-                results.timings += measure(workload, labels, workers, scale.reps, True)
+                results.timings += measure(workload, labels, workers, scale.reps, threads, True)
                 continue
             labels = [s for s in needed if s in WORKLOAD_SYSTEMS[workload]]
             if workload == "predict":
                 for name in ("predict-1", f"predict-{scale.predict_rows // 1000}k"):
-                    results.timings += measure(name, labels, workers, scale.reps)
+                    results.timings += measure(name, labels, workers, scale.reps, threads)
             elif workload not in ("memory", "oversubscription"):
-                results.timings += measure(workload, labels, workers, scale.reps)
+                results.timings += measure(workload, labels, workers, scale.reps, threads)
     finally:
         close_workers(workers)
     search = [t for t in results.timings if t.workload == "search"]
@@ -259,6 +272,8 @@ def main(argv=None) -> int:
     peaks.append(_machine.measured_peak_gflops(threads))
     results.machine["measured_peak_gflops_f32"] = max((p for p in peaks if p), default=None)
     results.machine["measured_peaks_gflops_f32"] = peaks
+    _host.mark_quiet(results.timings, peaks)
+    results.settings["quiet_share"] = _host.QUIET_SHARE
     results.settings["elapsed_seconds"] = elapsed
     results.settings["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)

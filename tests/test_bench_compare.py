@@ -12,6 +12,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -218,3 +219,47 @@ def test_the_peak_measurement_refuses_a_thread_count_it_cannot_start():
     for threads in (0, 1025):
         with pytest.raises(ValueError, match=f"threads must be between 1 and 1024, got {threads}"):
             _core.fma_peak_gflops(threads)
+
+
+def load_bench_module(name: str):
+    """A module of benches/ by file (benches/ is not a package)."""
+    if str(BENCHES) not in sys.path:
+        sys.path.insert(0, str(BENCHES))
+    spec = importlib.util.spec_from_file_location(name, BENCHES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_repetition_has_its_host_probe(run):
+    data, markdown = run
+    assert data["settings"]["quiet_share"] == load_bench_module("_host").QUIET_SHARE
+    for timing in data["timings"]:
+        assert len(timing["host_gflops"]) == len(timing["seconds"])
+        assert len(timing["quiet"]) == len(timing["seconds"])
+        assert all(p is None or p > 0 for p in timing["host_gflops"])
+    assert "medians of the repetitions the host gave all its cores" in markdown
+
+
+def test_a_repetition_on_a_held_core_is_left_out_of_the_median():
+    host = load_bench_module("_host")
+    # 85% of a best of 220 is 187: 200 passes, 150 does not; no probe passes.
+    assert host.quiet_flags([200.0, 150.0, None], 220.0) == [True, False, True]
+    assert host.quiet_flags([10.0, 20.0], None) == [True, True]
+    assert host.lower(210.0, 120.0) == 120.0 and host.lower(None, 90.0) == 90.0
+    assert host.lower(None, None) is None
+    timings = [SimpleNamespace(host_gflops=[220.0, 100.0]), SimpleNamespace(host_gflops=[None])]
+    host.mark_quiet(timings, [230.0, None])
+    assert [t.quiet for t in timings] == [[True, False], [True]]
+
+    report = load_bench_module("_report")
+    data = {"settings": {"reps": 3}}
+    held = {"seconds": [1.0, 9.0, 2.0], "quiet": [True, False, True]}
+    assert report._median(held) == 1.5
+    assert report._reps_note(held, data) == " (2 of 3 reps: the host held a core)"
+    # Every repetition held: the median of them all, and a note that says so.
+    allheld = {"seconds": [1.0, 9.0, 2.0], "quiet": [False] * 3}
+    assert report._median(allheld) == 2.0
+    assert report._reps_note(allheld, data) == " (every rep: the host held a core)"
+    # A run from before the probes.
+    assert report._median({"seconds": [1.0, 9.0, 2.0]}) == 2.0
