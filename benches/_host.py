@@ -1,27 +1,38 @@
-"""Whether the host gave a repetition all its cores: fnn's FMA loop on the
-run's threads, timed just before and just after each repetition.
+"""A quiet machine at the start of every repetition: a pause, then fnn's FMA
+loop on the run's threads until it reads near the run's best.
 
-On a shared virtual machine another tenant can hold part of a core for
-seconds at a time. A repetition timed then measures the host, not the
-library, and one system's slow repetition flips a ratio: the same build's
-wine fit was 13.4× scikit-learn's in one run and 7.6× in the next. Each
-repetition keeps the lower of its two probes; the report's medians leave out
-the repetitions whose probe fell below `QUIET_SHARE` of the run's best
-(while a system has others), and say how many they left out.
+The systems run one process at a time, but a process's threads do not stop
+when its call returns: OpenBLAS's spin for about 0.1 s after a threaded
+product (scikit-learn's worker used 0.1 s of CPU in the 0.25 s after a
+digits fit, then none), OpenMP's and ONNX Runtime's pools similarly. Run
+straight after, the next system's repetition shared a core with them: in
+the defaults runs fnn's two-thread fits of the small sets, which last 5–30
+ms, took as long as its one-thread fits. So each repetition starts after
+`SETTLE_PAUSE`, and after the probe reads at least `QUIET_SHARE` of the
+best it has read in the run, or after `SETTLE_LIMIT`: another tenant of a
+shared host can hold a core for seconds. The report says how many
+repetitions started without a quiet reading.
 """
 
 from __future__ import annotations
 
+import time
+
 import _machine
 
-#: The share of the run's best probe below which a repetition counts as
-#: timed while the host withheld part of a core. The probe of a quiet host
-#: varies by a few per cent; a withheld core costs a two-thread probe
+#: Seconds before the first probe: longer than the spin of the thread pools
+#: the systems use (OpenBLAS ~0.1 s, OpenMP's default 0.2 s).
+SETTLE_PAUSE = 0.25
+
+#: The most seconds a repetition waits for a quiet reading.
+SETTLE_LIMIT = 2.0
+
+#: The share of the run's best reading that counts as quiet: a quiet host's
+#: readings vary by a few per cent, a core taken costs a two-thread reading
 #: about half.
 QUIET_SHARE = 0.85
 
-#: Timings per probe, of a few milliseconds each, the best kept: long enough
-#: to see a core held for a while, short beside any repetition.
+#: Timings per reading, of a few milliseconds each, the best kept.
 PROBE_REPETITIONS = 5
 
 
@@ -31,25 +42,36 @@ def probe(threads: int) -> float | None:
     return _machine.measured_peak_gflops(threads, PROBE_REPETITIONS)
 
 
-def lower(before: float | None, after: float | None) -> float | None:
-    """The lower of a repetition's two probes (None where neither ran)."""
-    known = [p for p in (before, after) if p is not None]
-    return min(known) if known else None
+class Gate:
+    """Waits, before each repetition, for the machine to be quiet, and keeps
+    the best reading of the run as the measure of quiet."""
+
+    def __init__(self, threads: int, best: float | None = None):
+        self.threads = threads
+        self.best = best
+
+    def quiet(self, reading: float | None) -> bool:
+        """Whether ``reading`` counts as quiet against the best so far (no
+        reading, or no best yet, counts as quiet)."""
+        return reading is None or not self.best or reading >= QUIET_SHARE * self.best
+
+    def settle(self) -> float | None:
+        """Pauses, then probes until a quiet reading or `SETTLE_LIMIT`;
+        returns the last reading."""
+        time.sleep(SETTLE_PAUSE)
+        deadline = time.perf_counter() + SETTLE_LIMIT
+        while True:
+            reading = probe(self.threads)
+            if reading is not None:
+                self.best = max(self.best or 0.0, reading)
+            if self.quiet(reading) or time.perf_counter() > deadline:
+                return reading
+            time.sleep(0.05)
 
 
-def quiet_flags(probes: list[float | None], best: float | None) -> list[bool]:
-    """Per repetition, whether its probe reached `QUIET_SHARE` of ``best``
-    (a repetition without a probe, or a run without any, counts as quiet)."""
-    if not best:
-        return [True] * len(probes)
-    return [p is None or p >= QUIET_SHARE * best for p in probes]
-
-
-def mark_quiet(timings: list, peaks: list[float | None]) -> None:
-    """Sets each timing's ``quiet`` from its ``host_gflops``, against the best
-    FMA rate the run saw: its probes, and ``peaks`` (measured before and
-    after the workloads)."""
-    seen = [p for t in timings for p in t.host_gflops if p] + [p for p in peaks if p]
-    best = max(seen, default=None)
+def mark_quiet(timings: list, best: float | None) -> None:
+    """Sets each timing's ``quiet`` from its ``host_gflops`` (the reading
+    each repetition started on), against the run's best reading ``best``."""
+    gate = Gate(0, best)
     for timing in timings:
-        timing.quiet = quiet_flags(timing.host_gflops, best)
+        timing.quiet = [gate.quiet(r) for r in timing.host_gflops]

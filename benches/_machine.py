@@ -66,12 +66,8 @@ def measured_peak_gflops(threads: int, repetitions: int = 20) -> float | None:
     except ImportError:
         return None
     measure = getattr(_core, "fma_peak_gflops", None)
-    if measure is None:
-        return None
     try:
-        return measure(threads, repetitions)
-    except TypeError:  # a build whose loop takes no repetition count
-        return measure(threads)
+        return measure(threads, repetitions) if measure else None
     except ValueError:  # more threads than a measurement starts
         return None
 

@@ -43,18 +43,13 @@ VERSION_KEYS = (
 )
 
 
-def _kept(timing: dict) -> list[float]:
-    """The repetitions a median reads: those the host gave all its cores
-    (``quiet``, see ``_host.py``), or every one when it gave none of them
-    (and in runs from before the probes)."""
-    seconds = timing["seconds"]
-    quiet = timing.get("quiet") or [True] * len(seconds)
-    kept = [s for s, q in zip(seconds, quiet) if q]
-    return kept or seconds
-
-
 def _median(timing: dict) -> float:
-    return float(np.median(_kept(timing)))
+    return float(np.median(timing["seconds"]))
+
+
+def _busy(timing: dict) -> int:
+    """Repetitions that started without a quiet reading (``_host.py``)."""
+    return sum(not q for q in timing.get("quiet", []))
 
 
 def _by(data: dict, workload: str) -> dict[str, dict]:
@@ -107,12 +102,10 @@ def _rate(x: float) -> str:
 
 def _reps_note(timing: dict, data: dict) -> str:
     n, wanted = len(timing["seconds"]), data["settings"]["reps"]
-    if n < wanted:
-        return f" ({n} rep{'s' if n > 1 else ''}: too slow to repeat)"
-    if not any(timing.get("quiet") or [True]):
-        return " (every rep: the host held a core)"
-    kept = len(_kept(timing))
-    return f" ({kept} of {n} reps: the host held a core)" if kept < n else ""
+    notes = [f"{n} rep{'s' if n > 1 else ''}: too slow to repeat"] if n < wanted else []
+    if busy := _busy(timing):
+        notes.append(f"{busy} of {n} started with a core busy")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _params_text(params: dict) -> str:
@@ -526,16 +519,18 @@ def _peaks(machine: dict) -> str:
 
 
 def _medians_of(data: dict) -> str:
-    """Which repetitions the medians read, in the run's words."""
-    share = data["settings"].get("quiet_share")
-    if share is None:
+    """How the repetitions started, and what the medians read."""
+    settle = data["settings"].get("settle")
+    if not settle or not settle["probed"]:
         return "medians"
-    held = sum(len(t["seconds"]) - len(_kept(t)) for t in data["timings"])
+    busy = sum(_busy(t) for t in data["timings"])
     total = sum(len(t["seconds"]) for t in data["timings"])
     return (
-        f"medians of the repetitions the host gave all its cores (the FMA loop on "
-        f"{data['settings']['threads']} threads, just before and after each, at least "
-        f"{share:.0%} of the run's best; {held} of {total} repetitions left out)"
+        f"each repetition started {settle['pause_seconds']:g} s after the last and once "
+        f"fnn's FMA loop on {data['settings']['threads']} threads read at least "
+        f"{settle['quiet_share']:.0%} of the run's best (waiting up to "
+        f"{settle['limit_seconds']:g} s; {busy} of {total} started with a core still "
+        "busy); medians"
     )
 
 

@@ -4,11 +4,10 @@ Every system runs in a process of its own (``_worker.py``), started and
 warmed up before any clock runs; the systems alternate within each
 repetition (the order rotates from one repetition to the next), one process
 busy at a time, so a burst of load from elsewhere on the machine hits all of
-them alike and no system's threads slow another's. Each figure is the median
-of ``--reps`` repetitions, leaving out those timed while the host held part
-of a core (fnn's FMA loop, run just before and after each repetition, well
-below the run's best; ``_host.py``); ratios are taken between medians of the
-same run.
+them alike; each repetition starts once the previous one's threads have
+stopped spinning and fnn's FMA loop reads near the run's best (``_host.py``),
+so no system's threads slow another's. Each figure is the median of
+``--reps`` repetitions; ratios are taken between medians of the same run.
 
 Usage (from the repository root; ``make bench`` runs the full set)::
 
@@ -101,10 +100,10 @@ class Timing:
     note: str = ""
     #: What else the worker reported (epochs run, the data, best parameters).
     details: dict = field(default_factory=dict)
-    #: Per repetition, the host's FMA rate around it (`_host`; GFLOP/s).
-    host_gflops: list = field(default_factory=list)
-    #: Per repetition, whether the host gave it all its cores (`_host`).
-    quiet: list = field(default_factory=list)
+    #: Per repetition, the FMA rate of the machine it started on (GFLOP/s).
+    host_gflops: list[float | None] = field(default_factory=list)
+    #: Per repetition, whether that reading was quiet (`_host`).
+    quiet: list[bool] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -123,22 +122,21 @@ class Results:
     search_params: dict = field(default_factory=dict)
 
 
-def measure(workload, labels, workers, reps, threads, fnn_variants=False) -> list[Timing]:
+def measure(workload, labels, workers, reps, gate, fnn_variants=False) -> list[Timing]:
     """``reps`` alternating repetitions of ``workload``, one per label: a
     system (in its own worker), or with ``fnn_variants`` a configuration of
-    fnn run in fnn's worker; the host probed on ``threads`` threads around
-    each."""
+    fnn run in fnn's worker; each started once ``gate`` (a `_host.Gate`)
+    finds the machine quiet."""
     log(f"{workload}: {', '.join(labels)}")
     last: dict[str, dict] = {}
     host: dict[str, list] = {label: [] for label in labels}
 
     def run(label):
-        before = _host.probe(threads)
+        host[label].append(gate.settle())
         if fnn_variants:
             reply = workers["fnn"].run(workload, label)
         else:
             reply = workers[label].run(workload)
-        host[label].append(_host.lower(before, _host.probe(threads)))
         if not last:
             about = reply.get("details", {}).get("about") or reply.get("details", {}).get("data")
             if about:
@@ -242,6 +240,7 @@ def main(argv=None) -> int:
     # The peak the targets are read against, measured before and after the
     # workloads: the larger is the truer bound.
     peaks = [_machine.measured_peak_gflops(threads)]
+    gate = _host.Gate(threads, peaks[0])
     started = time.perf_counter()
     workers = start_workers(needed, threads, args.quick)
     try:
@@ -250,14 +249,14 @@ def main(argv=None) -> int:
         for workload in workloads:
             if workload in FNN_VARIANT_WORKLOADS:
                 labels = variants(workload, scale, threads)
-                results.timings += measure(workload, labels, workers, scale.reps, threads, True)
+                results.timings += measure(workload, labels, workers, scale.reps, gate, True)
                 continue
             labels = [s for s in needed if s in WORKLOAD_SYSTEMS[workload]]
             if workload == "predict":
                 for name in ("predict-1", f"predict-{scale.predict_rows // 1000}k"):
-                    results.timings += measure(name, labels, workers, scale.reps, threads)
+                    results.timings += measure(name, labels, workers, scale.reps, gate)
             elif workload not in ("memory", "oversubscription"):
-                results.timings += measure(workload, labels, workers, scale.reps, threads)
+                results.timings += measure(workload, labels, workers, scale.reps, gate)
     finally:
         close_workers(workers)
     search = [t for t in results.timings if t.workload == "search"]
@@ -272,8 +271,13 @@ def main(argv=None) -> int:
     peaks.append(_machine.measured_peak_gflops(threads))
     results.machine["measured_peak_gflops_f32"] = max((p for p in peaks if p), default=None)
     results.machine["measured_peaks_gflops_f32"] = peaks
-    _host.mark_quiet(results.timings, peaks)
-    results.settings["quiet_share"] = _host.QUIET_SHARE
+    _host.mark_quiet(results.timings, max([gate.best or 0.0, *(p for p in peaks if p)]) or None)
+    results.settings["settle"] = {
+        "pause_seconds": _host.SETTLE_PAUSE,
+        "limit_seconds": _host.SETTLE_LIMIT,
+        "quiet_share": _host.QUIET_SHARE,
+        "probed": any(r is not None for t in results.timings for r in t.host_gflops),
+    }
     results.settings["elapsed_seconds"] = elapsed
     results.settings["load_average_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)

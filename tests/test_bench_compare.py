@@ -28,6 +28,16 @@ def importable(*modules: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
+def load_bench_module(name: str):
+    """A module of benches/ by file (benches/ is not a package)."""
+    if str(BENCHES) not in sys.path:
+        sys.path.insert(0, str(BENCHES))
+    spec = importlib.util.spec_from_file_location(name, BENCHES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def expected_systems(workload: str) -> set[str]:
     """The systems the run must have measured on ``workload`` here."""
     if workload.startswith("defaults-"):
@@ -148,9 +158,7 @@ def test_report_leads_with_the_defaults_and_peers_tables(run):
 
 
 def test_a_missed_target_never_reads_as_met():
-    spec = importlib.util.spec_from_file_location("_report", BENCHES / "_report.py")
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
+    report = load_bench_module("_report")
     assert report._ratio(4.9974, 5) == "4.997×"
     assert report._ratio(1.7996, 1.8) == "1.7996×"
     assert report._ratio(19.97, 20) == "19.97×"
@@ -182,9 +190,7 @@ def test_the_peak_the_run_measured_is_in_its_results(run):
 
 
 def test_the_mnist_peak_target_reads_against_the_measured_peak():
-    spec = importlib.util.spec_from_file_location("_report", BENCHES / "_report.py")
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
+    report = load_bench_module("_report")
     # 130 GFLOP/s: 39% of a nominal 332.8, 63% of a measured 205.
     mnist = {"workload": "mnist", "system": "fnn", "seconds": [1.0], "flops": 130e9}
 
@@ -221,45 +227,54 @@ def test_the_peak_measurement_refuses_a_thread_count_it_cannot_start():
             _core.fma_peak_gflops(threads)
 
 
-def load_bench_module(name: str):
-    """A module of benches/ by file (benches/ is not a package)."""
-    if str(BENCHES) not in sys.path:
-        sys.path.insert(0, str(BENCHES))
-    spec = importlib.util.spec_from_file_location(name, BENCHES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_every_repetition_has_its_host_probe(run):
+def test_every_repetition_starts_on_a_probed_machine(run):
     data, markdown = run
-    assert data["settings"]["quiet_share"] == load_bench_module("_host").QUIET_SHARE
+    host = load_bench_module("_host")
+    settle = data["settings"]["settle"]
+    assert settle["pause_seconds"] == host.SETTLE_PAUSE
+    assert settle["quiet_share"] == host.QUIET_SHARE
     for timing in data["timings"]:
         assert len(timing["host_gflops"]) == len(timing["seconds"])
         assert len(timing["quiet"]) == len(timing["seconds"])
         assert all(p is None or p > 0 for p in timing["host_gflops"])
-    assert "medians of the repetitions the host gave all its cores" in markdown
+    if settle["probed"]:
+        assert "each repetition started 0.25 s after the last" in markdown
 
 
-def test_a_repetition_on_a_held_core_is_left_out_of_the_median():
+def test_a_reading_is_quiet_against_the_best_of_the_run():
     host = load_bench_module("_host")
-    # 85% of a best of 220 is 187: 200 passes, 150 does not; no probe passes.
-    assert host.quiet_flags([200.0, 150.0, None], 220.0) == [True, False, True]
-    assert host.quiet_flags([10.0, 20.0], None) == [True, True]
-    assert host.lower(210.0, 120.0) == 120.0 and host.lower(None, 90.0) == 90.0
-    assert host.lower(None, None) is None
+    gate = host.Gate(1, 220.0)
+    # 85% of 220 is 187: 200 is quiet, 150 is not; no reading counts as quiet.
+    assert [gate.quiet(r) for r in (200.0, 150.0, None)] == [True, False, True]
+    assert host.Gate(1).quiet(10.0)  # nothing read yet
     timings = [SimpleNamespace(host_gflops=[220.0, 100.0]), SimpleNamespace(host_gflops=[None])]
-    host.mark_quiet(timings, [230.0, None])
+    host.mark_quiet(timings, 230.0)
     assert [t.quiet for t in timings] == [[True, False], [True]]
 
+
+def test_the_report_counts_the_repetitions_that_started_busy():
     report = load_bench_module("_report")
     data = {"settings": {"reps": 3}}
-    held = {"seconds": [1.0, 9.0, 2.0], "quiet": [True, False, True]}
-    assert report._median(held) == 1.5
-    assert report._reps_note(held, data) == " (2 of 3 reps: the host held a core)"
-    # Every repetition held: the median of them all, and a note that says so.
-    allheld = {"seconds": [1.0, 9.0, 2.0], "quiet": [False] * 3}
-    assert report._median(allheld) == 2.0
-    assert report._reps_note(allheld, data) == " (every rep: the host held a core)"
+    busy = {"seconds": [1.0, 9.0, 2.0], "quiet": [True, False, True]}
+    # Every repetition is read: a busy start is reported, not dropped.
+    assert report._median(busy) == 2.0
+    assert report._reps_note(busy, data) == " (1 of 3 started with a core busy)"
+    slow = {"seconds": [130.0], "quiet": [False]}
+    assert report._reps_note(slow, data) == (
+        " (1 rep: too slow to repeat; 1 of 1 started with a core busy)"
+    )
     # A run from before the probes.
-    assert report._median({"seconds": [1.0, 9.0, 2.0]}) == 2.0
+    assert report._reps_note({"seconds": [1.0, 9.0, 2.0]}, data) == ""
+    settings = {
+        "threads": 2,
+        "settle": {
+            "pause_seconds": 0.25,
+            "limit_seconds": 2.0,
+            "quiet_share": 0.85,
+            "probed": True,
+        },
+    }
+    header = report._medians_of({"settings": settings, "timings": [busy, slow]})
+    assert "(waiting up to 2 s; 2 of 4 started with a core still busy)" in header
+    settings["settle"]["probed"] = False
+    assert report._medians_of({"settings": settings, "timings": [busy]}) == "medians"
