@@ -335,8 +335,17 @@ fn transposed_product<T: Float>(
     });
 }
 
+/// The fewest rows from which [`copy_row_major`] reads a matrix with
+/// contiguous columns down its columns: shorter columns make loops of a few
+/// trips, slower than writing whole rows from strided reads (the output
+/// layer's weights of 3 units, packed transposed: the tiny fit 4–5% faster,
+/// wine's step ~3%; of 10 units, down the columns was the faster; see
+/// BENCHMARKS.md, "Measurements behind the code's constants").
+const COLUMN_READ_MIN_ROWS: usize = 8;
+
 /// Writes the `rows × cols` matrix `src` (any strides) into `dst`,
-/// row-major, reading along whichever of its dimensions is contiguous.
+/// row-major, reading along whichever of its dimensions is contiguous
+/// (columns from [`COLUMN_READ_MIN_ROWS`] rows).
 /// The indices are checked once, not per element: a copy that checks each
 /// cost more than the small product it feeds.
 fn copy_row_major<T: Copy>(dst: &mut [T], src: Operand<'_, T>, rows: usize, cols: usize) {
@@ -358,7 +367,7 @@ fn copy_row_major<T: Copy>(dst: &mut [T], src: Operand<'_, T>, rows: usize, cols
     // every one written below `rows · cols`, inside `dst`; both computed
     // without overflow (asserted above).
     unsafe {
-        if src.row_stride == 1 && src.col_stride != 1 {
+        if src.row_stride == 1 && src.col_stride != 1 && rows >= COLUMN_READ_MIN_ROWS {
             // Columns are contiguous: read them whole, write down them.
             for j in 0..cols {
                 let column = from.add(j * src.col_stride);
