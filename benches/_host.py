@@ -1,17 +1,17 @@
 """A quiet machine at the start of every repetition: a pause, then fnn's FMA
-loop on the run's threads until it reads near the run's best.
+loop on the run's threads until it reads near the best so far.
 
 The systems run one process at a time, but a process's threads do not stop
 when its call returns: OpenBLAS's spin for about 0.1 s after a threaded
 product (scikit-learn's worker used 0.1 s of CPU in the 0.25 s after a
 digits fit, then none), OpenMP's and ONNX Runtime's pools similarly. Run
-straight after, the next system's repetition shared a core with them: in
-the defaults runs fnn's two-thread fits of the small sets, which last 5–30
-ms, took as long as its one-thread fits. So each repetition starts after
-`SETTLE_PAUSE`, and after the probe reads at least `QUIET_SHARE` of the
-best it has read in the run, or after `SETTLE_LIMIT`: another tenant of a
-shared host can hold a core for seconds. The report says how many
-repetitions started without a quiet reading.
+straight after, the next system's repetition could share a core with them.
+So each repetition starts after `SETTLE_PAUSE`, and once the probe reads at
+least `QUIET_SHARE` of the best it has read in the run, or after
+`SETTLE_LIMIT` (another tenant of a shared host can hold a core for
+seconds); the report counts the repetitions that ran out the limit. The FMA
+loop sees a busy core, not every slow mode of a shared host: the one in
+which the cores exchange data slowly leaves it at full speed.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ SETTLE_PAUSE = 0.25
 #: The most seconds a repetition waits for a quiet reading.
 SETTLE_LIMIT = 2.0
 
-#: The share of the run's best reading that counts as quiet: a quiet host's
-#: readings vary by a few per cent, a core taken costs a two-thread reading
-#: about half.
+#: The share of the best reading so far that counts as quiet: a quiet host's
+#: two-thread readings spread over ~15% (199–232 GFLOP/s in one run); a
+#: core taken costs a two-thread reading about half.
 QUIET_SHARE = 0.85
 
 #: Timings per reading, of a few milliseconds each, the best kept.
@@ -42,6 +42,12 @@ def probe(threads: int) -> float | None:
     return _machine.measured_peak_gflops(threads, PROBE_REPETITIONS)
 
 
+def is_quiet(reading: float | None, best: float | None) -> bool:
+    """Whether ``reading`` is at least `QUIET_SHARE` of ``best`` (no reading,
+    or no best yet, counts as quiet)."""
+    return reading is None or not best or reading >= QUIET_SHARE * best
+
+
 class Gate:
     """Waits, before each repetition, for the machine to be quiet, and keeps
     the best reading of the run as the measure of quiet."""
@@ -50,28 +56,17 @@ class Gate:
         self.threads = threads
         self.best = best
 
-    def quiet(self, reading: float | None) -> bool:
-        """Whether ``reading`` counts as quiet against the best so far (no
-        reading, or no best yet, counts as quiet)."""
-        return reading is None or not self.best or reading >= QUIET_SHARE * self.best
-
-    def settle(self) -> float | None:
-        """Pauses, then probes until a quiet reading or `SETTLE_LIMIT`;
-        returns the last reading."""
+    def settle(self) -> tuple[float | None, bool]:
+        """Pauses, then probes until a quiet reading or `SETTLE_LIMIT`.
+        Returns the last reading and whether it was quiet (False: the
+        repetition starts after the limit ran out)."""
         time.sleep(SETTLE_PAUSE)
         deadline = time.perf_counter() + SETTLE_LIMIT
         while True:
             reading = probe(self.threads)
             if reading is not None:
                 self.best = max(self.best or 0.0, reading)
-            if self.quiet(reading) or time.perf_counter() > deadline:
-                return reading
+            quiet = is_quiet(reading, self.best)
+            if quiet or time.perf_counter() > deadline:
+                return reading, quiet
             time.sleep(0.05)
-
-
-def mark_quiet(timings: list, best: float | None) -> None:
-    """Sets each timing's ``quiet`` from its ``host_gflops`` (the reading
-    each repetition started on), against the run's best reading ``best``."""
-    gate = Gate(0, best)
-    for timing in timings:
-        timing.quiet = [gate.quiet(r) for r in timing.host_gflops]

@@ -47,8 +47,11 @@ def _median(timing: dict) -> float:
     return float(np.median(timing["seconds"]))
 
 
-def _busy(timing: dict) -> int:
-    """Repetitions that started without a quiet reading (``_host.py``)."""
+def _busy(timing: dict, data: dict) -> int:
+    """Repetitions that started after waiting the whole limit for a quiet
+    reading (``_host.py``); none in runs from before the gate."""
+    if not data["settings"].get("settle"):
+        return 0
     return sum(not q for q in timing.get("quiet", []))
 
 
@@ -103,8 +106,8 @@ def _rate(x: float) -> str:
 def _reps_note(timing: dict, data: dict) -> str:
     n, wanted = len(timing["seconds"]), data["settings"]["reps"]
     notes = [f"{n} rep{'s' if n > 1 else ''}: too slow to repeat"] if n < wanted else []
-    if busy := _busy(timing):
-        notes.append(f"{busy} of {n} started with a core busy")
+    if busy := _busy(timing, data):
+        notes.append(f"{busy} of {n} started with a core still busy")
     return f" ({'; '.join(notes)})" if notes else ""
 
 
@@ -521,14 +524,19 @@ def _peaks(machine: dict) -> str:
 def _medians_of(data: dict) -> str:
     """How the repetitions started, and what the medians read."""
     settle = data["settings"].get("settle")
-    if not settle or not settle["probed"]:
+    if not settle:
         return "medians"
-    busy = sum(_busy(t) for t in data["timings"])
+    if not settle["probed"]:
+        return (
+            f"each repetition started at least {settle['pause_seconds']:g} s after the last "
+            "(fnn's FMA loop could not probe this machine); medians"
+        )
+    busy = sum(_busy(t, data) for t in data["timings"])
     total = sum(len(t["seconds"]) for t in data["timings"])
     return (
-        f"each repetition started {settle['pause_seconds']:g} s after the last and once "
-        f"fnn's FMA loop on {data['settings']['threads']} threads read at least "
-        f"{settle['quiet_share']:.0%} of the run's best (waiting up to "
+        f"each repetition started at least {settle['pause_seconds']:g} s after the last, "
+        f"once fnn's FMA loop on {data['settings']['threads']} threads read at least "
+        f"{settle['quiet_share']:.0%} of its best so far (waiting up to "
         f"{settle['limit_seconds']:g} s; {busy} of {total} started with a core still "
         "busy); medians"
     )

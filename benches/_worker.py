@@ -4,9 +4,10 @@
 only that system's libraries, sets its threads, warms up, and then times one
 repetition per request (`_workloads.Session`). Requests and replies are JSON
 lines on the worker's stdin and stdout; a worker waits on its stdin while the
-others run, so PyTorch's spinning OpenMP threads or ONNX Runtime's pool share
-the cores with nobody's timed code, and the parent still alternates systems
-within each repetition.
+others run, and the parent alternates systems within each repetition,
+starting each once the previous worker's threads (OpenBLAS's, PyTorch's
+OpenMP pool, ONNX Runtime's) have stopped spinning (`_host.Gate`), so that
+they share the cores with nobody's timed code.
 
 ``python benches/_worker.py --system fnn --threads 2 [--quick]`` is the
 worker's command line.

@@ -5,8 +5,8 @@ warmed up before any clock runs; the systems alternate within each
 repetition (the order rotates from one repetition to the next), one process
 busy at a time, so a burst of load from elsewhere on the machine hits all of
 them alike; each repetition starts once the previous one's threads have
-stopped spinning and fnn's FMA loop reads near the run's best (``_host.py``),
-so no system's threads slow another's. Each figure is the median of
+stopped spinning, as far as fnn's FMA loop can tell (``_host.py``), so that
+no system's threads slow another's. Each figure is the median of
 ``--reps`` repetitions; ratios are taken between medians of the same run.
 
 Usage (from the repository root; ``make bench`` runs the full set)::
@@ -102,7 +102,8 @@ class Timing:
     details: dict = field(default_factory=dict)
     #: Per repetition, the FMA rate of the machine it started on (GFLOP/s).
     host_gflops: list[float | None] = field(default_factory=list)
-    #: Per repetition, whether that reading was quiet (`_host`).
+    #: Per repetition, whether it started on a quiet reading (False: after
+    #: `_host.SETTLE_LIMIT` ran out).
     quiet: list[bool] = field(default_factory=list)
 
     @property
@@ -130,9 +131,12 @@ def measure(workload, labels, workers, reps, gate, fnn_variants=False) -> list[T
     log(f"{workload}: {', '.join(labels)}")
     last: dict[str, dict] = {}
     host: dict[str, list] = {label: [] for label in labels}
+    quiet: dict[str, list] = {label: [] for label in labels}
 
     def run(label):
-        host[label].append(gate.settle())
+        reading, started_quiet = gate.settle()
+        host[label].append(reading)
+        quiet[label].append(started_quiet)
         if fnn_variants:
             reply = workers["fnn"].run(workload, label)
         else:
@@ -156,6 +160,7 @@ def measure(workload, labels, workers, reps, gate, fnn_variants=False) -> list[T
             last[label].get("note", ""),
             last[label].get("details", {}),
             host[label],
+            quiet[label],
         )
         for label in labels
     ]
@@ -271,7 +276,6 @@ def main(argv=None) -> int:
     peaks.append(_machine.measured_peak_gflops(threads))
     results.machine["measured_peak_gflops_f32"] = max((p for p in peaks if p), default=None)
     results.machine["measured_peaks_gflops_f32"] = peaks
-    _host.mark_quiet(results.timings, max([gate.best or 0.0, *(p for p in peaks if p)]) or None)
     results.settings["settle"] = {
         "pause_seconds": _host.SETTLE_PAUSE,
         "limit_seconds": _host.SETTLE_LIMIT,

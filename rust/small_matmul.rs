@@ -337,10 +337,11 @@ fn transposed_product<T: Float>(
 
 /// The fewest rows from which [`copy_row_major`] reads a matrix with
 /// contiguous columns down its columns: shorter columns make loops of a few
-/// trips, slower than writing whole rows from strided reads (the output
+/// trips, slower than writing whole rows from strided reads (an output
 /// layer's weights of 3 units, packed transposed: the tiny fit 4–5% faster,
-/// wine's step ~3%; of 10 units, down the columns was the faster; see
-/// BENCHMARKS.md, "Measurements behind the code's constants").
+/// wine's step 3–6%). Only 3 rows were measured; 8, a float64 vector, keeps
+/// digits' 10 where they were. See BENCHMARKS.md, "Measurements behind the
+/// code's constants".
 const COLUMN_READ_MIN_ROWS: usize = 8;
 
 /// Writes the `rows × cols` matrix `src` (any strides) into `dst`,
@@ -977,7 +978,19 @@ mod tests {
         // Contiguous columns (a transposed view), contiguous rows, and
         // neither (every second column of every seventh row).
         for (row_stride, col_stride) in [(1, 9), (9, 1), (7, 2), (1, 1)] {
-            for (rows, cols) in [(1, 1), (3, 5), (9, 4), (5, 9), (0, 4), (4, 0)] {
+            // Both ways of reading contiguous columns: by rows, and down them.
+            let short = COLUMN_READ_MIN_ROWS - 1;
+            let long = COLUMN_READ_MIN_ROWS;
+            for (rows, cols) in [
+                (1, 1),
+                (3, 5),
+                (9, 4),
+                (5, 9),
+                (0, 4),
+                (4, 0),
+                (short, 3),
+                (long, 3),
+            ] {
                 let src = Operand {
                     data: &data[..],
                     row_stride,
