@@ -977,10 +977,9 @@ mod tests {
         let data: Vec<f64> = (0..200).map(f64::from).collect();
         // Contiguous columns (a transposed view), contiguous rows, and
         // neither (every second column of every seventh row).
+        // Both ways of reading contiguous columns: by rows, and down them.
+        let (short, long) = (COLUMN_READ_MIN_ROWS - 1, COLUMN_READ_MIN_ROWS);
         for (row_stride, col_stride) in [(1, 9), (9, 1), (7, 2), (1, 1)] {
-            // Both ways of reading contiguous columns: by rows, and down them.
-            let short = COLUMN_READ_MIN_ROWS - 1;
-            let long = COLUMN_READ_MIN_ROWS;
             for (rows, cols) in [
                 (1, 1),
                 (3, 5),
