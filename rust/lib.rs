@@ -26,6 +26,7 @@ pub mod objective;
 pub mod optim;
 pub mod parallel;
 pub mod penalty;
+mod placement;
 pub mod rng;
 pub mod simd;
 pub mod small_matmul;

@@ -148,8 +148,11 @@ pub(crate) fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     let p = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("fnn-{i}"))
-        // fnn's workers only ever run training work: see `FlushSubnormals`.
-        .start_handler(|_| crate::simd::FlushSubnormals::forever())
+        .start_handler(move |_| {
+            // fnn's workers only ever run training work: see `FlushSubnormals`.
+            crate::simd::FlushSubnormals::forever();
+            crate::placement::register_worker(threads);
+        })
         .build()
         .map_err(|e| FnnError::Config(format!("cannot start {threads} threads: {e}")))?;
     let p = Arc::new(p);

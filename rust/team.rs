@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{FnnError, Result};
 use crate::parallel::Par;
+use crate::placement;
 
 /// How long a helper spins without a round before it leaves the team.
 pub const IDLE_LIMIT: Duration = Duration::from_micros(200);
@@ -136,6 +137,11 @@ pub struct Team {
     /// Where helpers start when the caller is not a worker of the pool
     /// itself; `None`: the caller's own pool.
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// The helpers' pool's size, which names it to [`placement`].
+    pool_key: usize,
+    /// Whether the team has kept its pool's workers off its CPU (see
+    /// [`Team::call_helpers`]), so that dropping it gives them their CPUs back.
+    narrowed: Cell<bool>,
 }
 
 impl Team {
@@ -161,6 +167,8 @@ impl Team {
             threads: threads.max(1),
             rounds: 0,
             pool: None,
+            pool_key: rayon::current_num_threads(),
+            narrowed: Cell::new(false),
         }
     }
 
@@ -168,6 +176,7 @@ impl Team {
     /// (Python's thread, predicting): its rounds need no pool around the call.
     pub fn on_pool(threads: usize, max_jobs: usize, pool: Arc<rayon::ThreadPool>) -> Self {
         let mut team = Team::with_lifetime(threads, max_jobs, Some(ON_POOL_LIFETIME));
+        team.pool_key = pool.current_num_threads();
         team.pool = Some(pool);
         team
     }
@@ -251,8 +260,15 @@ impl Team {
         }
     }
 
-    /// Starts a helper task for each helper index not in the team.
+    /// Starts a helper task for each helper index not in the team, first
+    /// keeping the pool's workers off this thread's CPU, so that the one
+    /// woken for it runs beside this thread, not behind it (see
+    /// [`placement`]).
     fn call_helpers(&self) {
+        let absent = (1..self.threads).any(|me| !self.shared.present[me].load(Ordering::Acquire));
+        if absent && placement::keep_off_this_cpu(self.pool_key).is_some() {
+            self.narrowed.set(true);
+        }
         for me in 1..self.threads {
             if self.shared.present[me].swap(true, Ordering::AcqRel) {
                 continue;
@@ -338,12 +354,17 @@ pub fn share<J: Send>(
 impl Drop for Team {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
+        if self.narrowed.get() {
+            placement::widen(self.pool_key);
+        }
     }
 }
 
 /// A helper's loop: joins each new round until the team closes or no round
 /// comes for [`IDLE_LIMIT`].
 fn help(shared: &Shared, me: usize, threads: usize) {
+    // This worker now runs where it should; it may move freely again.
+    placement::widen_this_thread();
     let mut last = 0u64;
     let started = Instant::now();
     let mut idle_since = started;
@@ -534,6 +555,37 @@ mod tests {
         );
         // Every round ran as a round of the team, not serially.
         assert_eq!(team.rounds(), rounds);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_team_leaves_its_pools_workers_their_own_cpus() {
+        // A pool of 6, which no other test makes, so that no other team
+        // narrows its workers meanwhile.
+        run_with_threads(6, || {
+            let sets = || rayon::broadcast(|_| placement::this_threads_cpus());
+            let before = sets();
+            assert!(before.iter().all(|s| !s.is_empty()));
+            for _ in 0..3 {
+                let mut team = Team::new(6, 8);
+                for _ in 0..20 {
+                    let counts: Vec<AtomicUsize> = (0..8).map(|_| AtomicUsize::new(0)).collect();
+                    team.run(Par { threads: 6 }, 0..8usize, |j| {
+                        counts[j].fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    })
+                    .unwrap();
+                    assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                }
+                let kept_off = team.narrowed.get();
+                drop(team);
+                // Narrowed while helpers were woken (on a machine of more
+                // than one CPU), every worker's own set once the team is gone.
+                assert!(kept_off || before.iter().all(|s| s.len() == 1));
+                assert_eq!(sets(), before);
+            }
+        })
+        .unwrap();
     }
 
     #[test]
