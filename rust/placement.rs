@@ -5,54 +5,53 @@
 //! worker onto the waking thread's own CPU (to the guest, an idle vCPU looks
 //! preempted, so it is passed over), and there it waits behind the caller,
 //! which goes on working, until the scheduler's next tick moves one of them:
-//! about 4 ms in which the team has one thread. Having seen no round while it
-//! waited, the helper may then leave, and the next one waits again. Every
-//! fit that starts after the pool has slept (the first of a session, one
-//! after data loading, each repetition of a benchmark) paid that (see
-//! BENCHMARKS.md, "Measurements behind the code's constants").
+//! about 4 ms in which the team has one thread. Having run only while the
+//! caller was off the CPU, and so seen no round, the helper may then leave,
+//! and the next one waits again. Every fit that starts after the pool has
+//! slept (the first of a session, one after loading data, each repetition of
+//! a benchmark) paid that (see BENCHMARKS.md, "Measurements behind the
+//! code's constants").
 //!
-//! So before a team wakes helpers it narrows the CPU sets of its pool's
-//! other workers to leave out the CPU it runs on ([`keep_off_this_cpu`]);
-//! each worker widens its own back to what it was as soon as it starts a
-//! helper task ([`widen_this_thread`]), and the team widens any still
-//! narrowed when it is dropped ([`widen`]). Only where threads run changes,
-//! never what they compute. Nothing is pinned: a set loses one CPU, for a
-//! moment, and never its last. Off Linux all of it does nothing.
+//! So while a team wakes helpers it keeps its pool's other workers off the
+//! CPU it runs on ([`keep_off_this_cpu`]). The kernel picks a woken thread's
+//! CPU as it wakes it, so the workers get their CPU sets back as soon as the
+//! wake-ups are sent, when the returned [`Narrowed`] drops. Only where
+//! threads run changes, never what they compute. Nothing is pinned: a set
+//! loses one CPU for a few microseconds, and never its last. Off Linux it
+//! does nothing.
 
 #[cfg(all(test, target_os = "linux"))]
 pub(crate) use linux::this_threads_cpus;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{keep_off_this_cpu, register_worker, widen, widen_this_thread};
+pub(crate) use linux::{keep_off_this_cpu, register_worker};
 
 #[cfg(not(target_os = "linux"))]
 mod elsewhere {
-    /// Records the calling pool worker of pool `pool` (nothing off Linux).
+    /// Records the calling thread as a worker of pool `pool` (nothing off Linux).
     pub(crate) fn register_worker(_pool: usize) {}
-    /// The CPU the other workers of `pool` were kept off (none off Linux).
-    pub(crate) fn keep_off_this_cpu(_pool: usize) -> Option<usize> {
+
+    /// Nothing to give back off Linux.
+    pub(crate) struct Narrowed;
+
+    /// Keeps no worker off any CPU off Linux.
+    pub(crate) fn keep_off_this_cpu(_pool: usize) -> Option<Narrowed> {
         None
     }
-    /// Gives the calling worker back its own CPU set (nothing off Linux).
-    pub(crate) fn widen_this_thread() {}
-    /// Gives every narrowed worker of `pool` back its CPU set (nothing off Linux).
-    pub(crate) fn widen(_pool: usize) {}
 }
 #[cfg(not(target_os = "linux"))]
-pub(crate) use elsewhere::{keep_off_this_cpu, register_worker, widen, widen_this_thread};
+pub(crate) use elsewhere::{keep_off_this_cpu, register_worker};
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::cell::Cell;
     use std::sync::{Mutex, MutexGuard};
 
-    /// A registered pool worker: its thread, the CPUs it may run on when not
-    /// narrowed, its pool (the pool's thread count, which names one pool of
-    /// `crate::parallel`'s cache), and whether its set is narrowed now.
+    /// A registered pool worker: its thread, the CPUs it may run on, and its
+    /// pool (the pool's thread count, which names one pool of
+    /// `crate::parallel`'s cache).
     struct Worker {
         tid: libc::pid_t,
         cpus: libc::cpu_set_t,
         pool: usize,
-        narrowed: bool,
     }
 
     /// The workers of this process. A forked child starts over: the parent's
@@ -63,11 +62,6 @@ mod linux {
     }
 
     static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
-
-    thread_local! {
-        /// The calling worker's own CPU set, recorded when it started.
-        static OWN_CPUS: Cell<Option<libc::cpu_set_t>> = const { Cell::new(None) };
-    }
 
     /// This process's workers (none yet after a fork).
     fn registry() -> MutexGuard<'static, Option<Registry>> {
@@ -84,20 +78,19 @@ mod linux {
         guard
     }
 
-    /// The calling thread's CPU set, if the kernel gives it.
-    fn own_cpus() -> Option<libc::cpu_set_t> {
+    /// Thread `tid`'s CPU set (0: the calling thread), if the kernel gives it.
+    fn cpus_of(tid: libc::pid_t) -> Option<libc::cpu_set_t> {
         // SAFETY: an all-zero `cpu_set_t` is a valid (empty) set, and the
         // call writes at most `size_of::<cpu_set_t>()` bytes into it.
         unsafe {
             let mut set: libc::cpu_set_t = std::mem::zeroed();
             let size = std::mem::size_of::<libc::cpu_set_t>();
-            (libc::sched_getaffinity(0, size, &mut set) == 0).then_some(set)
+            (libc::sched_getaffinity(tid, size, &mut set) == 0).then_some(set)
         }
     }
 
-    /// Sets thread `tid`'s CPUs (0: the calling thread); a refusal (a
-    /// sandbox, a thread gone) leaves them as they were, which costs only
-    /// speed.
+    /// Sets thread `tid`'s CPUs; a refusal (a sandbox, a thread gone) leaves
+    /// them as they were, which costs only speed.
     fn set_cpus(tid: libc::pid_t, set: &libc::cpu_set_t) {
         // SAFETY: `set` is a whole `cpu_set_t` of the size passed.
         unsafe {
@@ -123,80 +116,62 @@ mod linux {
         }
     }
 
-    /// Records the calling thread as a worker of pool `pool` (called as each
-    /// worker starts) with the CPU set it has now.
+    /// Records the calling thread as a worker of pool `pool`, with the CPU
+    /// set it has now (called as each worker starts).
     pub(crate) fn register_worker(pool: usize) {
-        let Some(cpus) = own_cpus() else {
+        let Some(cpus) = cpus_of(0) else {
             return;
         };
-        OWN_CPUS.with(|own| own.set(Some(cpus)));
         // SAFETY: `gettid` has no preconditions.
         let tid = unsafe { libc::gettid() };
         if let Some(r) = registry().as_mut() {
-            r.workers.push(Worker {
-                tid,
-                cpus,
-                pool,
-                narrowed: false,
-            });
+            r.workers.push(Worker { tid, cpus, pool });
         }
     }
 
-    /// Narrows the CPU set of every other worker of pool `pool` to leave out
-    /// the CPU the calling thread runs on, so that a worker woken now runs
-    /// elsewhere. Returns that CPU if any set was narrowed.
-    pub(crate) fn keep_off_this_cpu(pool: usize) -> Option<usize> {
+    /// Workers kept off a CPU: dropping it gives them their CPU sets back.
+    pub(crate) struct Narrowed {
+        workers: Vec<(libc::pid_t, libc::cpu_set_t)>,
+        /// The CPU they were kept off.
+        #[cfg_attr(not(test), allow(dead_code))]
+        cpu: usize,
+    }
+
+    impl Drop for Narrowed {
+        fn drop(&mut self) {
+            for (tid, cpus) in &self.workers {
+                set_cpus(*tid, cpus);
+            }
+        }
+    }
+
+    /// Keeps every other worker of pool `pool` off the CPU the calling thread
+    /// runs on, until the returned value drops; `None` if no set was
+    /// narrowed (none registered, or none could lose that CPU).
+    pub(crate) fn keep_off_this_cpu(pool: usize) -> Option<Narrowed> {
         // SAFETY: neither call has preconditions.
         let (cpu, me) = unsafe { (libc::sched_getcpu(), libc::gettid()) };
         let cpu = usize::try_from(cpu).ok()?;
-        let mut guard = registry();
-        let mut narrowed_any = false;
-        for w in guard.as_mut()?.workers.iter_mut() {
-            if w.pool != pool || w.tid == me {
-                continue;
-            }
-            if let Some(set) = without(&w.cpus, cpu) {
-                set_cpus(w.tid, &set);
-                w.narrowed = true;
-                narrowed_any = true;
+        let guard = registry();
+        let mut narrowed = Narrowed {
+            workers: Vec::new(),
+            cpu,
+        };
+        for w in guard.as_ref()?.workers.iter() {
+            if w.pool == pool && w.tid != me {
+                if let Some(set) = without(&w.cpus, cpu) {
+                    set_cpus(w.tid, &set);
+                    narrowed.workers.push((w.tid, w.cpus));
+                }
             }
         }
-        narrowed_any.then_some(cpu)
-    }
-
-    /// Gives the calling worker back the CPU set it started with (a helper
-    /// task's first act: it now runs where it should, and may move freely).
-    pub(crate) fn widen_this_thread() {
-        if let Some(cpus) = OWN_CPUS.with(Cell::get) {
-            set_cpus(0, &cpus);
-        }
+        (!narrowed.workers.is_empty()).then_some(narrowed)
     }
 
     /// The CPUs the calling thread may run on now.
     #[cfg(test)]
     pub(crate) fn this_threads_cpus() -> Vec<usize> {
-        own_cpus().map_or_else(Vec::new, |set| {
-            (0..libc::CPU_SETSIZE as usize)
-                // SAFETY: every `c` is below `CPU_SETSIZE`.
-                .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-                .collect()
-        })
-    }
-
-    /// Gives every worker of pool `pool` still narrowed its CPU set back.
-    pub(crate) fn widen(pool: usize) {
-        let mut guard = registry();
-        let Some(r) = guard.as_mut() else {
-            return;
-        };
-        for w in r
-            .workers
-            .iter_mut()
-            .filter(|w| w.pool == pool && w.narrowed)
-        {
-            set_cpus(w.tid, &w.cpus);
-            w.narrowed = false;
-        }
+        cpus_of(0).map_or_else(Vec::new, |set| tests::members(&set))
     }
 
     #[cfg(test)]
@@ -215,20 +190,15 @@ mod linux {
             set
         }
 
-        fn members(set: &libc::cpu_set_t) -> Vec<usize> {
+        pub(super) fn members(set: &libc::cpu_set_t) -> Vec<usize> {
             (0..libc::CPU_SETSIZE as usize)
                 // SAFETY: every `c` is below `CPU_SETSIZE`.
                 .filter(|&c| unsafe { libc::CPU_ISSET(c, set) })
                 .collect()
         }
 
-        fn cpus_of(tid: libc::pid_t) -> Vec<usize> {
-            // SAFETY: as in `own_cpus`.
-            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::cpu_set_t>();
-            // SAFETY: as in `own_cpus`.
-            assert_eq!(unsafe { libc::sched_getaffinity(tid, size, &mut set) }, 0);
-            members(&set)
+        fn cpus(tid: libc::pid_t) -> Vec<usize> {
+            members(&cpus_of(tid).unwrap())
         }
 
         #[test]
@@ -242,7 +212,7 @@ mod linux {
         }
 
         #[test]
-        fn other_workers_are_kept_off_the_callers_cpu_until_widened() {
+        fn other_workers_of_the_pool_are_kept_off_the_callers_cpu_until_it_drops() {
             // Threads registered under pool keys no real pool has (a pool's
             // key is its thread count), parked until the test ends: two of
             // the pool asked about, one of another.
@@ -266,48 +236,30 @@ mod linux {
                 .collect();
             let tids: Vec<(usize, libc::pid_t)> =
                 (0..3).map(|_| registered.recv().unwrap()).collect();
-            let before: Vec<Vec<usize>> = tids.iter().map(|&(_, t)| cpus_of(t)).collect();
+            let before: Vec<Vec<usize>> = tids.iter().map(|&(_, t)| cpus(t)).collect();
             match keep_off_this_cpu(POOL) {
-                Some(cpu) => {
+                Some(narrowed) => {
+                    let cpu = narrowed.cpu;
                     for (&(pool, t), was) in tids.iter().zip(&before) {
                         let expected: Vec<usize> = was
                             .iter()
                             .copied()
                             .filter(|&c| pool != POOL || c != cpu)
                             .collect();
-                        assert_eq!(cpus_of(t), expected, "thread {t} of pool {pool}, CPU {cpu}");
+                        assert_eq!(cpus(t), expected, "thread {t} of pool {pool}, CPU {cpu}");
                     }
+                    drop(narrowed);
                 }
                 // Only on a machine (or a CPU set) of one CPU.
                 None => assert!(before.iter().all(|b| b.len() <= 1), "{before:?}"),
             }
-            widen(POOL);
             for (&(_, t), was) in tids.iter().zip(&before) {
-                assert_eq!(&cpus_of(t), was, "thread {t} widened");
+                assert_eq!(&cpus(t), was, "thread {t} given its set back");
             }
             drop(finish);
             for t in threads {
                 t.join().unwrap();
             }
-        }
-
-        #[test]
-        fn a_worker_widens_its_own_set_back() {
-            let start = cpus_of(0);
-            std::thread::spawn(move || {
-                register_worker(usize::MAX - 9);
-                // SAFETY: `gettid` has no preconditions.
-                let me = unsafe { libc::gettid() };
-                let first = *start.first().unwrap();
-                // Narrowed to one CPU of its set (as a team may leave it),
-                // then widened by the worker itself.
-                set_cpus(me, &set_of(&[first]));
-                assert_eq!(cpus_of(me), [first]);
-                widen_this_thread();
-                assert_eq!(cpus_of(me), start);
-            })
-            .join()
-            .unwrap();
         }
     }
 }

@@ -139,9 +139,6 @@ pub struct Team {
     pool: Option<Arc<rayon::ThreadPool>>,
     /// The helpers' pool's size, which names it to [`placement`].
     pool_key: usize,
-    /// Whether the team has kept its pool's workers off its CPU (see
-    /// [`Team::call_helpers`]), so that dropping it gives them their CPUs back.
-    narrowed: Cell<bool>,
 }
 
 impl Team {
@@ -168,7 +165,6 @@ impl Team {
             rounds: 0,
             pool: None,
             pool_key: rayon::current_num_threads(),
-            narrowed: Cell::new(false),
         }
     }
 
@@ -266,9 +262,10 @@ impl Team {
     /// [`placement`]).
     fn call_helpers(&self) {
         let absent = (1..self.threads).any(|me| !self.shared.present[me].load(Ordering::Acquire));
-        if absent && placement::keep_off_this_cpu(self.pool_key).is_some() {
-            self.narrowed.set(true);
-        }
+        // Given back once the wake-ups below are sent.
+        let _narrowed = absent
+            .then(|| placement::keep_off_this_cpu(self.pool_key))
+            .flatten();
         for me in 1..self.threads {
             if self.shared.present[me].swap(true, Ordering::AcqRel) {
                 continue;
@@ -354,17 +351,12 @@ pub fn share<J: Send>(
 impl Drop for Team {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
-        if self.narrowed.get() {
-            placement::widen(self.pool_key);
-        }
     }
 }
 
 /// A helper's loop: joins each new round until the team closes or no round
 /// comes for [`IDLE_LIMIT`].
 fn help(shared: &Shared, me: usize, threads: usize) {
-    // This worker now runs where it should; it may move freely again.
-    placement::widen_this_thread();
     let mut last = 0u64;
     let started = Instant::now();
     let mut idle_since = started;
@@ -559,9 +551,9 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_team_leaves_its_pools_workers_their_own_cpus() {
+    fn waking_helpers_leaves_the_pools_workers_their_own_cpus() {
         // A pool of 6, which no other test makes, so that no other team
-        // narrows its workers meanwhile.
+        // keeps its workers off a CPU meanwhile.
         run_with_threads(6, || {
             let sets = || rayon::broadcast(|_| placement::this_threads_cpus());
             let before = sets();
@@ -576,13 +568,9 @@ mod tests {
                     })
                     .unwrap();
                     assert!(counts.iter().all(|c| c.load(Ordering::Relaxed) == 1));
+                    // Kept off the caller's CPU only while helpers are woken.
+                    assert_eq!(sets(), before);
                 }
-                let kept_off = team.narrowed.get();
-                drop(team);
-                // Narrowed while helpers were woken (on a machine of more
-                // than one CPU), every worker's own set once the team is gone.
-                assert!(kept_off || before.iter().all(|s| s.len() == 1));
-                assert_eq!(sets(), before);
             }
         })
         .unwrap();
