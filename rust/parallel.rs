@@ -153,6 +153,7 @@ pub(crate) fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
             crate::simd::FlushSubnormals::forever();
             crate::placement::register_worker(threads);
         })
+        .exit_handler(|_| crate::placement::unregister_worker())
         .build()
         .map_err(|e| FnnError::Config(format!("cannot start {threads} threads: {e}")))?;
     let p = Arc::new(p);

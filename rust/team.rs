@@ -137,8 +137,6 @@ pub struct Team {
     /// Where helpers start when the caller is not a worker of the pool
     /// itself; `None`: the caller's own pool.
     pool: Option<Arc<rayon::ThreadPool>>,
-    /// The helpers' pool's size, which names it to [`placement`].
-    pool_key: usize,
 }
 
 impl Team {
@@ -164,7 +162,6 @@ impl Team {
             threads: threads.max(1),
             rounds: 0,
             pool: None,
-            pool_key: rayon::current_num_threads(),
         }
     }
 
@@ -172,7 +169,6 @@ impl Team {
     /// (Python's thread, predicting): its rounds need no pool around the call.
     pub fn on_pool(threads: usize, max_jobs: usize, pool: Arc<rayon::ThreadPool>) -> Self {
         let mut team = Team::with_lifetime(threads, max_jobs, Some(ON_POOL_LIFETIME));
-        team.pool_key = pool.current_num_threads();
         team.pool = Some(pool);
         team
     }
@@ -262,9 +258,17 @@ impl Team {
     /// [`placement`]).
     fn call_helpers(&self) {
         let absent = (1..self.threads).any(|me| !self.shared.present[me].load(Ordering::Acquire));
-        // Given back once the wake-ups below are sent.
+        // A pool's size names it to `placement`. Here the caller is a worker
+        // of the helpers' pool or the team has its own, so asking starts no
+        // rayon global pool. The sets come back once the wake-ups are sent.
         let _narrowed = absent
-            .then(|| placement::keep_off_this_cpu(self.pool_key))
+            .then(|| {
+                let pool = self
+                    .pool
+                    .as_ref()
+                    .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+                placement::keep_off_this_cpu(pool)
+            })
             .flatten();
         for me in 1..self.threads {
             if self.shared.present[me].swap(true, Ordering::AcqRel) {
