@@ -1,7 +1,7 @@
 //! Where a woken pool worker runs: on another CPU than the thread that woke it.
 //!
 //! A team starts a helper by queueing a task on fnn's pool, which wakes a
-//! sleeping worker to take it. On the virtual machines measured, Linux often
+//! sleeping worker to take it. On the virtual machine measured, Linux often
 //! placed that worker on the waking thread's own CPU, where it waited behind
 //! the caller, which goes on working, until the scheduler moved one of them;
 //! meanwhile the team had one thread, and the helper, having run only while
@@ -55,8 +55,13 @@ mod linux {
     static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 
     /// Tries for the registry at most this many times, yielding between
-    /// tries, before a worker gives up registering: a child forked while
-    /// another thread held the lock would otherwise wait forever.
+    /// tries, before a worker gives up registering or leaving: a child
+    /// forked while another thread held the lock would otherwise wait
+    /// forever (there every worker's start and exit spends these tries, and
+    /// its teams wake helpers wherever the kernel puts them). A worker that
+    /// gives up registering is only never kept off a CPU; one that gives up
+    /// leaving keeps its id listed, which a later narrowing may then apply to
+    /// the thread the kernel gives that id, for the microseconds of a wake-up.
     const REGISTER_TRIES: usize = 10_000;
 
     /// This process's registry, locked: at once, or after up to `tries`
@@ -103,13 +108,12 @@ mod linux {
         }
     }
 
-    /// Sets thread `tid`'s CPUs; a refusal (a sandbox, a thread gone) leaves
-    /// them as they were, which costs only speed.
-    fn set_cpus(tid: libc::pid_t, set: &libc::cpu_set_t) {
+    /// Sets thread `tid`'s CPUs; whether the kernel did. A refusal (a
+    /// sandbox, a thread gone) leaves them as they were, which costs only
+    /// speed.
+    fn set_cpus(tid: libc::pid_t, set: &libc::cpu_set_t) -> bool {
         // SAFETY: `set` is a whole `cpu_set_t` of the size passed.
-        unsafe {
-            libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), set);
-        }
+        unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), set) == 0 }
     }
 
     /// `set` without `cpu`, unless `cpu` is not in it (nothing to keep off)
@@ -162,7 +166,8 @@ mod linux {
     impl Drop for Narrowed {
         fn drop(&mut self) {
             for (tid, cpus) in &self.workers {
-                set_cpus(*tid, cpus);
+                // Nothing more to do if refused: the thread has gone.
+                let _ = set_cpus(*tid, cpus);
             }
         }
     }
@@ -185,9 +190,11 @@ mod linux {
             let Some(own) = cpus_of(tid) else {
                 continue;
             };
+            // Only a set that changed is given back.
             if let Some(narrowed) = without(&own, cpu) {
-                set_cpus(tid, &narrowed);
-                workers.push((tid, own));
+                if set_cpus(tid, &narrowed) {
+                    workers.push((tid, own));
+                }
             }
         }
         (!workers.is_empty()).then_some(Narrowed {
@@ -264,6 +271,7 @@ mod linux {
                         register_worker(pool);
                         ready.send((pool, this_thread())).unwrap();
                         let _ = finished.lock().unwrap().recv();
+                        unregister_worker();
                     })
                 })
                 .collect();

@@ -261,15 +261,15 @@ impl Team {
         // A pool's size names it to `placement`. Here the caller is a worker
         // of the helpers' pool or the team has its own, so asking starts no
         // rayon global pool. The sets come back once the wake-ups are sent.
-        let _narrowed = absent
-            .then(|| {
-                let pool = self
-                    .pool
-                    .as_ref()
-                    .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-                placement::keep_off_this_cpu(pool)
-            })
-            .flatten();
+        let _narrowed = if absent {
+            let pool = self
+                .pool
+                .as_ref()
+                .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+            placement::keep_off_this_cpu(pool)
+        } else {
+            None
+        };
         for me in 1..self.threads {
             if self.shared.present[me].swap(true, Ordering::AcqRel) {
                 continue;
