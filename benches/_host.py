@@ -12,6 +12,13 @@ least `QUIET_SHARE` of the best it has read in the run, or after
 seconds); the report counts the repetitions that ran out the limit. The FMA
 loop sees a busy core, not every slow mode of a shared host: the one in
 which the cores exchange data slowly leaves it at full speed.
+
+The probe itself leaves every core awake, which a user's script, between
+loading its data and fitting, does not. With an idle time (compare.py's
+`--cold`), each repetition then waits that long more, so that every
+system starts as after a user's data loading: its threads asleep and the
+other cores idle, where waking them can cost more (see fnn's
+`rust/placement.rs`).
 """
 
 from __future__ import annotations
@@ -52,14 +59,16 @@ class Gate:
     """Waits, before each repetition, for the machine to be quiet, and keeps
     the best reading of the run as the measure of quiet."""
 
-    def __init__(self, threads: int, best: float | None = None):
+    def __init__(self, threads: int, best: float | None = None, idle: float = 0.0):
         self.threads = threads
         self.best = best
+        #: Seconds idled after the probe, before the repetition.
+        self.idle = idle
 
     def settle(self) -> tuple[float | None, bool]:
-        """Pauses, then probes until a quiet reading or `SETTLE_LIMIT`.
-        Returns the last reading and whether it was quiet (False: the
-        repetition starts after the limit ran out)."""
+        """Pauses, then probes until a quiet reading or `SETTLE_LIMIT`, then
+        idles `idle` seconds. Returns the last reading and whether it was
+        quiet (False: the repetition starts after the limit ran out)."""
         time.sleep(SETTLE_PAUSE)
         deadline = time.perf_counter() + SETTLE_LIMIT
         while True:
@@ -68,5 +77,7 @@ class Gate:
                 self.best = max(self.best or 0.0, reading)
             quiet = is_quiet(reading, self.best)
             if quiet or time.perf_counter() > deadline:
+                if self.idle:
+                    time.sleep(self.idle)
                 return reading, quiet
             time.sleep(0.05)

@@ -533,12 +533,14 @@ def _medians_of(data: dict) -> str:
         )
     busy = sum(_busy(t, data) for t in data["timings"])
     total = sum(len(t["seconds"]) for t in data["timings"])
+    idle = settle.get("idle_seconds") or 0.0
+    cold = f", then {idle:g} s idle (a cold start, `--cold`)" if idle else ""
     return (
         f"each repetition started at least {settle['pause_seconds']:g} s after the last, "
         f"once fnn's FMA loop on {data['settings']['threads']} threads read at least "
         f"{settle['quiet_share']:.0%} of its best so far (waiting up to "
         f"{settle['limit_seconds']:g} s; {busy} of {total} started with a core still "
-        "busy); medians"
+        f"busy){cold}; medians"
     )
 
 

@@ -198,6 +198,15 @@ def parse_args(argv=None):
         help="threads for every system (default: all cores, also the libraries' default)",
     )
     parser.add_argument(
+        "--cold",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="after the quiet machine is found, idle this long before each repetition, so "
+        "that every system starts with its threads asleep and the other cores idle, as "
+        "after a user's data loading (default 0: start right after the probe)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -245,7 +254,7 @@ def main(argv=None) -> int:
     # The peak the targets are read against, measured before and after the
     # workloads: the larger is the truer bound.
     peaks = [_machine.measured_peak_gflops(threads)]
-    gate = _host.Gate(threads, peaks[0])
+    gate = _host.Gate(threads, peaks[0], idle=args.cold)
     started = time.perf_counter()
     workers = start_workers(needed, threads, args.quick)
     try:
@@ -280,6 +289,7 @@ def main(argv=None) -> int:
         "pause_seconds": _host.SETTLE_PAUSE,
         "limit_seconds": _host.SETTLE_LIMIT,
         "quiet_share": _host.QUIET_SHARE,
+        "idle_seconds": args.cold,
         "probed": any(r is not None for t in results.timings for r in t.host_gflops),
     }
     results.settings["elapsed_seconds"] = elapsed

@@ -281,6 +281,15 @@ def test_the_gate_waits_for_a_quiet_reading_and_no_longer_than_its_limit(monkeyp
     clock[0] = 0.0
     readings(None)
     assert host.Gate(2).settle() == (None, True) and clock[0] == host.SETTLE_PAUSE
+    # A cold start: the idle time after the quiet reading, and after a limit run out.
+    clock[0] = 0.0
+    readings(230.0)
+    assert host.Gate(2, 230.0, idle=0.05).settle() == (230.0, True)
+    assert clock[0] == host.SETTLE_PAUSE + 0.05
+    clock[0] = 0.0
+    monkeypatch.setattr(host, "probe", lambda threads: 100.0)
+    assert host.Gate(2, 230.0, idle=0.05).settle() == (100.0, False)
+    assert clock[0] > host.SETTLE_PAUSE + host.SETTLE_LIMIT + 0.05
 
 
 def test_the_report_counts_the_repetitions_that_started_busy():
@@ -298,6 +307,12 @@ def test_the_report_counts_the_repetitions_that_started_busy():
     header = report._medians_of({**data, "timings": [busy, slow]})
     assert "of its best so far (waiting up to 2 s; 2 of 4 started with a core still busy)" in (
         header
+    )
+    assert header.endswith("busy); medians")
+    # A cold run says so.
+    cold = {**data, "settings": {**data["settings"], "settle": {**settle, "idle_seconds": 0.05}}}
+    assert report._medians_of({**cold, "timings": [busy]}).endswith(
+        "busy), then 0.05 s idle (a cold start, `--cold`); medians"
     )
     # Runs from before the gate: their flags meant something else; no notes.
     before = {"settings": {"reps": 3, "quiet_share": 0.85}, "timings": [busy]}
