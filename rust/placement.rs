@@ -98,7 +98,7 @@ mod linux {
 
     /// Thread `tid`'s CPU set (0: the calling thread), if the kernel gives
     /// it (the thread may have exited).
-    pub(super) fn cpus_of(tid: libc::pid_t) -> Option<libc::cpu_set_t> {
+    fn cpus_of(tid: libc::pid_t) -> Option<libc::cpu_set_t> {
         // SAFETY: an all-zero `cpu_set_t` is a valid (empty) set, and the
         // call writes at most `size_of::<cpu_set_t>()` bytes into it.
         unsafe {
@@ -118,7 +118,7 @@ mod linux {
 
     /// `set` without `cpu`, unless `cpu` is not in it (nothing to keep off)
     /// or is its only CPU (a thread must keep somewhere to run).
-    pub(super) fn without(set: &libc::cpu_set_t, cpu: usize) -> Option<libc::cpu_set_t> {
+    fn without(set: &libc::cpu_set_t, cpu: usize) -> Option<libc::cpu_set_t> {
         if cpu >= libc::CPU_SETSIZE as usize {
             return None;
         }

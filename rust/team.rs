@@ -255,24 +255,24 @@ impl Team {
     /// Starts a helper task for each helper index not in the team, first
     /// keeping the pool's workers off this thread's CPU, so that the one
     /// woken for it runs beside this thread, not behind it (see
-    /// [`placement`]).
+    /// [`placement`]). Every round comes here; only a round that wakes a
+    /// helper does more than the one swap per helper.
     fn call_helpers(&self) {
-        let absent = (1..self.threads).any(|me| !self.shared.present[me].load(Ordering::Acquire));
-        // A pool's size names it to `placement`. Here the caller is a worker
-        // of the helpers' pool or the team has its own, so asking starts no
-        // rayon global pool. The sets come back once the wake-ups are sent.
-        let _narrowed = if absent {
-            let pool = self
-                .pool
-                .as_ref()
-                .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-            placement::keep_off_this_cpu(pool)
-        } else {
-            None
-        };
+        // Given back, once the wake-ups are sent, as this drops.
+        let mut narrowed = None;
         for me in 1..self.threads {
             if self.shared.present[me].swap(true, Ordering::AcqRel) {
                 continue;
+            }
+            if narrowed.is_none() {
+                // A pool's size names it to `placement`. Here the caller is a
+                // worker of the helpers' pool or the team has its own, so
+                // asking starts no rayon global pool.
+                let pool = self
+                    .pool
+                    .as_ref()
+                    .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+                narrowed = Some(placement::keep_off_this_cpu(pool));
             }
             let shared = Arc::clone(&self.shared);
             let threads = self.threads;
