@@ -50,6 +50,8 @@ wheel: $(STAMP)
 .PHONY: test-rust  ## Run the Rust core's tests (cargo test, no Python needed)
 test-rust:
 	cargo test $(CARGO_FLAGS)
+	@# The recorder behind benches/scaling.rs exists only with its feature.
+	cargo test $(CARGO_FLAGS) --features timeline --lib timeline::
 
 .PHONY: test-deps  ## Install the system packages the tests need (Chromium; apt-get, as root)
 test-deps:
@@ -111,12 +113,14 @@ bench: $(STAMP)
 	$$venv/bin/python -m pytest -q tests/test_benchmarks.py --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,max,rounds
 	cargo bench $(CARGO_FLAGS) --bench kernels
+	cargo bench $(CARGO_FLAGS) --features timeline --bench scaling
 	$(BIN)/python benches/criterion_table.py
 
 .PHONY: lint  ## Check formatting, lints and the type stub (cargo fmt/clippy, ruff, mypy.stubtest) without changing files
 lint: $(STAMP)
 	cargo fmt --check
 	cargo clippy $(CARGO_FLAGS) --all-targets -- -D warnings
+	cargo clippy $(CARGO_FLAGS) --all-targets --features timeline -- -D warnings
 	env PYO3_PYTHON=$(VENV_ABS)/bin/python \
 		cargo clippy $(CARGO_FLAGS) --features python -- -D warnings
 	$(BIN)/ruff check python tests benches

@@ -353,15 +353,7 @@ fn fit_epochs_of(
         let mut params = vec![0.0f64; net.n_params()];
         net.init_params(0, &mut params).expect("init");
         let mut slots = vec![0.0f64; 3 * net.n_params()];
-        let mut counters = Counters {
-            step: 0,
-            epoch: 0,
-            samples_seen: 0,
-            lr_base: 1e-3,
-            best_loss: f64::INFINITY,
-            best_score: f64::NEG_INFINITY,
-            no_improve: 0,
-        };
+        let mut counters = Counters::start(1e-3);
         let used = cfg.effective_threads(rows);
         group.bench_function(format!("{threads}_threads"), |bench| {
             bench.iter_custom(|iters| {

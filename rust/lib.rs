@@ -31,6 +31,7 @@ pub mod rng;
 pub mod simd;
 pub mod small_matmul;
 pub mod team;
+pub mod timeline;
 pub mod train;
 pub mod update;
 mod vector;

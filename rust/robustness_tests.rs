@@ -195,15 +195,7 @@ fn run(case: &Case) -> Option<Result<Vec<f64>, crate::FnnError>> {
     };
     let mut params = case.params.clone();
     let mut slots = vec![0.0; 3 * params.len()];
-    let mut counters = Counters {
-        step: 0,
-        epoch: 0,
-        samples_seen: 0,
-        lr_base: case.lr,
-        best_loss: f64::INFINITY,
-        best_score: f64::NEG_INFINITY,
-        no_improve: 0,
-    };
+    let mut counters = Counters::start(case.lr);
     // The CSR form of x: non-zeros row by row, the last index shifted.
     let d0 = case.sizes[0];
     let (mut indptr, mut indices, mut values) = (vec![0i64], vec![], vec![]);
@@ -642,15 +634,7 @@ mod inconsistent_shapes {
             score: Score::Accuracy,
             threads: 1,
         };
-        let counters = Counters {
-            step: 0,
-            epoch: 0,
-            samples_seen: 0,
-            lr_base: 0.1,
-            best_loss: f64::INFINITY,
-            best_score: f64::NEG_INFINITY,
-            no_improve: 0,
-        };
+        let counters = Counters::start(0.1);
         let x = [0.5f64; 12];
         let y = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0];
         let w = [1.0f64; 4];

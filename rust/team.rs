@@ -200,6 +200,10 @@ impl Team {
         jobs: impl IntoIterator<Item = J, IntoIter: ExactSizeIterator>,
         f: impl Fn(J) -> Result<()> + Sync,
     ) -> Result<()> {
+        #[cfg(feature = "timeline")]
+        if crate::timeline::recording() {
+            return crate::timeline::run_serially(jobs, f);
+        }
         let mut jobs = jobs.into_iter();
         let n = jobs.len();
         if self.threads <= 1

@@ -107,6 +107,22 @@ pub struct Counters {
     pub no_improve: u64,
 }
 
+impl Counters {
+    /// The state before a training's first step: nothing done yet, the
+    /// schedule starting from `lr_base`, no best loss or score.
+    pub fn start(lr_base: f64) -> Self {
+        Counters {
+            step: 0,
+            epoch: 0,
+            samples_seen: 0,
+            lr_base,
+            best_loss: f64::INFINITY,
+            best_score: f64::NEG_INFINITY,
+            no_improve: 0,
+        }
+    }
+}
+
 /// Rows of inputs, targets and optional weights, all row-major.
 #[derive(Clone, Copy, Debug)]
 pub struct Data<'a, T> {
@@ -576,15 +592,7 @@ mod tests {
     }
 
     fn counters() -> Counters {
-        Counters {
-            step: 0,
-            epoch: 0,
-            samples_seen: 0,
-            lr_base: 0.05,
-            best_loss: f64::INFINITY,
-            best_score: f64::NEG_INFINITY,
-            no_improve: 0,
-        }
+        Counters::start(0.05)
     }
 
     const X: [f64; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
