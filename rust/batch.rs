@@ -2,8 +2,9 @@
 //!
 //! The batch is cut into row blocks by its shape alone ([`blocks_for`]): each
 //! block runs forward and backward on its own rows into its own
-//! [`Workspace`], on whichever thread is free, and the blocks' gradients and
-//! losses are then summed in block order. The cut never depends on the thread
+//! [`Workspace`], on whichever thread is free; the blocks' losses are then
+//! summed in block order and their gradients pairwise, in a fixed tree
+//! ([`crate::block_sums`]). The cut never depends on the thread
 //! count, so one thread and sixty-four give the same bytes; and since a
 //! block's products are as many rows as the batch's divided by the block
 //! count, a (100,) network at batch 200 keeps every core busy where a single
@@ -12,6 +13,7 @@
 //! Networks whose products are big enough for the GEMM to share among
 //! threads run as one block: their batches are split inside each product.
 
+use crate::block_sums;
 use crate::dropout::Dropout;
 use crate::error::{FnnError, Result};
 use crate::features::{copy_row, prefetch_row, Features};
@@ -22,7 +24,7 @@ use crate::network::{Network, Rows};
 use crate::parallel::{Par, CHUNKS_PER_THREAD};
 use crate::penalty::WeightSums;
 use crate::team::{with_current, Team};
-use crate::update::{add_block_gradients, sum_and_step, StepSettings, UpdatePlan};
+use crate::update::{sum_and_step, StepSettings, UpdatePlan};
 use crate::workspace::{weight_sum, zeroed, Workspace};
 
 /// The fewest rows a block has: fewer would leave the weight-gradient
@@ -202,6 +204,16 @@ impl<T: Float> Source<'_, '_, T> {
     }
 }
 
+/// One job of a batch's blocks round: consecutive blocks from `first`, their
+/// workspaces and losses, and their rows of the batch buffers.
+struct BlockGroup<'a, T> {
+    first: usize,
+    workspaces: &'a mut [Workspace<T>],
+    losses: &'a mut [f64],
+    x: &'a mut [T],
+    y: &'a mut [T],
+}
+
 /// What [`BatchStep::loss_and_gradient`] returns besides the gradient.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchLoss<T> {
@@ -221,14 +233,20 @@ pub struct BatchStep<T> {
     blocks: Vec<Workspace<T>>,
     /// Each block's data loss `Σ wᵢ ℓᵢ`.
     losses: Vec<f64>,
-    /// Blocks of the last batch whose gradients are not yet added into the
-    /// first block's.
-    pending: usize,
+    /// Blocks of the last batch.
+    batch_blocks: usize,
+    /// How many consecutive blocks of the last batch already have their
+    /// gradients added up into the first of them (a subtree of the pairwise
+    /// sum, [`crate::block_sums`]): 1 to all of them.
+    summed: usize,
     /// Whether the last batch's products ran on several threads (several
     /// blocks, or one block's products cut into tiles), so that other cores
     /// read the parameters.
     spread: bool,
     plan: UpdatePlan,
+    /// The batch's gradient, where the optimizer chunks finish adding up
+    /// the blocks' (empty when every batch is one block).
+    total: Vec<T>,
     /// The pool threads that run the blocks and the chunks (and a one-block
     /// batch's tiles and row passes), made on first use.
     team: Option<Team>,
@@ -268,8 +286,14 @@ impl<T: Float> BatchStep<T> {
                 .map(|_| Workspace::new(net, capacity, dropout_rates))
                 .collect::<Result<_>>()?,
             losses: vec![0.0; blocks],
-            pending: 1,
+            batch_blocks: 1,
+            summed: 1,
             spread: false,
+            total: if blocks > 1 {
+                vec![T::zero(); net.n_params()]
+            } else {
+                Vec::new()
+            },
             plan,
             team: None,
         })
@@ -306,21 +330,39 @@ impl<T: Float> BatchStep<T> {
         // Inside a block the products stay on its thread, unless the batch is
         // one block: then they may share out their own work.
         let inner = if n_blocks == 1 { par } else { Par::SERIAL };
-        // Each block's own rows of the batch buffers.
+        // Jobs of `group` consecutive blocks: a job adds up its own blocks'
+        // gradients (a subtree of the pairwise sum) while they are in its
+        // core's cache. Enough jobs for every thread; on one thread the
+        // optimizer chunks add up all of them, a chunk at a time.
+        let threads = par.threads.max(1);
+        let group = if threads == 1 {
+            1
+        } else {
+            n_blocks / n_blocks.min(threads.next_power_of_two())
+        };
+        // Each job's own rows of the batch buffers.
         let mut inputs = &mut self.batch.input[..rows * d0];
         let mut targets = &mut self.batch.targets[..rows * k];
         let jobs = self.blocks[..n_blocks]
-            .iter_mut()
+            .chunks_mut(group)
+            .zip(self.losses[..n_blocks].chunks_mut(group))
             .enumerate()
-            .zip(&mut self.losses[..n_blocks])
-            .map(|((b, ws), loss)| {
-                let (start, end) = block_rows(b, n_blocks, rows);
+            .map(|(j, (wss, losses))| {
+                let first = j * group;
+                let start = block_rows(first, n_blocks, rows).0;
+                let end = block_rows(first + group - 1, n_blocks, rows).1;
                 let (x, x_rest) = std::mem::take(&mut inputs).split_at_mut((end - start) * d0);
                 let (y, y_rest) = std::mem::take(&mut targets).split_at_mut((end - start) * k);
                 (inputs, targets) = (x_rest, y_rest);
-                (start, ws, loss, x, y)
+                BlockGroup {
+                    first,
+                    workspaces: wss,
+                    losses,
+                    x,
+                    y,
+                }
             });
-        let run = |(start, ws, loss, x, y): (
+        let block = |(start, ws, loss, x, y): (
             usize,
             &mut Workspace<T>,
             &mut f64,
@@ -353,6 +395,25 @@ impl<T: Float> BatchStep<T> {
                 .0;
             Ok(())
         };
+        let run = |BlockGroup {
+                       first,
+                       workspaces,
+                       losses,
+                       mut x,
+                       mut y,
+                   }: BlockGroup<'_, T>|
+         -> Result<()> {
+            for (b, (ws, loss)) in (first..).zip(workspaces.iter_mut().zip(losses)) {
+                let (start, end) = block_rows(b, n_blocks, rows);
+                let (bx, x_rest) = std::mem::take(&mut x).split_at_mut((end - start) * d0);
+                let (by, y_rest) = std::mem::take(&mut y).split_at_mut((end - start) * k);
+                (x, y) = (x_rest, y_rest);
+                block((start, ws, loss, bx, by))?;
+            }
+            let n = net.n_params();
+            block_sums::add_in_place(workspaces, 1, 0..n);
+            Ok(())
+        };
         let team = team(&mut self.team, par, self.max_jobs);
         if n_blocks == 1 {
             // One block: its products share their tiles through the team.
@@ -360,7 +421,8 @@ impl<T: Float> BatchStep<T> {
         } else {
             team.run(par, jobs, run)?;
         }
-        self.pending = n_blocks;
+        self.summed = group;
+        self.batch_blocks = n_blocks;
         self.spread = par.threads > 1
             && (n_blocks > 1 || rows.saturating_mul(widest_product(net)) >= TILED_MIN_MACS);
         let data_loss: f64 = self.losses[..n_blocks].iter().sum();
@@ -383,28 +445,25 @@ impl<T: Float> BatchStep<T> {
         par: Par,
     ) -> Result<WeightSums> {
         let team = team(&mut self.team, par, self.max_jobs);
-        let (first, others) = self.blocks.split_at_mut(1);
-        let others = &others[..self.pending - 1];
-        self.pending = 1;
         sum_and_step(
             &mut self.plan,
             settings,
             params,
             slots,
-            &mut first[0],
-            others,
+            (&self.blocks[..self.batch_blocks], self.summed),
+            &mut self.total,
             self.spread,
             (team, par),
         )
     }
 
     /// The batch's gradient after [`BatchStep::loss_and_gradient`], the
-    /// blocks' shares added up in block order (for callers that step
+    /// blocks' shares added up pairwise (for callers that step
     /// themselves).
     pub fn gradient(&mut self) -> &[T] {
-        let (first, others) = self.blocks.split_at_mut(1);
-        add_block_gradients(&mut first[0].grad, &others[..self.pending - 1], 0);
-        self.pending = 1;
+        let n = self.blocks[0].grad.len();
+        block_sums::add_in_place(&mut self.blocks[..self.batch_blocks], self.summed, 0..n);
+        self.summed = self.batch_blocks;
         &self.blocks[0].grad
     }
 }
@@ -485,6 +544,56 @@ mod tests {
                 None => first = Some(bits),
                 Some(expected) => assert!(bits == *expected, "{threads} threads"),
             }
+        }
+    }
+
+    #[test]
+    fn the_blocks_gradients_are_added_pairwise_on_any_number_of_threads() {
+        // Each block's gradient on its own, then ((g0 + g1) + (g2 + g3)).
+        let (net, params, mut step) = default_batch();
+        let rates = [0.2];
+        let s = step
+            .loss_and_gradient(&net, &params, None, 200, dropout(&rates), Par::SERIAL)
+            .unwrap()
+            .weight_sum;
+        let blocks: Vec<Vec<f64>> = (0..4)
+            .map(|b| {
+                let (start, end) = block_rows(b, 4, 200);
+                let mut ws = Workspace::<f64>::new(&net, end - start, &rates).unwrap();
+                let all = step.batch.rows(200);
+                let rows = Rows {
+                    x: &all.x[start * 100..end * 100],
+                    y: &all.y[start * 5..end * 5],
+                    weights: &all.weights[start..end],
+                    rows: end - start,
+                };
+                let d = dropout(&rates).unwrap();
+                d.from_row(start)
+                    .draw_masks(&mut ws, rows.rows, Par::SERIAL)
+                    .unwrap();
+                net.forward(&params, &mut ws, rows.x, rows.rows, true, Par::SERIAL)
+                    .unwrap();
+                net.backprop(&params, &mut ws, rows, s, None, true, Par::SERIAL)
+                    .unwrap();
+                ws.grad
+            })
+            .collect();
+        let pairwise: Vec<u64> = (0..blocks[0].len())
+            .map(|i| ((blocks[0][i] + blocks[1][i]) + (blocks[2][i] + blocks[3][i])).to_bits())
+            .collect();
+        let in_order: Vec<u64> = (0..blocks[0].len())
+            .map(|i| (((blocks[0][i] + blocks[1][i]) + blocks[2][i]) + blocks[3][i]).to_bits())
+            .collect();
+        assert_ne!(pairwise, in_order, "the data should tell the orders apart");
+        for threads in [1, 2, 4] {
+            let par = Par { threads };
+            crate::parallel::run_with_threads(threads, || {
+                step.loss_and_gradient(&net, &params, None, 200, dropout(&rates), par)
+            })
+            .unwrap()
+            .unwrap();
+            let got: Vec<u64> = step.gradient().iter().map(|g| g.to_bits()).collect();
+            assert_eq!(got, pairwise, "{threads} threads");
         }
     }
 

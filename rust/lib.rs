@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod batch;
+mod block_sums;
 mod bucket_sort;
 mod cache;
 pub mod dropout;

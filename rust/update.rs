@@ -2,8 +2,9 @@
 //! the update applied in fixed chunks of the parameters.
 //!
 //! The parameters are cut into chunks of [`UPDATE_CHUNK`] by their count
-//! alone. Each chunk sums the blocks' gradients in block order, then takes
-//! its optimizer step with that sum while both are in cache; the penalty's
+//! alone. Each chunk finishes the blocks' pairwise sum for its parameters
+//! ([`crate::block_sums`]), then takes its optimizer step with that sum
+//! while both are in cache; the penalty's
 //! sums come back per chunk and are added in chunk order. A chunk runs on
 //! whichever thread is free, and no element's arithmetic depends on which,
 //! so one thread and sixty-four give the same bytes; and a network of ten
@@ -12,8 +13,9 @@
 
 use std::ops::Range;
 
+use crate::block_sums;
 use crate::cache::evict;
-use crate::error::{check_len, Result};
+use crate::error::{check_len, FnnError, Result};
 use crate::float::Float;
 use crate::network::Network;
 use crate::optim::{Optimizer, State};
@@ -83,30 +85,41 @@ pub struct StepSettings<'a, T> {
     pub penalty: Option<Penalty<T>>,
 }
 
-/// Adds the gradients of `others` into `first`'s, then steps `params` and
-/// `slots` (three slots back to back) with the sum, chunk by chunk as `plan`
-/// cuts them, on `team`'s threads (as many as `par` has). `spread`: the
-/// batch's products ran on several threads, so other cores hold copies of
-/// the parameters. Returns the penalty's sums over the weights.
+/// Steps `params` and `slots` (three slots back to back) with the batch's
+/// gradient, chunk by chunk as `plan` cuts them, on `team`'s threads (as
+/// many as `par` has). The gradient is the pairwise sum
+/// ([`crate::block_sums`]) of the gradients of `sums[0], sums[stride]…`,
+/// each already the sum of its `stride` blocks; each chunk finishes the tree
+/// for its own parameters into its share of `total` (as long as `params`;
+/// unused, and may be empty, when there is one sum). `spread`: the batch's products ran on several
+/// threads, so other cores hold copies of the parameters. Returns the
+/// penalty's sums over the weights.
 #[allow(clippy::too_many_arguments)]
 pub fn sum_and_step<T: Float>(
     plan: &mut UpdatePlan,
     settings: StepSettings<'_, T>,
     params: &mut [T],
     slots: &mut [T],
-    first: &mut Workspace<T>,
-    others: &[Workspace<T>],
+    (sums, stride): (&[Workspace<T>], usize),
+    total: &mut [T],
     spread: bool,
     (team, par): (&mut Team, Par),
 ) -> Result<WeightSums> {
     let n = params.len();
     let [s0, s1, s2] = slots.slots(n)?;
     check_len("params", n, plan.chunks.last().map_or(0, |c| c.end))?;
+    let Some(first) = sums.first() else {
+        return Err(FnnError::Shape("a step needs a block's gradient".into()));
+    };
     check_len("grad", first.grad.len(), n)?;
+    let one = sums.len() <= stride;
+    if !one {
+        check_len("gradient buffer", total.len(), n)?;
+    }
     let UpdatePlan {
         chunks,
         weights,
-        sums,
+        sums: chunk_sums,
     } = plan;
     // Where other cores have read the parameters (in their blocks' products,
     // or in their tiles of one block's), a chunk's core drops those copies
@@ -115,10 +128,18 @@ pub fn sum_and_step<T: Float>(
         if spread {
             evict(chunk.params);
         }
-        add_block_gradients(chunk.grad, others, chunks[c].start);
+        let range = chunks[c].clone();
+        // The tree's last levels into this chunk's own buffer: the blocks'
+        // sums are only read, and no core writes a line another holds.
+        let grad: &[T] = if one {
+            &first.grad[range]
+        } else {
+            block_sums::add_into(chunk.total, sums, stride, range.start);
+            chunk.total
+        };
         *chunk.sums = settings.optimizer.update(
             chunk.params,
-            chunk.grad,
+            grad,
             &mut chunk.slots,
             settings.lr,
             settings.t,
@@ -128,45 +149,36 @@ pub fn sum_and_step<T: Float>(
         )?;
         Ok(())
     };
-    let grad = &mut first.grad[..n];
     let c = UPDATE_CHUNK;
+    // An empty `total` (one sum) gives each chunk an empty share.
+    let mut shares = total.chunks_mut(c);
+    let totals = (0..chunks.len()).map(move |_| shares.next().unwrap_or(&mut []));
     let jobs = params
         .chunks_mut(c)
         .zip(s0.chunks_mut(c))
         .zip(s1.chunks_mut(c))
         .zip(s2.chunks_mut(c))
-        .zip(grad.chunks_mut(c))
-        .zip(sums.iter_mut())
+        .zip(totals)
+        .zip(chunk_sums.iter_mut())
         .map(Chunk::from)
         .enumerate();
     team.run(par, jobs, |(c, chunk)| job(c, chunk))?;
     // In chunk order, so the sums are the same on any number of threads.
-    Ok(sums
+    Ok(chunk_sums
         .iter()
         .fold(WeightSums::default(), |total, &s| total + s))
-}
-
-/// Adds, block after block, the gradients of `others` at parameters
-/// `start..start + grad.len()` into `grad`: the one order every sum of a
-/// batch's block gradients follows, so it is the same on any thread.
-pub(crate) fn add_block_gradients<T: Float>(grad: &mut [T], others: &[Workspace<T>], start: usize) {
-    let end = start + grad.len();
-    for ws in others {
-        grad.iter_mut()
-            .zip(&ws.grad[start..end])
-            .for_each(|(g, &o)| *g += o);
-    }
 }
 
 /// One chunk's share of every buffer the step writes.
 struct Chunk<'a, T> {
     params: &'a mut [T],
     slots: [&'a mut [T]; 3],
-    grad: &'a mut [T],
+    total: &'a mut [T],
     sums: &'a mut WeightSums,
 }
 
-/// The chunks of the buffers as zipped: params, three slots, gradient, sums.
+/// The chunks of the buffers as zipped: params, three slots, the gradient's
+/// buffer, sums.
 type Zipped<'a, T> = (
     (
         (((&'a mut [T], &'a mut [T]), &'a mut [T]), &'a mut [T]),
@@ -176,11 +188,11 @@ type Zipped<'a, T> = (
 );
 
 impl<'a, T> From<Zipped<'a, T>> for Chunk<'a, T> {
-    fn from((((((params, a), b), c), grad), sums): Zipped<'a, T>) -> Self {
+    fn from((((((params, a), b), c), total), sums): Zipped<'a, T>) -> Self {
         Chunk {
             params,
             slots: [a, b, c],
-            grad,
+            total,
             sums,
         }
     }

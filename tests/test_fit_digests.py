@@ -20,7 +20,10 @@ losses' ``exp``, ``log`` and ``log1p`` (and the softmax probabilities' ``exp``)
 from polynomials instead of libm, as float32 already did; and the Rust
 digests of one-output networks once more when issue 12 gave one-column
 products interleaved dot products (`small_matmul::dot_rows`) instead of
-one chain. A mismatch means a result moved.
+one chain; and the Rust ``fit`` digests of the two ``wide`` stochastic fits
+(with their ``scores`` or ``predict``) once more when issue 12 added a
+batch's row blocks' gradients pairwise instead of in block order (spec,
+"Row blocks"). A mismatch means a result moved.
 
 What the digests depend on besides fnn, measured (issue 15's report):
 
@@ -529,14 +532,14 @@ DIGESTS = {
     "reg-lbfgs-f32-sw/rust/predict": "0262baf4e63529881a94ad0d",
     "reg-lbfgs-f32-sw/numpy/fit": "192f48d00f7079e412961fb5",
     "reg-lbfgs-f32-sw/numpy/predict": "d4581817028cf208a1c75650",
-    "clf-wide-adam/rust/fit": "26e0ef1053fe9ad8b06003d1",
+    "clf-wide-adam/rust/fit": "2837486ea56f86e7b37d3ce9",
     "clf-wide-adam/rust/predict": "eed0dd8d471ec7c33fff339b",
-    "clf-wide-adam/rust/scores": "f814418641b2135f764a8ed9",
+    "clf-wide-adam/rust/scores": "74f85f9681578f6c9a24481c",
     "clf-wide-adam/numpy/fit": "474ea89db143e2be690c5029",
     "clf-wide-adam/numpy/predict": "eed0dd8d471ec7c33fff339b",
     "clf-wide-adam/numpy/scores": "3ac0d7cbd677a4e2b8e7250d",
-    "reg-wide-1-output-sgd-f32/rust/fit": "fae7a97e2459a6ed755c4c4b",
-    "reg-wide-1-output-sgd-f32/rust/predict": "fe404c0261aeefaa6ed02963",
+    "reg-wide-1-output-sgd-f32/rust/fit": "ae781487970b187f6889c9b2",
+    "reg-wide-1-output-sgd-f32/rust/predict": "9d7f17f8434c3c7a844b791f",
     "reg-wide-1-output-sgd-f32/numpy/fit": "3b724591f27a77583c7057cd",
     "reg-wide-1-output-sgd-f32/numpy/predict": "5387d73bd71bf0d744a222b9",
     "reg-wide-lbfgs/rust/fit": "5bc99091473441e08b325a20",
