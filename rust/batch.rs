@@ -302,9 +302,10 @@ impl<T: Float> BatchStep<T> {
     /// Forward and backward over a batch of `rows` rows: gathered from
     /// `source` block by block when given, else the first `rows` rows already
     /// in [`BatchStep::batch`]. Each block's share of the gradient of the
-    /// data term `Σ wᵢ ℓᵢ / S` stays in its workspace until
-    /// [`BatchStep::update`] or [`BatchStep::gradient`] adds them up; the
-    /// term and `S` come back. No penalty: the optimizer step adds it.
+    /// data term `Σ wᵢ ℓᵢ / S` goes into its workspace, and each job adds up
+    /// its own blocks' there; [`BatchStep::update`] or
+    /// [`BatchStep::gradient`] adds up the rest. The term and `S` come back.
+    /// No penalty: the optimizer step adds it.
     pub fn loss_and_gradient(
         &mut self,
         net: &Network,
@@ -332,13 +333,15 @@ impl<T: Float> BatchStep<T> {
         let inner = if n_blocks == 1 { par } else { Par::SERIAL };
         // Jobs of `group` consecutive blocks: a job adds up its own blocks'
         // gradients (a subtree of the pairwise sum) while they are in its
-        // core's cache. Enough jobs for every thread; on one thread the
-        // optimizer chunks add up all of them, a chunk at a time.
+        // core's cache. Enough jobs for every thread (a power of two of
+        // them: on 3 threads 4, which one thread's share of blocks makes
+        // uneven); on one thread the optimizer chunks add up all of them, a
+        // chunk at a time.
         let threads = par.threads.max(1);
         let group = if threads == 1 {
             1
         } else {
-            n_blocks / n_blocks.min(threads.next_power_of_two())
+            n_blocks / threads.min(n_blocks).next_power_of_two()
         };
         // Each job's own rows of the batch buffers.
         let mut inputs = &mut self.batch.input[..rows * d0];
@@ -709,6 +712,61 @@ mod tests {
         for threads in [2, 3, 4, 8] {
             assert!(five_steps(threads) == serial, "{threads} threads");
         }
+    }
+
+    #[test]
+    fn sixteen_block_batches_are_the_same_bytes_on_any_number_of_threads() {
+        // Batches of 512 rows: 16 blocks, summed in four levels.
+        assert_eq!(blocks_for(&net(vec![100, 100, 5]), 512), 16);
+        let serial = steps_of(vec![100, 100, 5], 512, 2, 1);
+        for threads in [2, 3, 5, 8] {
+            let (params, results, _) = steps_of(vec![100, 100, 5], 512, 2, threads);
+            assert!(
+                (params, results) == (serial.0.clone(), serial.1.clone()),
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn the_gradient_then_the_step_is_the_step() {
+        // `gradient` adds up what the jobs left; the step after it reads the
+        // same sum.
+        let (net, mut params, mut step) = default_batch();
+        let mut slots = vec![0.0; 3 * params.len()];
+        let sgd = crate::optim::Optimizer::Sgd {
+            momentum: 0.0,
+            nesterov: false,
+        };
+        let settings = StepSettings {
+            optimizer: &sgd,
+            lr: 0.1,
+            t: 1,
+            penalty: None,
+        };
+        let par = Par { threads: 2 };
+        let mut stepped = params.clone();
+        let mut slots_stepped = slots.clone();
+        crate::parallel::run_with_threads(2, || {
+            step.loss_and_gradient(&net, &params, None, 200, None, par)
+                .unwrap();
+            step.update(settings, &mut stepped, &mut slots_stepped, par)
+                .unwrap();
+            step.loss_and_gradient(&net, &params, None, 200, None, par)
+                .unwrap();
+            let grad = step.gradient().to_vec();
+            // Twice: nothing is added again.
+            assert_eq!(step.gradient(), &grad[..]);
+            step.update(settings, &mut params, &mut slots, par).unwrap();
+            for (p, g) in params.iter().zip(&grad) {
+                assert!(p.is_finite() && g.is_finite());
+            }
+        })
+        .unwrap();
+        assert!(params
+            .iter()
+            .zip(&stepped)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]

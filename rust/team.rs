@@ -193,7 +193,9 @@ impl Team {
     /// comes back. Serial when `par` is, with one job, more jobs than the
     /// team was made for, or outside a pool (unless the team has a pool of
     /// its own, [`Team::on_pool`]); the jobs are then taken one by
-    /// one as they come, with nothing allocated.
+    /// one as they come, with nothing allocated. While this thread records
+    /// a timeline (the `timeline` feature), every round runs on it alone,
+    /// each job timed ([`crate::timeline`]).
     pub fn run<J: Send>(
         &mut self,
         par: Par,

@@ -15,7 +15,11 @@
 //! The replay leaves out what two cores cost each other: a round's hand-off
 //! is a constant, and a job takes as long as it did alone, with the caches
 //! it had. On two cores its prediction is therefore a floor, and the
-//! benchmark (`benches/scaling.rs`) puts it beside the measured time.
+//! benchmark (`benches/scaling.rs`) puts it beside the measured time. It
+//! also counts as the caller's alone what a training call shares out through
+//! rayon rather than a team (the shuffle's parallel sort, once an epoch),
+//! and it replays as shared a round that a real team would run on its
+//! caller (one with more jobs than the team was made for).
 
 /// One round of a team: each job's time, and the time the caller spent
 /// alone since the round before (in seconds).
@@ -110,11 +114,12 @@ mod recorder {
     /// When this thread is already recording.
     pub fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<Round>, f64) {
         LOG.with(|log| {
-            let previous = log.borrow_mut().replace(Log {
+            let mut log = log.borrow_mut();
+            assert!(log.is_none(), "a recording inside a recording");
+            *log = Some(Log {
                 rounds: Vec::new(),
                 since: Instant::now(),
             });
-            assert!(previous.is_none(), "a recording inside a recording");
         });
         // Stopped also if `f` unwinds, so that later calls run normally.
         struct Stop;
@@ -271,7 +276,8 @@ mod tests {
             use crate::train::{fit_epochs, Counters, Data, Score, Silent, Stopping, TrainConfig};
 
             // A (100,) network at batch 200: four row blocks and six
-            // optimizer chunks a step.
+            // optimizer chunks a step; on two threads the blocks round has
+            // two jobs of two blocks (`BatchStep::loss_and_gradient`).
             let net = Network::new(
                 vec![100, 100, 5],
                 vec![Activation::Relu],
@@ -353,10 +359,10 @@ mod tests {
                 .zip(&params)
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
             let (rounds, after, wall) = recording.unwrap();
-            // Two steps an epoch, each a round of four blocks and one of six
-            // chunks.
+            // Two steps an epoch, each a round of two jobs of blocks and one
+            // of six chunks.
             let shape: Vec<usize> = rounds.iter().map(|r| r.jobs.len()).collect();
-            assert_eq!(shape, [4, 6].repeat(4));
+            assert_eq!(shape, [2, 6].repeat(4));
             // On one participant the replay is the recorded call's own time.
             let replayed = simulate(&rounds, after, 1, 1.0);
             assert!(

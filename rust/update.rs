@@ -91,9 +91,9 @@ pub struct StepSettings<'a, T> {
 /// ([`crate::block_sums`]) of the gradients of `sums[0], sums[stride]…`,
 /// each already the sum of its `stride` blocks; each chunk finishes the tree
 /// for its own parameters into its share of `total` (as long as `params`;
-/// unused, and may be empty, when there is one sum). `spread`: the batch's products ran on several
-/// threads, so other cores hold copies of the parameters. Returns the
-/// penalty's sums over the weights.
+/// unused, and may be empty, when there is one sum). `spread`: the batch's
+/// products ran on several threads, so other cores hold copies of the
+/// parameters. Returns the penalty's sums over the weights.
 #[allow(clippy::too_many_arguments)]
 pub fn sum_and_step<T: Float>(
     plan: &mut UpdatePlan,
