@@ -65,17 +65,6 @@ fn relu_net(sizes: &[usize]) -> Network {
     Network::new(sizes.to_vec(), hidden, loss).expect("the network")
 }
 
-/// Adam with PyTorch's defaults.
-fn adam() -> Optimizer {
-    Optimizer::Adam {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        amsgrad: false,
-        weight_decay: 0.0,
-    }
-}
-
 /// How a product's operands are laid out in memory.
 #[derive(Clone, Copy)]
 enum Layout {
@@ -197,7 +186,7 @@ fn adam_step(c: &mut Criterion) {
     let grad: Vec<f32> = filled(n).iter().map(|g| g * 1e-2).collect();
     let mut slots = vec![0.0f32; 3 * n];
     let weights = net.weight_ranges();
-    let adam = adam();
+    let adam = Optimizer::ADAM;
     let penalty = Penalty::new(1e-4, 0.0, BATCH as f32).expect("a penalty");
     let mut group = c.benchmark_group(format!("adam_step_{n}_params"));
     group.throughput(Throughput::Elements(n as u64));
@@ -250,7 +239,7 @@ fn train_step_of<T: fnn::Float>(c: &mut Criterion, name: &str, sizes: &[usize], 
     let mut params = vec![T::zero(); n];
     net.init_params(0, &mut params).expect("init");
     let mut slots = vec![T::zero(); 3 * n];
-    let adam = adam();
+    let adam = Optimizer::ADAM;
     let penalty = Penalty::new(1e-4, 0.0, T::of(batch as f64)).expect("a penalty");
     let k = net.n_outputs();
     let mut group = c.benchmark_group(format!("train_step_{name}_batch_{batch}"));
@@ -337,7 +326,7 @@ fn fit_epochs_of(
             dropout: vec![],
             alpha: 1e-4,
             l1: 0.0,
-            optimizer: adam(),
+            optimizer: Optimizer::ADAM,
             schedule: Schedule::Constant,
             batch_size: 200,
             shuffle: true,

@@ -658,13 +658,7 @@ mod tests {
         let mut params = vec![0.0; net.n_params()];
         net.init_params(1, &mut params).unwrap();
         let mut slots = vec![0.0; 3 * net.n_params()];
-        let adam = crate::optim::Optimizer::Adam {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            amsgrad: false,
-            weight_decay: 0.0,
-        };
+        let adam = crate::optim::Optimizer::ADAM;
         let rates = vec![0.2; net.sizes().len() - 2];
         let mut step = BatchStep::<f64>::new(&net, batch, &rates).unwrap();
         let par = Par { threads };

@@ -95,6 +95,16 @@ impl<T> State<T> for [&mut [T]; 3] {
 }
 
 impl Optimizer {
+    /// Adam at PyTorch's and scikit-learn's defaults: β1 0.9, β2 0.999,
+    /// ε 1e-8, no AMSGrad, no decay.
+    pub const ADAM: Optimizer = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        amsgrad: false,
+        weight_decay: 0.0,
+    };
+
     /// Rejects settings outside their domain.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, v: f64| FnnError::Config(format!("{what} out of range: {v}"));
